@@ -1,0 +1,23 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { AppConfig } from './config/config';
+import { ConfigModule } from './config/config.module';
+import { dataSourceOptions } from './database/data-source-options';
+import { HealthModule } from './health/health.module';
+import { LoggingModule } from './logging/logging.module';
+
+@Module({})
+export class AppModule {
+  /** `config.database.url` is resolved by then (an embedded server is started before Nest). */
+  static register(config: AppConfig & { database: { url: string } }): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.register(config),
+        LoggingModule,
+        TypeOrmModule.forRoot({ ...dataSourceOptions(config.database.url), migrationsRun: true }),
+        HealthModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,80 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { BrokerError } from './errors';
+
+const CODE_BY_STATUS: Record<number, string> = {
+  400: 'invalid_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  503: 'service_unavailable',
+};
+
+function httpMessage(exception: HttpException): string {
+  const response = exception.getResponse();
+  if (typeof response === 'string') return response;
+  const message = (response as { message?: unknown }).message;
+  if (Array.isArray(message)) return message.join('; ');
+  return typeof message === 'string' ? message : exception.message;
+}
+
+/**
+ * The one place errors become HTTP: `{statusCode, error, message, ...details}` with a stable
+ * `error` code. Anything unexpected is logged with the request id and answered as a bare 500,
+ * so internals (and whatever secrets they hold) never reach a caller.
+ */
+@Catch()
+export class BrokerErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const request = host.switchToHttp().getRequest<FastifyRequest>();
+    let status = 500;
+    let body: Record<string, unknown>;
+
+    if (exception instanceof BrokerError) {
+      status = exception.status;
+      body = {
+        ...exception.details,
+        statusCode: status,
+        error: exception.code,
+        message: exception.message,
+      };
+      if (exception.retryAfter !== undefined)
+        reply.header('Retry-After', String(exception.retryAfter));
+    } else if (exception instanceof HttpException) {
+      status = exception.getStatus();
+      body = {
+        statusCode: status,
+        error: CODE_BY_STATUS[status] ?? 'error',
+        message: httpMessage(exception),
+      };
+    } else if (isClientError(exception)) {
+      // fastify's own errors (malformed JSON, body too large, bad content type) carry a 4xx.
+      status = exception.statusCode;
+      body = {
+        statusCode: status,
+        error: CODE_BY_STATUS[status] ?? 'invalid_request',
+        message: exception.message,
+      };
+    } else {
+      this.logger.error({ err: exception, requestId: request.id }, 'unhandled error');
+      body = {
+        statusCode: 500,
+        error: 'internal_error',
+        message: `internal error; quote request id ${String(request.id)}`,
+      };
+    }
+    void reply.status(status).header('Cache-Control', 'no-store').send(body);
+  }
+}
+
+function isClientError(error: unknown): error is { statusCode: number; message: string } {
+  const statusCode = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500;
+}

@@ -1,0 +1,47 @@
+/**
+ * Domain errors, each with the stable machine code of CONTRACT.md. They are mapped to HTTP once,
+ * by BrokerErrorFilter; services never build HTTP answers themselves.
+ */
+export abstract class BrokerError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: string;
+  /** Extra fields of the JSON answer (never a token or secret). */
+  readonly details: Record<string, unknown> = {};
+  /** Seconds, sent as Retry-After. */
+  readonly retryAfter?: number;
+}
+
+export class InvalidRequestError extends BrokerError {
+  readonly status = 400;
+  readonly code = 'invalid_request';
+}
+
+export class NotConnectedError extends BrokerError {
+  readonly status = 404;
+  readonly code = 'not_connected';
+  constructor(account: string, product: string) {
+    super(`no ${product} connection for account "${account}"`);
+  }
+}
+
+export class ReauthorizationRequiredError extends BrokerError {
+  readonly status = 409;
+  readonly code = 'reauthorization_required';
+  constructor(
+    message: string,
+    override readonly details: { since: string | null; reason: string | null },
+  ) {
+    super(message);
+  }
+}
+
+export class ProviderUnavailableError extends BrokerError {
+  readonly status = 503;
+  readonly code = 'provider_unavailable';
+  constructor(
+    message: string,
+    override readonly retryAfter: number,
+  ) {
+    super(message);
+  }
+}

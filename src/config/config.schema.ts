@@ -1,0 +1,192 @@
+import { z } from 'zod';
+import { CronTime } from 'cron';
+
+/**
+ * Every environment variable the broker reads, with its default and its rule. This schema is the
+ * single source of truth: `loadConfig` validates against it and the README's configuration table
+ * is generated from the `describe()` texts.
+ */
+
+const ACCOUNT_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+const apiKeyList = z.string().transform((value, ctx) => {
+  const keys = list(value).map((pair) => {
+    const separator = pair.indexOf(':');
+    return separator < 0
+      ? { name: '', secret: '' }
+      : { name: pair.slice(0, separator), secret: pair.slice(separator + 1) };
+  });
+  for (const [index, key] of keys.entries()) {
+    if (!ACCOUNT_NAME.test(key.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `entry ${index + 1} must be name:secret with a name of 1-64 chars A-Z a-z 0-9 . _ : -`,
+      });
+    } else if (key.secret.length < 32) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `the secret of "${key.name}" must be at least 32 characters`,
+      });
+    }
+  }
+  const names = keys.map((key) => key.name);
+  const duplicate = names.find((name, index) => names.indexOf(name) !== index);
+  if (duplicate) ctx.addIssue({ code: 'custom', message: `key name "${duplicate}" appears twice` });
+  return keys;
+});
+
+const encryptionKey = z.string().transform((value, ctx) => {
+  const bytes = Buffer.from(value.trim(), 'base64');
+  if (bytes.length !== 32 || bytes.toString('base64') !== value.trim()) {
+    ctx.addIssue({ code: 'custom', message: 'must be the base64 encoding of exactly 32 bytes' });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+const boolean = z
+  .enum(['true', 'false'], { error: 'must be true or false' })
+  .transform((v) => v === 'true');
+
+const integer = (min: number, max: number) =>
+  z.coerce
+    .number({ error: 'must be an integer' })
+    .int({ error: 'must be an integer' })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
+
+const cronExpression = z.string().refine(
+  (value) => {
+    const fields = value.trim().split(/\s+/).length;
+    if (fields !== 5 && fields !== 6) return false;
+    try {
+      new CronTime(value);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be a cron expression of five fields, or six with seconds first' },
+);
+
+export const envSchema = z.object({
+  PORT: integer(0, 65535).default(3000).describe('HTTP port'),
+  HOST: z.string().min(1).default('0.0.0.0').describe('address to bind'),
+  NODE_ENV: z
+    .string()
+    .optional()
+    .describe('`production` makes every secret mandatory (no generated development key)'),
+  PUBLIC_URL: httpUrl
+    .optional()
+    .describe(
+      'base URL the browser reaches (default `http://localhost:$PORT`); the OAuth redirect URI is `$PUBLIC_URL/oauth/callback`',
+    ),
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres://user:pass@host:port/db URL' })
+    .optional()
+    .describe('`postgres://user:pass@host:port/db`; unset runs an embedded PostgreSQL'),
+  DATA_DIR: z
+    .string()
+    .min(1)
+    .default('./.data')
+    .describe('where the embedded database (and a generated dev key) live'),
+  TOKEN_ENCRYPTION_KEY: encryptionKey
+    .optional()
+    .describe(
+      'base64 of 32 random bytes; encrypts tokens at rest (required when `NODE_ENV=production`)',
+    ),
+  TOKEN_ENCRYPTION_PREVIOUS_KEYS: z
+    .string()
+    .default('')
+    .transform((value, ctx) =>
+      list(value).map((key, index) => {
+        const parsed = encryptionKey.safeParse(key);
+        if (!parsed.success) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `key ${index + 1} ${parsed.error.issues[0].message}`,
+          });
+          return Buffer.alloc(0);
+        }
+        return parsed.data;
+      }),
+    )
+    .describe('comma-separated older keys, still accepted for decryption'),
+  API_KEYS: apiKeyList.describe(
+    'comma-separated `name:secret` pairs (secret ≥ 32 chars) for services that read tokens and start authorizations (required)',
+  ),
+  ADMIN_API_KEYS: apiKeyList
+    .default([])
+    .describe('same form; these may also list, import, refresh and delete connections'),
+  RD_CRM_CLIENT_ID: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('App Publisher client id of the RD Station CRM app; unset disables CRM'),
+  RD_CRM_CLIENT_SECRET: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('its client secret; a comma-separated list is tried in order (rotation)'),
+  RD_MARKETING_CLIENT_ID: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('client id of the RD Station Marketing app; unset disables Marketing'),
+  RD_MARKETING_CLIENT_SECRET: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('its client secret; a comma-separated list is tried in order (rotation)'),
+  RD_API_URL: httpUrl.default('https://api.rd.services').describe('token, revoke and API host'),
+  RD_ACCOUNTS_URL: httpUrl
+    .default('https://accounts.rdstation.com')
+    .describe('the CRM consent host'),
+  RD_TIMEOUT_MS: integer(100, 60_000).default(10_000).describe('hard timeout of every call to RD'),
+  REFRESH_CRON: cronExpression
+    .default('*/1 * * * *')
+    .describe(
+      'how often the scheduler looks for tokens to refresh; five fields, or six with seconds first',
+    ),
+  REFRESH_AHEAD_SECONDS: integer(60, 86_400)
+    .default(600)
+    .describe('refresh a token when it has less than this left'),
+  REFRESH_CONCURRENCY: integer(1, 256).default(8).describe('provider calls in flight per replica'),
+  OAUTH_RETURN_URL_ALLOWLIST: z
+    .string()
+    .default('')
+    .transform((value, ctx) =>
+      list(value).map((prefix) => {
+        if (!httpUrl.safeParse(prefix).success) {
+          ctx.addIssue({ code: 'custom', message: `"${prefix}" is not an http(s) URL prefix` });
+        }
+        return prefix;
+      }),
+    )
+    .describe('comma-separated URL prefixes that `returnTo` may start with'),
+  SCHEDULER_ENABLED: boolean.default(true).describe('`false` runs an API-only replica'),
+  TOKEN_CACHE_MAX: integer(0, 10_000_000)
+    .default(10_000)
+    .describe('decrypted tokens kept in memory per replica (0 disables the cache)'),
+  EVENTS_WEBHOOK_URL: httpUrl.optional().describe('where connection events are POSTed'),
+  EVENTS_WEBHOOK_SECRET: z
+    .string()
+    .min(16, { error: 'must be at least 16 characters' })
+    .optional()
+    .describe('HMAC-SHA256 key of `X-Broker-Signature` (required with `EVENTS_WEBHOOK_URL`)'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino level; logs are JSON lines'),
+});
+
+export type Env = z.infer<typeof envSchema>;

@@ -1,0 +1,172 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { envSchema, type Env } from './config.schema';
+
+export type Product = 'crm' | 'marketing';
+export const PRODUCTS: readonly Product[] = ['crm', 'marketing'];
+
+export interface ApiKey {
+  name: string;
+  secret: string;
+}
+
+export interface ProductCredentials {
+  clientId: string;
+  /** Tried in order when RD says the client credentials are wrong (secret rotation). */
+  clientSecrets: string[];
+}
+
+export interface EncryptionKey {
+  /** Short fingerprint stored beside each ciphertext so the right key is picked to decrypt. */
+  id: string;
+  key: Buffer;
+}
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  production: boolean;
+  publicUrl: string;
+  redirectUri: string;
+  database: { url?: string; dataDir: string };
+  encryption: { current: EncryptionKey; previous: EncryptionKey[]; generated: boolean };
+  apiKeys: ApiKey[];
+  adminApiKeys: ApiKey[];
+  products: Partial<Record<Product, ProductCredentials>>;
+  rd: { apiUrl: string; accountsUrl: string; timeoutMs: number };
+  refresh: { cron: string; aheadSeconds: number; concurrency: number };
+  returnUrlAllowlist: string[];
+  schedulerEnabled: boolean;
+  tokenCacheMax: number;
+  events: { webhookUrl?: string; webhookSecret?: string };
+  logLevel: Env['LOG_LEVEL'];
+}
+
+/** A configuration problem, worded as the one line an operator sees before the process exits. */
+export class ConfigError extends Error {}
+
+/** The Nest injection token of the validated configuration. */
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+export function keyId(key: Buffer): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 8);
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+function credentials(
+  id?: string,
+  secret?: string,
+  prefix?: string,
+): ProductCredentials | undefined {
+  if (!id && !secret) return undefined;
+  if (!id)
+    throw new ConfigError(`${prefix}_CLIENT_ID: required when ${prefix}_CLIENT_SECRET is set`);
+  if (!secret)
+    throw new ConfigError(`${prefix}_CLIENT_SECRET: required when ${prefix}_CLIENT_ID is set`);
+  return {
+    clientId: id,
+    clientSecrets: secret
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  };
+}
+
+/**
+ * Development only: a key generated once into DATA_DIR, so `npm start` works from a fresh clone
+ * and a restart can still read what it stored.
+ */
+function loadOrCreateDevKey(dataDir: string): { key: Buffer; generated: boolean } {
+  const file = join(resolve(dataDir), 'dev-encryption.key');
+  if (existsSync(file)) {
+    return { key: Buffer.from(readFileSync(file, 'utf8').trim(), 'base64'), generated: false };
+  }
+  mkdirSync(resolve(dataDir), { recursive: true });
+  const key = randomBytes(32);
+  writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600 });
+  return { key, generated: true };
+}
+
+/** Reads and validates the environment once; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
+  // An empty variable means "unset", as in most twelve-factor tools.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue.path[0] ?? 'environment');
+    const message =
+      issue.code === 'invalid_type' && present[variable] === undefined
+        ? 'is required'
+        : issue.message;
+    throw new ConfigError(`${variable}: ${message}`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+
+  const products: AppConfig['products'] = {};
+  const crm = credentials(e.RD_CRM_CLIENT_ID, e.RD_CRM_CLIENT_SECRET, 'RD_CRM');
+  const marketing = credentials(
+    e.RD_MARKETING_CLIENT_ID,
+    e.RD_MARKETING_CLIENT_SECRET,
+    'RD_MARKETING',
+  );
+  if (crm) products.crm = crm;
+  if (marketing) products.marketing = marketing;
+  if (!crm && !marketing) {
+    throw new ConfigError(
+      'RD_CRM_CLIENT_ID: no product configured; set RD_CRM_CLIENT_ID/RD_CRM_CLIENT_SECRET or RD_MARKETING_CLIENT_ID/RD_MARKETING_CLIENT_SECRET',
+    );
+  }
+
+  if (e.EVENTS_WEBHOOK_URL && !e.EVENTS_WEBHOOK_SECRET) {
+    throw new ConfigError('EVENTS_WEBHOOK_SECRET: is required when EVENTS_WEBHOOK_URL is set');
+  }
+
+  let current: Buffer;
+  let generated = false;
+  if (e.TOKEN_ENCRYPTION_KEY) {
+    current = e.TOKEN_ENCRYPTION_KEY;
+  } else if (production) {
+    throw new ConfigError('TOKEN_ENCRYPTION_KEY: is required when NODE_ENV=production');
+  } else {
+    ({ key: current, generated } = loadOrCreateDevKey(e.DATA_DIR));
+  }
+
+  const publicUrl = trimSlash(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    production,
+    publicUrl,
+    redirectUri: `${publicUrl}/oauth/callback`,
+    database: { url: e.DATABASE_URL, dataDir: resolve(e.DATA_DIR) },
+    encryption: {
+      current: { id: keyId(current), key: current },
+      previous: e.TOKEN_ENCRYPTION_PREVIOUS_KEYS.map((key) => ({ id: keyId(key), key })),
+      generated,
+    },
+    apiKeys: e.API_KEYS,
+    adminApiKeys: e.ADMIN_API_KEYS,
+    products,
+    rd: {
+      apiUrl: trimSlash(e.RD_API_URL),
+      accountsUrl: trimSlash(e.RD_ACCOUNTS_URL),
+      timeoutMs: e.RD_TIMEOUT_MS,
+    },
+    refresh: {
+      cron: e.REFRESH_CRON,
+      aheadSeconds: e.REFRESH_AHEAD_SECONDS,
+      concurrency: e.REFRESH_CONCURRENCY,
+    },
+    returnUrlAllowlist: e.OAUTH_RETURN_URL_ALLOWLIST,
+    schedulerEnabled: e.SCHEDULER_ENABLED,
+    tokenCacheMax: e.TOKEN_CACHE_MAX,
+    events: { webhookUrl: e.EVENTS_WEBHOOK_URL, webhookSecret: e.EVENTS_WEBHOOK_SECRET },
+    logLevel: e.LOG_LEVEL,
+  };
+}

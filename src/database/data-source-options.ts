@@ -1,0 +1,40 @@
+import { join, resolve } from 'node:path';
+import type { DataSourceOptions } from 'typeorm';
+import { Connection } from '../tokens/connection.entity';
+import { OAuthState } from '../oauth/oauth-state.entity';
+
+/**
+ * Compiled, the migrations sit in dist/migrations beside dist/database; from source (jest, tsx)
+ * they are the top-level migrations/*.ts.
+ */
+function migrationsGlob(): string {
+  const fromSource = __filename.endsWith('.ts');
+  const root = fromSource ? resolve(__dirname, '..', '..') : resolve(__dirname, '..');
+  return join(root, 'migrations', fromSource ? '*.ts' : '*.js');
+}
+
+export const ENTITIES = [Connection, OAuthState];
+
+export function dataSourceOptions(
+  url: string,
+  options: { poolSize?: number } = {},
+): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: [migrationsGlob()],
+    migrationsTableName: 'migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: false,
+    extra: {
+      max: options.poolSize ?? 20,
+      connectionTimeoutMillis: 5_000,
+      // A refresh transaction holds its row lock while RD answers (RD_TIMEOUT_MS at most);
+      // a session idle in a transaction longer than this is a bug or a dead peer: free the lock.
+      idle_in_transaction_session_timeout: 60_000,
+      application_name: 'rdstation-token-broker',
+    },
+  };
+}

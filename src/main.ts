@@ -1,0 +1,93 @@
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { createApp } from './app';
+import { ConfigError, loadConfig, type AppConfig } from './config/config';
+import { dataSourceOptions } from './database/data-source-options';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres';
+
+/** Start-up messages before the JSON logger exists, in the same JSON-lines shape. */
+function log(level: 'info' | 'warn', msg: string): void {
+  process.stdout.write(JSON.stringify({ level, time: Date.now(), msg }) + '\n');
+}
+
+async function resolveDatabase(
+  config: AppConfig,
+): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
+  if (config.database.url) return { url: config.database.url };
+  const embedded = await startEmbeddedPostgres(config.database.dataDir, (msg) => log('info', msg));
+  return { url: embedded.url, embedded };
+}
+
+async function migrate(url: string): Promise<void> {
+  const dataSource = await new DataSource(dataSourceOptions(url, { poolSize: 2 })).initialize();
+  try {
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    log(
+      'info',
+      `migrations: ${applied.length} applied (${applied.map((m) => m.name).join(', ') || 'none pending'})`,
+    );
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+async function serve(
+  config: AppConfig,
+  database: { url: string; embedded?: EmbeddedDatabase },
+): Promise<void> {
+  const app = await createApp({ ...config, database: { ...config.database, url: database.url } });
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log('info', `${signal}: finishing in-flight requests, then stopping`);
+    // Stops accepting connections, waits for in-flight requests, runs Nest shutdown hooks
+    // (scheduler, pool), then the embedded server goes down last.
+    await app.close();
+    await database.embedded?.stop();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  await app.listen(config.port, config.host);
+  log('info', `broker listening on ${config.publicUrl}; Swagger UI at ${config.publicUrl}/docs`);
+}
+
+async function main(): Promise<void> {
+  const command = process.argv[2] ?? 'serve';
+  let config: AppConfig;
+  try {
+    // The one place the environment is read; everything else receives AppConfig.
+    // eslint-disable-next-line no-restricted-properties
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  if (config.encryption.generated) {
+    log(
+      'warn',
+      `TOKEN_ENCRYPTION_KEY unset: generated a development key in ${config.database.dataDir}; set the variable in production`,
+    );
+  }
+  const database = await resolveDatabase(config);
+  switch (command) {
+    case 'serve':
+      return serve(config, database);
+    case 'migrate':
+      await migrate(database.url);
+      break;
+    default:
+      process.stderr.write(`unknown command "${command}"; use serve, migrate or rotate-key\n`);
+      process.exitCode = 2;
+  }
+  await database.embedded?.stop();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`fatal: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

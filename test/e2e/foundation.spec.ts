@@ -1,0 +1,48 @@
+import request from 'supertest';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+import { startBroker, type TestBroker } from '../support/broker';
+
+describe('foundation (e2e)', () => {
+  let db: TestDatabase;
+  let broker: TestBroker;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    broker = await startBroker(db.url);
+  });
+  afterAll(async () => {
+    await broker.close();
+    await db.drop();
+  });
+
+  it('answers liveness and readiness', async () => {
+    await request(broker.url).get('/health/live').expect(200, { status: 'ok' });
+    const ready = await request(broker.url).get('/health/ready').expect(200);
+    expect(ready.body.info.database.status).toBe('up');
+  });
+
+  it('serves the Swagger UI and an OpenAPI document with the bearer scheme', async () => {
+    await request(broker.url).get('/docs').expect(200).expect('content-type', /html/);
+    const doc = await request(broker.url).get('/docs-json').expect(200);
+    expect(doc.body.openapi).toMatch(/^3\./);
+    expect(doc.body.components.securitySchemes.bearer).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+    });
+  });
+
+  it('has applied every migration at start-up, without synchronize', async () => {
+    const tables = await db.dataSource.query(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`,
+    );
+    expect(tables.map((t: { table_name: string }) => t.table_name)).toEqual(
+      expect.arrayContaining(['connection_events', 'connections', 'migrations', 'oauth_states']),
+    );
+    expect(db.dataSource.options.synchronize).toBe(false);
+  });
+
+  it('answers unknown routes with the JSON error shape', async () => {
+    const res = await request(broker.url).get('/nope').expect(404);
+    expect(res.body).toEqual({ statusCode: 404, error: 'not_found', message: expect.any(String) });
+  });
+});

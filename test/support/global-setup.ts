@@ -1,0 +1,24 @@
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/database/embedded-postgres';
+
+declare global {
+  var embeddedTestDatabase: EmbeddedDatabase | undefined;
+}
+
+/**
+ * The suites need a PostgreSQL server: DATABASE_URL when set, otherwise an embedded one started
+ * once for the whole run. Each test file then creates its own database on it (test/support/database.ts).
+ */
+export default async function globalSetup(): Promise<void> {
+  if (process.env.DATABASE_URL) {
+    process.env.TEST_SERVER_URL = process.env.DATABASE_URL;
+    return;
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'broker-test-pg-'));
+  chmodSync(dataDir, 0o755); // as root, the server runs as OS user "postgres"
+  const embedded = await startEmbeddedPostgres(dataDir, () => undefined, 'postgres');
+  globalThis.embeddedTestDatabase = embedded;
+  process.env.TEST_SERVER_URL = embedded.url;
+}

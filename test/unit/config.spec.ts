@@ -1,0 +1,99 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config/config';
+import { testEnv } from '../support/broker';
+
+function errorOf(overrides: Record<string, string>): string {
+  try {
+    loadConfig(testEnv(overrides));
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a configuration error');
+}
+
+describe('loadConfig', () => {
+  it('reads a complete environment into a typed configuration', () => {
+    const config = loadConfig(testEnv({ PORT: '4000', RD_MARKETING_CLIENT_SECRET: 'new, old' }));
+    expect(config.port).toBe(4000);
+    expect(config.publicUrl).toBe('http://localhost:4000');
+    expect(config.redirectUri).toBe('http://localhost:4000/oauth/callback');
+    expect(config.products.marketing?.clientSecrets).toEqual(['new', 'old']);
+    expect(config.apiKeys).toEqual([{ name: 'svc', secret: expect.any(String) }]);
+    expect(config.refresh).toEqual({ cron: '*/1 * * * *', aheadSeconds: 600, concurrency: 8 });
+    expect(config.encryption.current.key).toHaveLength(32);
+  });
+
+  it.each([
+    [{ API_KEYS: '' }, 'API_KEYS: is required'],
+    [{ API_KEYS: 'svc:short' }, 'API_KEYS: the secret of "svc" must be at least 32 characters'],
+    [
+      { API_KEYS: 'no-colon-here-at-all-0123456789012345' },
+      'API_KEYS: entry 1 must be name:secret',
+    ],
+    [{ ADMIN_API_KEYS: 'ops:tooshort' }, 'ADMIN_API_KEYS: the secret of "ops" must be at least 32'],
+    [{ DATABASE_URL: 'mysql://x@y/z' }, 'DATABASE_URL: must be a postgres://'],
+    [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL: must be a postgres://'],
+    [
+      { TOKEN_ENCRYPTION_KEY: 'abc' },
+      'TOKEN_ENCRYPTION_KEY: must be the base64 encoding of exactly 32 bytes',
+    ],
+    [
+      { TOKEN_ENCRYPTION_PREVIOUS_KEYS: 'abc' },
+      'TOKEN_ENCRYPTION_PREVIOUS_KEYS: key 1 must be the base64',
+    ],
+    [
+      { TOKEN_ENCRYPTION_KEY: '', NODE_ENV: 'production' },
+      'TOKEN_ENCRYPTION_KEY: is required when NODE_ENV=production',
+    ],
+    [
+      {
+        RD_CRM_CLIENT_ID: '',
+        RD_CRM_CLIENT_SECRET: '',
+        RD_MARKETING_CLIENT_ID: '',
+        RD_MARKETING_CLIENT_SECRET: '',
+      },
+      'RD_CRM_CLIENT_ID: no product configured',
+    ],
+    [{ RD_CRM_CLIENT_SECRET: '' }, 'RD_CRM_CLIENT_SECRET: required when RD_CRM_CLIENT_ID is set'],
+    [{ PORT: 'eighty' }, 'PORT: must be an integer'],
+    [{ REFRESH_CRON: 'every minute' }, 'REFRESH_CRON: must be a cron expression'],
+    [{ REFRESH_CONCURRENCY: '0' }, 'REFRESH_CONCURRENCY: must be at least 1'],
+    [{ SCHEDULER_ENABLED: 'yes' }, 'SCHEDULER_ENABLED: must be true or false'],
+    [{ RD_API_URL: 'ftp://rd' }, 'RD_API_URL: must be an http(s) URL'],
+    [
+      { OAUTH_RETURN_URL_ALLOWLIST: 'javascript:alert(1)' },
+      'OAUTH_RETURN_URL_ALLOWLIST: "javascript:alert(1)" is not',
+    ],
+    [{ EVENTS_WEBHOOK_URL: 'http://hooks.local/x' }, 'EVENTS_WEBHOOK_SECRET: is required when'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: '],
+  ])('rejects %j with one line naming the variable', (overrides, expected) => {
+    const message = errorOf(overrides);
+    expect(message).toContain(expected);
+    expect(message).not.toContain('\n');
+  });
+
+  it('never echoes a secret in its message', () => {
+    const message = errorOf({ API_KEYS: 'svc:hunter2-short' });
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('accepts six-field cron expressions with seconds', () => {
+    expect(loadConfig(testEnv({ REFRESH_CRON: '*/2 * * * * *' })).refresh.cron).toBe(
+      '*/2 * * * * *',
+    );
+  });
+
+  it('generates a development key once into DATA_DIR and reuses it', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'broker-key-'));
+    const first = loadConfig(testEnv({ TOKEN_ENCRYPTION_KEY: '', DATA_DIR: dataDir }));
+    const second = loadConfig(testEnv({ TOKEN_ENCRYPTION_KEY: '', DATA_DIR: dataDir }));
+    expect(first.encryption.generated).toBe(true);
+    expect(second.encryption.generated).toBe(false);
+    expect(second.encryption.current.key.equals(first.encryption.current.key)).toBe(true);
+    expect(existsSync(join(dataDir, 'dev-encryption.key'))).toBe(true);
+    expect(readFileSync(join(dataDir, 'dev-encryption.key'), 'utf8').trim()).toHaveLength(44);
+  });
+});
