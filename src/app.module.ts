@@ -5,6 +5,10 @@ import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source-options';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
+import { CryptoModule } from './crypto/crypto.module';
+import { OAuthModule } from './oauth/oauth.module';
+import { TokensModule } from './tokens/tokens.module';
+import { SchedulerModule } from './scheduler/scheduler.module';
 
 @Module({})
 export class AppModule {
@@ -16,7 +20,11 @@ export class AppModule {
         ConfigModule.register(config),
         LoggingModule,
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.database.url), migrationsRun: true }),
+        CryptoModule,
         HealthModule,
+        TokensModule,
+        OAuthModule,
+        SchedulerModule,
       ],
     };
   }

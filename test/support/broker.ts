@@ -41,7 +41,7 @@ export async function startBroker(
 ): Promise<TestBroker> {
   const config = loadConfig(testEnv({ DATABASE_URL: databaseUrl, ...overrides }));
   const app = await createApp({ ...config, database: { ...config.database, url: databaseUrl } });
-  await app.listen(0, '127.0.0.1');
+  await app.listen(overrides.PORT ? config.port : 0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   return { app, config, url: `http://127.0.0.1:${address.port}`, close: () => app.close() };
 }

@@ -1,0 +1,93 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import {
+  CanActivate,
+  ExecutionContext,
+  ForbiddenException,
+  Inject,
+  Injectable,
+  SetMetadata,
+  UnauthorizedException,
+  UseGuards,
+  applyDecorators,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { APP_CONFIG, type ApiKey, type AppConfig } from '../config/config';
+import type { AuthenticatedRequest } from '../logging/logging.module';
+
+const ADMIN_ONLY = 'broker:admin-only';
+
+interface KnownKey {
+  name: string;
+  admin: boolean;
+  digest: Buffer;
+}
+
+function digest(secret: string): Buffer {
+  return createHash('sha256').update(secret, 'utf8').digest();
+}
+
+/**
+ * `Authorization: Bearer <secret>` against API_KEYS / ADMIN_API_KEYS. Secrets are compared as
+ * SHA-256 digests with timingSafeEqual, against every key without stopping at a match, so the
+ * answer time says nothing about how close a guess was.
+ */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  private readonly keys: KnownKey[];
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly reflector: Reflector,
+  ) {
+    const known = (keys: ApiKey[], admin: boolean) =>
+      keys.map((key) => ({ name: key.name, admin, digest: digest(key.secret) }));
+    this.keys = [...known(config.apiKeys, false), ...known(config.adminApiKeys, true)];
+  }
+
+  canActivate(context: ExecutionContext): boolean {
+    const request = context
+      .switchToHttp()
+      .getRequest<{ headers: Record<string, unknown>; raw: AuthenticatedRequest }>();
+    const key = this.identify(request.headers.authorization);
+    if (!key)
+      throw new UnauthorizedException(
+        'a valid API key is required: Authorization: Bearer <secret>',
+      );
+    request.raw.apiKeyName = key.name;
+    const adminOnly = this.reflector.getAllAndOverride<boolean>(ADMIN_ONLY, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (adminOnly && !key.admin) throw new ForbiddenException('this route needs an admin API key');
+    return true;
+  }
+
+  private identify(header: unknown): KnownKey | undefined {
+    if (typeof header !== 'string') return undefined;
+    const match = /^Bearer ([^\s]+)$/i.exec(header.trim());
+    if (!match) return undefined;
+    const presented = digest(match[1]);
+    let found: KnownKey | undefined;
+    for (const key of this.keys) {
+      if (timingSafeEqual(presented, key.digest) && !found) found = key;
+    }
+    return found;
+  }
+}
+
+/** Any key of API_KEYS or ADMIN_API_KEYS. */
+export const RequireApiKey = () =>
+  applyDecorators(
+    UseGuards(ApiKeyGuard),
+    ApiBearerAuth(),
+    ApiUnauthorizedResponse({ description: '`unauthorized`: missing or unknown API key' }),
+  );
+
+/** Only keys of ADMIN_API_KEYS. */
+export const RequireAdminKey = () =>
+  applyDecorators(
+    SetMetadata(ADMIN_ONLY, true),
+    RequireApiKey(),
+    ApiForbiddenResponse({ description: '`forbidden`: the key is not an admin key' }),
+  );

@@ -1,0 +1,28 @@
+import { PRODUCTS, type AppConfig, type Product } from '../config/config';
+import { InvalidRequestError } from './errors';
+
+/** The caller's tenant id, as CONTRACT.md defines it. */
+export const ACCOUNT_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function assertAccount(account: unknown): string {
+  if (typeof account !== 'string' || !ACCOUNT_PATTERN.test(account)) {
+    throw new InvalidRequestError('account must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+  }
+  return account;
+}
+
+/** `product` may be left out when exactly one product is configured. */
+export function resolveProduct(config: AppConfig, product: unknown): Product {
+  const configured = PRODUCTS.filter((p) => config.products[p]);
+  if (product === undefined || product === '') {
+    if (configured.length === 1) return configured[0];
+    throw new InvalidRequestError(`product is required: one of ${configured.join(', ')}`);
+  }
+  if (typeof product !== 'string' || !PRODUCTS.includes(product as Product)) {
+    throw new InvalidRequestError('product must be crm or marketing');
+  }
+  if (!config.products[product as Product]) {
+    throw new InvalidRequestError(`product ${product} is not configured on this broker`);
+  }
+  return product as Product;
+}

@@ -1,0 +1,56 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { Product } from '../config/config';
+
+export const STATE_TTL_MS = 10 * 60 * 1000;
+
+export interface PendingAuthorization {
+  account: string;
+  product: Product;
+  returnTo: string | null;
+}
+
+function hash(state: string): Buffer {
+  return createHash('sha256').update(state, 'utf8').digest();
+}
+
+/** OAuth `state`s: 32 random bytes handed to the browser, only their SHA-256 stored. */
+@Injectable()
+export class OAuthStatesRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async create(pending: PendingAuthorization): Promise<{ state: string; expiresAt: Date }> {
+    const state = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(Date.now() + STATE_TTL_MS);
+    await this.dataSource.query(
+      `INSERT INTO oauth_states (state_hash, account, product, return_to, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+      [hash(state), pending.account, pending.product, pending.returnTo, expiresAt],
+    );
+    // Housekeeping: expired states are useless; dropping them here keeps the table small.
+    await this.dataSource.query(
+      `DELETE FROM oauth_states WHERE expires_at < now() - interval '1 hour'`,
+    );
+    return { state, expiresAt };
+  }
+
+  /**
+   * Consumes a state atomically: DELETE … RETURNING lets exactly one of two racing callbacks
+   * have it. Unknown, used and expired states all come back as null.
+   */
+  async consume(state: string): Promise<PendingAuthorization | null> {
+    // TypeORM answers a DELETE with [rows, rowCount].
+    const [rows]: [
+      Array<{ account: string; product: Product; return_to: string | null; live: boolean }>,
+    ] = await this.dataSource.query(
+      `DELETE FROM oauth_states WHERE state_hash = $1
+         RETURNING account, product, return_to, expires_at > now() AS live`,
+      [hash(state)],
+    );
+    const row = rows[0];
+    return row?.live
+      ? { account: row.account, product: row.product, returnTo: row.return_to }
+      : null;
+  }
+}

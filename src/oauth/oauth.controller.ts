@@ -1,0 +1,84 @@
+import { Body, Controller, Get, Inject, Post, Query, Res } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { RequireApiKey } from '../auth/api-key.guard';
+import { assertAccount, resolveProduct } from '../common/validation';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { ErrorResponse } from '../tokens/tokens.dto';
+import { PAGE_HEADERS, renderPage } from './callback-page';
+import { AuthorizeUrlBody, AuthorizeUrlResponse, type CallbackQuery } from './oauth.dto';
+import { CALLBACK_FAILURES, OAuthService } from './oauth.service';
+import { withOutcome } from './return-url';
+
+const PRODUCT_NAMES = { crm: 'RD Station CRM', marketing: 'RD Station Marketing' };
+
+@ApiTags('oauth')
+@Controller('oauth')
+export class OAuthController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly oauth: OAuthService,
+  ) {}
+
+  @Post('authorize-url')
+  @RequireApiKey()
+  @ApiOperation({
+    summary: 'An RD Station consent URL for this account',
+    description:
+      'Send the user’s browser to `url`. Its state is random, single-use and expires in 10 minutes. ' +
+      'After consent, RD sends the browser to /oauth/callback, which stores the connection and then redirects ' +
+      'to `returnTo?account=…&product=…&status=connected` (or `status=error&reason=…`), or shows a small page.',
+  })
+  @ApiCreatedResponse({ type: AuthorizeUrlResponse })
+  @ApiBadRequestResponse({
+    type: ErrorResponse,
+    description: '`invalid_request`: bad account/product, or returnTo not allowed',
+  })
+  authorizeUrl(@Body() body: AuthorizeUrlBody): Promise<AuthorizeUrlResponse> {
+    return this.oauth.authorizeUrl(
+      assertAccount(body.account),
+      resolveProduct(this.config, body.product),
+      body.returnTo,
+    );
+  }
+
+  @Get('callback')
+  @ApiOperation({
+    summary: 'Where RD Station sends the browser back (not for API callers)',
+    description:
+      'Exchanges the code and stores the connection, then 302 to returnTo or a small HTML page. A bad, used or ' +
+      'expired state, a provider error or a failed exchange stores nothing: 400 page or returnTo with status=error.',
+  })
+  async callback(@Query() query: CallbackQuery, @Res() reply: FastifyReply): Promise<void> {
+    const outcome = await this.oauth.completeAuthorization(query);
+    void reply.headers(PAGE_HEADERS);
+    const returnTo = outcome.pending?.returnTo;
+    if (outcome.ok) {
+      const { account, product } = outcome.pending;
+      if (returnTo)
+        return void reply.redirect(
+          withOutcome(returnTo, { account, product, status: 'connected' }),
+          302,
+        );
+      return void reply
+        .status(200)
+        .send(
+          renderPage(
+            'success',
+            'Connected',
+            `${PRODUCT_NAMES[product]} is now connected for account ${account}. You can close this window.`,
+          ),
+        );
+    }
+    if (returnTo) {
+      const { account, product } = outcome.pending!;
+      return void reply.redirect(
+        withOutcome(returnTo, { account, product, status: 'error', reason: outcome.reason }),
+        302,
+      );
+    }
+    void reply
+      .status(400)
+      .send(renderPage('error', 'Connection failed', CALLBACK_FAILURES[outcome.reason]));
+  }
+}

@@ -1,0 +1,52 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, Length } from 'class-validator';
+import type { Product } from '../config/config';
+
+export class AuthorizeUrlBody {
+  @ApiProperty({
+    example: 'acme-42',
+    description: "the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : -",
+  })
+  @IsString({ message: 'account must be a string' })
+  account: string;
+
+  @ApiPropertyOptional({
+    enum: ['crm', 'marketing'],
+    description: 'may be left out when only one product is configured',
+  })
+  @IsOptional()
+  @IsIn(['crm', 'marketing'], { message: 'product must be crm or marketing' })
+  product?: Product;
+
+  @ApiPropertyOptional({
+    example: 'https://app.example.com/integrations/rd',
+    description:
+      'where the browser goes after the callback; must start with an OAUTH_RETURN_URL_ALLOWLIST prefix',
+  })
+  @IsOptional()
+  @IsString({ message: 'returnTo must be a string' })
+  @Length(1, 2048, { message: 'returnTo must be 1-2048 characters' })
+  returnTo?: string;
+}
+
+export class AuthorizeUrlResponse {
+  @ApiProperty({
+    example:
+      'https://accounts.rdstation.com/oauth/authorize?response_type=code&client_id=…&redirect_uri=…&state=…',
+  })
+  url: string;
+
+  @ApiProperty({
+    format: 'date-time',
+    description: 'the state in the URL is single-use and expires then (10 minutes)',
+  })
+  expiresAt: string;
+}
+
+/** The query RD sends the browser back with; every field is untrusted. */
+export interface CallbackQuery {
+  code?: unknown;
+  state?: unknown;
+  error?: unknown;
+  error_description?: unknown;
+}

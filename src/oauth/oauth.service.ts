@@ -1,0 +1,144 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InvalidRequestError } from '../common/errors';
+import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
+import { EventsOutbox } from '../events/events.outbox';
+import { RdStationClient, type TokenSet } from '../rdstation/rdstation.client';
+import { RdStationError } from '../rdstation/rdstation.errors';
+import { ConnectionsRepository } from '../tokens/connections.repository';
+import { TokenRefresher } from '../tokens/token-refresher';
+import type { AuthorizeUrlResponse, CallbackQuery } from './oauth.dto';
+import { OAuthStatesRepository, type PendingAuthorization } from './oauth-states.repository';
+import { isAllowedReturnUrl } from './return-url';
+
+/** Why a callback failed: the `reason` handed to `returnTo`, and the sentence shown to the user. */
+export const CALLBACK_FAILURES = {
+  invalid_state:
+    'This authorization link is unknown, was already used, or has expired. Start the connection again.',
+  access_denied: 'The authorization was declined at RD Station. Nothing was connected.',
+  missing_code:
+    'RD Station sent the browser back without an authorization code. Start the connection again.',
+  code_rejected:
+    'RD Station rejected the authorization code (it may have expired). Start the connection again.',
+  provider_unavailable:
+    'RD Station could not be reached to finish the connection. Please try again in a moment.',
+} as const;
+
+export type CallbackFailure = keyof typeof CALLBACK_FAILURES;
+
+export type CallbackOutcome =
+  | { ok: true; pending: PendingAuthorization }
+  | { ok: false; reason: CallbackFailure; pending: PendingAuthorization | null };
+
+const MAX_PARAM_LENGTH = 2048;
+
+function param(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_PARAM_LENGTH
+    ? value
+    : undefined;
+}
+
+@Injectable()
+export class OAuthService {
+  private readonly logger = new Logger(OAuthService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly states: OAuthStatesRepository,
+    private readonly connections: ConnectionsRepository,
+    private readonly refresher: TokenRefresher,
+    private readonly rd: RdStationClient,
+    private readonly events: EventsOutbox,
+  ) {}
+
+  async authorizeUrl(
+    account: string,
+    product: Product,
+    returnTo?: string,
+  ): Promise<AuthorizeUrlResponse> {
+    if (returnTo !== undefined && !isAllowedReturnUrl(returnTo, this.config.returnUrlAllowlist)) {
+      throw new InvalidRequestError(
+        'returnTo must be an http(s) URL starting with a prefix of OAUTH_RETURN_URL_ALLOWLIST',
+      );
+    }
+    const { state, expiresAt } = await this.states.create({
+      account,
+      product,
+      returnTo: returnTo ?? null,
+    });
+    return { url: this.rd.authorizeUrl(product, state), expiresAt: expiresAt.toISOString() };
+  }
+
+  /** Consumes the state, exchanges the code and stores the connection; on any failure stores nothing. */
+  async completeAuthorization(query: CallbackQuery): Promise<CallbackOutcome> {
+    const state = param(query.state);
+    const pending = state ? await this.states.consume(state) : null;
+    if (!pending) return { ok: false, reason: 'invalid_state', pending: null };
+    if (query.error !== undefined) return { ok: false, reason: 'access_denied', pending };
+    const code = param(query.code);
+    if (!code) return { ok: false, reason: 'missing_code', pending };
+
+    let tokens: TokenSet;
+    try {
+      tokens = await this.rd.exchangeCode(pending.product, code);
+    } catch (error) {
+      if (!(error instanceof RdStationError)) throw error;
+      this.logger.warn(
+        { account: pending.account, product: pending.product, code: error.code },
+        'code exchange failed',
+      );
+      return {
+        ok: false,
+        reason: error.kind === 'permanent' ? 'code_rejected' : 'provider_unavailable',
+        pending,
+      };
+    }
+    const stored = await this.store(
+      pending,
+      tokens,
+      await this.labelFor(pending.product, tokens.accessToken),
+    );
+    return stored ? { ok: true, pending } : { ok: false, reason: 'provider_unavailable', pending };
+  }
+
+  /** Marketing has an account name worth showing to operators; failing to read it is not fatal. */
+  private async labelFor(product: Product, accessToken: string): Promise<string | null> {
+    if (product !== 'marketing') return null;
+    try {
+      return (await this.rd.accountInfo(accessToken)).name;
+    } catch (error) {
+      this.logger.warn(
+        { code: (error as RdStationError).code },
+        'could not read the Marketing account name',
+      );
+      return null;
+    }
+  }
+
+  /** False when the connection stayed locked by a hung refresh for longer than the lock wait. */
+  private store(
+    pending: PendingAuthorization,
+    tokens: TokenSet,
+    label: string | null,
+  ): Promise<boolean> {
+    const key = { account: pending.account, product: pending.product };
+    const stored = {
+      ...tokens,
+      refreshToken: tokens.refreshToken!,
+      expiresAt: new Date(Date.now() + tokens.expiresIn * 1000),
+    };
+    // Under the connection's lock: a reconnect never interleaves with a refresh of the old grant.
+    return this.refresher.withLock(
+      key,
+      (session) =>
+        session.manager.transaction(async (tx) => {
+          const created = await this.connections.saveConnected(tx, key, stored, label);
+          await this.events.record(tx, 'connection.created', key.account, key.product, {
+            via: 'oauth',
+            replaced: !created,
+          });
+          return true;
+        }),
+      async () => false,
+    );
+  }
+}

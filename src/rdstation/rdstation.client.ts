@@ -1,0 +1,254 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Agent, request } from 'undici';
+import {
+  APP_CONFIG,
+  type AppConfig,
+  type Product,
+  type ProductCredentials,
+} from '../config/config';
+import {
+  httpError,
+  invalidResponse,
+  RdStationError,
+  safeJson,
+  transportError,
+  type CallContext,
+} from './rdstation.errors';
+import { PRODUCT_SPECS, type TokenCall } from './rdstation.products';
+
+export interface TokenSet {
+  accessToken: string;
+  /** null only when RD sent none (a Marketing refresh may omit it): keep the previous one. */
+  refreshToken: string | null;
+  /** Seconds from the moment RD answered. */
+  expiresIn: number;
+}
+
+interface Outgoing {
+  method: 'GET' | 'POST';
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+const JSON_TYPE = 'application/json';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function encode(encoding: TokenCall['encoding'], fields: Record<string, string>) {
+  return encoding === 'json'
+    ? { headers: { 'content-type': JSON_TYPE }, body: JSON.stringify(fields) }
+    : { headers: { 'content-type': FORM }, body: new URLSearchParams(fields).toString() };
+}
+
+/**
+ * The only code that talks to RD Station's OAuth servers: one method per call, product
+ * differences read from PRODUCT_SPECS. Every answer is a TokenSet or an RdStationError; nothing
+ * is logged here (callers log, and only what RdStationError exposes).
+ */
+@Injectable()
+export class RdStationClient implements OnModuleDestroy {
+  private readonly agent: Agent;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    const timeout = config.rd.timeoutMs;
+    // The per-call AbortSignal is the hard deadline; these only fail a stuck phase sooner.
+    this.agent = new Agent({
+      keepAliveTimeout: 10_000,
+      keepAliveMaxTimeout: 60_000,
+      connect: { timeout },
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.agent.close();
+  }
+
+  supportsRevocation(product: Product): boolean {
+    return PRODUCT_SPECS[product]?.revokePath != null;
+  }
+
+  /** The consent URL the user's browser is sent to. */
+  authorizeUrl(product: Product, state: string): string {
+    const { clientId } = this.credentials(product);
+    const { consent } = PRODUCT_SPECS[product];
+    const params = new URLSearchParams({
+      ...consent.params,
+      client_id: clientId,
+      redirect_uri: this.config.redirectUri,
+      state,
+    });
+    return `${this.config.rd[consent.host]}${consent.path}?${params.toString()}`;
+  }
+
+  /** Trades the callback's code for tokens. A missing refresh token is a permanent error. */
+  exchangeCode(product: Product, code: string): Promise<TokenSet> {
+    return this.tokenCall(product, 'exchange', code);
+  }
+
+  /** CRM refresh tokens roll: the one passed here is dead once RD answers. */
+  refresh(product: Product, refreshToken: string): Promise<TokenSet> {
+    return this.tokenCall(product, 'refresh', refreshToken);
+  }
+
+  /** True when RD revoked the token; false when the product has no revocation endpoint. */
+  async revoke(product: Product, accessToken: string): Promise<boolean> {
+    this.credentials(product);
+    const path = PRODUCT_SPECS[product].revokePath;
+    if (path === null) return false;
+    await this.send(
+      {
+        method: 'POST',
+        path,
+        headers: { authorization: `Bearer ${accessToken}`, 'content-type': FORM },
+        body: new URLSearchParams({
+          token: accessToken,
+          token_type_hint: 'access_token',
+        }).toString(),
+      },
+      { label: `${product} revoke`, secrets: [accessToken], sentClientCredentials: false },
+    );
+    return true;
+  }
+
+  /** The Marketing account's display name, a label for the connection. */
+  async accountInfo(accessToken: string): Promise<{ name: string }> {
+    const context: CallContext = {
+      label: 'marketing account_info',
+      secrets: [accessToken],
+      sentClientCredentials: false,
+    };
+    const { status, text } = await this.send(
+      {
+        method: 'GET',
+        path: '/marketing/account_info',
+        headers: { authorization: `Bearer ${accessToken}` },
+      },
+      context,
+    );
+    const body = safeJson(text);
+    if (!isRecord(body) || typeof body.name !== 'string') {
+      throw invalidResponse(context, status, 'the answer has no account name');
+    }
+    return { name: body.name };
+  }
+
+  private credentials(product: Product): ProductCredentials {
+    const credentials = PRODUCT_SPECS[product] ? this.config.products[product] : undefined;
+    if (!credentials || credentials.clientSecrets.length === 0) {
+      const prefix = `RD_${String(product).toUpperCase()}`;
+      throw new Error(
+        `RD Station product "${product}" is not configured: set ${prefix}_CLIENT_ID and ${prefix}_CLIENT_SECRET`,
+      );
+    }
+    return credentials;
+  }
+
+  /** Tries each client secret in turn, moving on only when RD rejects the client credentials. */
+  private async tokenCall(
+    product: Product,
+    operation: 'exchange' | 'refresh',
+    grant: string,
+  ): Promise<TokenSet> {
+    const { clientId, clientSecrets } = this.credentials(product);
+    const spec = PRODUCT_SPECS[product];
+    const call = spec[operation];
+    const context: CallContext = {
+      label: `${product} ${operation}`,
+      secrets: [grant, ...clientSecrets],
+      sentClientCredentials: true,
+    };
+    let rejected: RdStationError | undefined;
+    for (const clientSecret of clientSecrets) {
+      const fields = {
+        ...call.fields(grant, this.config.redirectUri),
+        client_id: clientId,
+        client_secret: clientSecret,
+      };
+      try {
+        const { status, text } = await this.send(
+          { method: 'POST', path: call.path, ...encode(call.encoding, fields) },
+          context,
+        );
+        return this.toTokenSet(text, status, spec.defaultExpiresIn, context, operation);
+      } catch (error) {
+        if (!(error instanceof RdStationError) || !error.clientCredentialsRejected) throw error;
+        rejected = error;
+      }
+    }
+    throw rejected as RdStationError;
+  }
+
+  private toTokenSet(
+    text: string,
+    status: number,
+    defaultExpiresIn: number,
+    context: CallContext,
+    operation: 'exchange' | 'refresh',
+  ): TokenSet {
+    const body = safeJson(text);
+    if (!isRecord(body)) throw invalidResponse(context, status, 'the answer is not a JSON object');
+    const { access_token: access, refresh_token: refresh, expires_in: expires } = body;
+    if (typeof access !== 'string' || access === '') {
+      throw invalidResponse(context, status, 'the answer has no access_token');
+    }
+    if (refresh != null && typeof refresh !== 'string') {
+      throw invalidResponse(context, status, 'refresh_token is not a string');
+    }
+    const expiresIn =
+      expires == null
+        ? defaultExpiresIn
+        : typeof expires === 'number' ||
+            (typeof expires === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(expires))
+          ? Math.floor(Number(expires))
+          : NaN;
+    if (!Number.isFinite(expiresIn) || expiresIn <= 0) {
+      throw invalidResponse(context, status, 'expires_in is not a positive number');
+    }
+    const refreshToken = refresh ? refresh : null;
+    if (refreshToken === null && operation === 'exchange') {
+      // The code is spent: asking again cannot succeed.
+      throw invalidResponse(
+        context,
+        status,
+        'the code exchange returned no refresh_token',
+        'permanent',
+        'missing_refresh_token',
+      );
+    }
+    return { accessToken: access, refreshToken, expiresIn };
+  }
+
+  /** One request under a hard deadline covering connect, headers and body; 2xx or a throw. */
+  private async send(
+    outgoing: Outgoing,
+    context: CallContext,
+  ): Promise<{ status: number; text: string }> {
+    const timeoutMs = this.config.rd.timeoutMs;
+    const signal = AbortSignal.timeout(timeoutMs);
+    let status: number;
+    let text: string;
+    let retryAfter: string | string[] | undefined;
+    try {
+      const response = await request(`${this.config.rd.apiUrl}${outgoing.path}`, {
+        method: outgoing.method,
+        headers: { accept: JSON_TYPE, ...outgoing.headers },
+        body: outgoing.body,
+        signal,
+        dispatcher: this.agent,
+      });
+      status = response.statusCode;
+      retryAfter = response.headers['retry-after'];
+      text = await response.body.text();
+    } catch (error) {
+      throw transportError(error, signal.aborted, timeoutMs, context);
+    }
+    if (status < 200 || status >= 300) throw httpError(status, text, retryAfter, context);
+    return { status, text };
+  }
+}

@@ -1,0 +1,72 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { EventsDispatcher } from '../events/events.dispatcher';
+import { ScheduledRefreshService } from './scheduled-refresh.service';
+
+const JOB = 'refresh-due-tokens';
+
+/**
+ * The cron (REFRESH_CRON): each tick delegates to one service call and logs one summary line.
+ * Runs never overlap in a replica: a tick that finds the previous run still going is skipped.
+ */
+@Injectable()
+export class RefreshScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(RefreshScheduler.name);
+  private running: Promise<void> | null = null;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly registry: SchedulerRegistry,
+    private readonly refreshes: ScheduledRefreshService,
+    private readonly events: EventsDispatcher,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (!this.config.schedulerEnabled) {
+      this.logger.log('scheduler disabled (SCHEDULER_ENABLED=false): API-only replica');
+      return;
+    }
+    const job = CronJob.from({
+      cronTime: this.config.refresh.cron,
+      onTick: () => this.tick(),
+      start: false,
+    });
+    this.registry.addCronJob(JOB, job);
+    job.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.registry.doesExist('cron', JOB)) this.registry.deleteCronJob(JOB);
+    await this.running;
+  }
+
+  /** One run, now. Also what the cron calls. */
+  tick(): Promise<void> {
+    if (this.running) {
+      this.logger.debug('previous run still going; skipping this tick');
+      return this.running;
+    }
+    this.running = this.run().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async run(): Promise<void> {
+    const job = this.registry.doesExist('cron', JOB) ? this.registry.getCronJob(JOB) : null;
+    const deadline = job?.nextDate().toMillis() ?? Date.now() + 60_000;
+    try {
+      const summary = await this.refreshes.runOnce(deadline);
+      this.logger.log(summary, 'refresh run');
+    } catch (error) {
+      this.logger.error({ err: error }, 'refresh run failed');
+    }
+    await this.events.deliverPending();
+  }
+}

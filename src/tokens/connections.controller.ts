@@ -1,0 +1,141 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Put,
+  Query,
+  Res,
+} from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { RequireAdminKey } from '../auth/api-key.guard';
+import { assertAccount, resolveProduct } from '../common/validation';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import {
+  AccountConnections,
+  ConnectionPage,
+  ConnectionView,
+  ImportConnectionBody,
+  ListConnectionsQuery,
+  ProductQuery,
+} from './connections.dto';
+import { ConnectionsService } from './connections.service';
+import { ErrorResponse, ReauthorizationErrorResponse } from './tokens.dto';
+
+const ACCOUNT_PARAM = {
+  name: 'account',
+  description: "the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : -",
+};
+
+@ApiTags('connections (admin)')
+@Controller('connections')
+@RequireAdminKey()
+@ApiBadRequestResponse({ type: ErrorResponse, description: '`invalid_request`' })
+export class ConnectionsController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly service: ConnectionsService,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'A page of connections (no token material)' })
+  @ApiOkResponse({ type: ConnectionPage })
+  list(@Query() query: ListConnectionsQuery): Promise<ConnectionPage> {
+    return this.service.list(
+      { product: query.product, status: query.status, limit: query.limit ?? 100 },
+      query.cursor,
+    );
+  }
+
+  @Get(':account')
+  @ApiOperation({
+    summary: "This account's connections per product: status, expiry, last refresh, last error",
+  })
+  @ApiParam(ACCOUNT_PARAM)
+  @ApiOkResponse({ type: AccountConnections })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: '`not_connected`' })
+  get(@Param('account') account: string): Promise<AccountConnections> {
+    return this.service.forAccount(assertAccount(account));
+  }
+
+  @Put(':account')
+  @ApiOperation({
+    summary: 'Import an existing grant (migration from another system)',
+    description:
+      'Stores the refresh token encrypted. Unless an access token valid for more than a minute comes with it, ' +
+      'the grant is proven by one refresh first; a grant RD rejects is refused and nothing is stored.',
+  })
+  @ApiParam(ACCOUNT_PARAM)
+  @ApiCreatedResponse({ type: ConnectionView, description: 'a new connection' })
+  @ApiOkResponse({ type: ConnectionView, description: 'an existing connection replaced' })
+  @ApiServiceUnavailableResponse({
+    type: ErrorResponse,
+    description: '`provider_unavailable`: RD could not be reached',
+  })
+  async import(
+    @Param('account') account: string,
+    @Body() body: ImportConnectionBody,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ConnectionView> {
+    const key = {
+      account: assertAccount(account),
+      product: resolveProduct(this.config, body.product),
+    };
+    const { created, view } = await this.service.import(key, body);
+    reply.status(created ? 201 : 200);
+    return view;
+  }
+
+  @Post(':account/refresh')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Refresh now; answers with the new status' })
+  @ApiParam(ACCOUNT_PARAM)
+  @ApiOkResponse({ type: ConnectionView })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: '`not_connected`' })
+  @ApiConflictResponse({
+    type: ReauthorizationErrorResponse,
+    description: '`reauthorization_required`',
+  })
+  refresh(
+    @Param('account') account: string,
+    @Query() query: ProductQuery,
+  ): Promise<ConnectionView> {
+    return this.service.refreshNow({
+      account: assertAccount(account),
+      product: resolveProduct(this.config, query.product),
+    });
+  }
+
+  @Delete(':account')
+  @HttpCode(204)
+  @ApiOperation({
+    summary: 'Revoke at RD (Marketing; CRM has no revocation endpoint) and delete',
+    description:
+      'A revocation RD refuses or cannot answer is logged and does not block the delete.',
+  })
+  @ApiParam(ACCOUNT_PARAM)
+  @ApiNoContentResponse({ description: 'deleted' })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: '`not_connected`' })
+  async delete(@Param('account') account: string, @Query() query: ProductQuery): Promise<void> {
+    await this.service.delete({
+      account: assertAccount(account),
+      product: resolveProduct(this.config, query.product),
+    });
+  }
+}

@@ -1,0 +1,162 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsDateString,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  Min,
+} from 'class-validator';
+import type { Product } from '../config/config';
+import type { Connection, ConnectionStatus } from './connection.entity';
+
+const STATUSES: ConnectionStatus[] = ['active', 'refresh_failing', 'reauthorization_required'];
+
+export class ProductQuery {
+  @ApiPropertyOptional({
+    enum: ['crm', 'marketing'],
+    description: 'may be left out when only one product is configured',
+  })
+  @IsOptional()
+  @IsIn(['crm', 'marketing'], { message: 'product must be crm or marketing' })
+  product?: Product;
+}
+
+export class ListConnectionsQuery {
+  @ApiPropertyOptional({ enum: ['crm', 'marketing'] })
+  @IsOptional()
+  @IsIn(['crm', 'marketing'], { message: 'product must be crm or marketing' })
+  product?: Product;
+
+  @ApiPropertyOptional({ enum: STATUSES })
+  @IsOptional()
+  @IsIn(STATUSES, { message: `status must be one of ${STATUSES.join(', ')}` })
+  status?: ConnectionStatus;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'limit must be an integer' })
+  @Min(1, { message: 'limit must be between 1 and 500' })
+  @Max(500, { message: 'limit must be between 1 and 500' })
+  limit?: number;
+
+  @ApiPropertyOptional({ description: '`nextCursor` of the previous page' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 400)
+  cursor?: string;
+}
+
+export class ImportConnectionBody {
+  @ApiPropertyOptional({
+    enum: ['crm', 'marketing'],
+    description: 'may be left out when only one product is configured',
+  })
+  @IsOptional()
+  @IsIn(['crm', 'marketing'], { message: 'product must be crm or marketing' })
+  product?: Product;
+
+  @ApiProperty({
+    example: 'example-refresh-token-not-real',
+    description: 'the grant to take over; write-only',
+  })
+  @IsString({ message: 'refreshToken must be a string' })
+  @Length(1, 4096, { message: 'refreshToken must be 1-4096 characters' })
+  @Matches(/^[\x21-\x7e]+$/, { message: 'refreshToken must be printable ASCII without spaces' })
+  refreshToken: string;
+
+  @ApiPropertyOptional({
+    example: 'example-access-token-not-real',
+    description: 'with expiresAt, skips the proving refresh',
+  })
+  @IsOptional()
+  @IsString({ message: 'accessToken must be a string' })
+  @Length(1, 4096, { message: 'accessToken must be 1-4096 characters' })
+  @Matches(/^[\x21-\x7e]+$/, { message: 'accessToken must be printable ASCII without spaces' })
+  accessToken?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', example: '2026-11-26T12:00:00.000Z' })
+  @IsOptional()
+  @IsDateString({ strict: true }, { message: 'expiresAt must be an ISO 8601 date-time' })
+  expiresAt?: string;
+}
+
+export class ConnectionView {
+  @ApiProperty({ example: 'acme-42' })
+  account: string;
+
+  @ApiProperty({ enum: ['crm', 'marketing'] })
+  product: Product;
+
+  @ApiProperty({ enum: STATUSES })
+  status: ConnectionStatus;
+
+  @ApiProperty({
+    nullable: true,
+    example: 'Acme Marketing',
+    description: 'RD account name (Marketing)',
+  })
+  label: string | null;
+
+  @ApiProperty({ format: 'date-time' })
+  expiresAt: string;
+
+  @ApiProperty({ format: 'date-time', nullable: true })
+  lastRefreshedAt: string | null;
+
+  @ApiProperty({ format: 'date-time', nullable: true })
+  nextRefreshAt: string | null;
+
+  @ApiProperty({ nullable: true, example: 'RD refresh failed (http_503): Service Unavailable' })
+  lastError: string | null;
+
+  @ApiProperty({ format: 'date-time', nullable: true })
+  lastErrorAt: string | null;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
+
+  @ApiProperty({ format: 'date-time' })
+  updatedAt: string;
+
+  static of(connection: Connection): ConnectionView {
+    const iso = (date: Date | null) => date?.toISOString() ?? null;
+    return {
+      account: connection.account,
+      product: connection.product,
+      status: connection.status,
+      label: connection.label,
+      expiresAt: connection.expiresAt.toISOString(),
+      lastRefreshedAt: iso(connection.lastRefreshedAt),
+      nextRefreshAt: iso(connection.nextRefreshAt),
+      lastError: connection.lastError,
+      lastErrorAt: iso(connection.lastErrorAt),
+      createdAt: connection.createdAt.toISOString(),
+      updatedAt: connection.updatedAt.toISOString(),
+    };
+  }
+}
+
+export class AccountConnections {
+  @ApiProperty({ example: 'acme-42' })
+  account: string;
+
+  @ApiProperty({ type: [ConnectionView] })
+  connections: ConnectionView[];
+}
+
+export class ConnectionPage {
+  @ApiProperty({ type: [ConnectionView] })
+  items: ConnectionView[];
+
+  @ApiProperty({
+    nullable: true,
+    description: 'pass as `cursor` for the next page; null on the last page',
+  })
+  nextCursor: string | null;
+}

@@ -1,0 +1,223 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
+import { TokenCipher } from '../crypto/token-cipher';
+import type { TokenSet } from '../rdstation/rdstation.client';
+import { Connection, type ConnectionStatus } from './connection.entity';
+
+/** RD's CRM refresh tokens die after 14 idle days: never leave one unused for more than 7. */
+const CRM_IDLE_REFRESH_MS = 7 * 24 * 3600 * 1000;
+
+export interface ConnectionKey {
+  account: string;
+  product: Product;
+}
+
+export interface ListFilter {
+  product?: Product;
+  status?: ConnectionStatus;
+  limit: number;
+  after?: ConnectionKey;
+}
+
+/**
+ * Every query on `connections`, one method per question. Tokens go in and out through the
+ * cipher here, so no caller ever handles a ciphertext or writes a plaintext.
+ */
+@Injectable()
+export class ConnectionsRepository {
+  private readonly aheadMs: number;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly cipher: TokenCipher,
+  ) {
+    this.aheadMs = config.refresh.aheadSeconds * 1000;
+  }
+
+  findOne({ account, product }: ConnectionKey, manager: EntityManager = this.dataSource.manager) {
+    return manager.findOneBy(Connection, { account, product });
+  }
+
+  findForAccount(account: string): Promise<Connection[]> {
+    return this.dataSource.manager.find(Connection, {
+      where: { account },
+      order: { product: 'ASC' },
+    });
+  }
+
+  /** Keyset pagination in (account, product) order. */
+  listPage({ product, status, limit, after }: ListFilter): Promise<Connection[]> {
+    const query = this.dataSource.manager
+      .createQueryBuilder(Connection, 'c')
+      .orderBy('c.account', 'ASC')
+      .addOrderBy('c.product', 'ASC')
+      .limit(limit);
+    if (product) query.andWhere('c.product = :product', { product });
+    if (status) query.andWhere('c.status = :status', { status });
+    if (after)
+      query.andWhere('(c.account, c.product) > (:account, :afterProduct)', {
+        account: after.account,
+        afterProduct: after.product,
+      });
+    return query.getMany();
+  }
+
+  accessTokenOf(connection: Connection): string {
+    return this.cipher.decrypt(connection.accessTokenCiphertext, connection);
+  }
+
+  refreshTokenOf(connection: Connection): string {
+    return this.cipher.decrypt(connection.refreshTokenCiphertext, connection);
+  }
+
+  /**
+   * When the scheduler should refresh a token expiring at `expiresAt`: REFRESH_AHEAD_SECONDS before
+   * (or half-way, for a token that lives shorter than that), and for CRM within 7 days whatever
+   * the expiry, so an idle refresh token never reaches RD's 14-day limit.
+   */
+  nextRefreshAt(product: Product, expiresAt: Date, now = Date.now()): Date {
+    const lifetime = expiresAt.getTime() - now;
+    let next = expiresAt.getTime() - Math.min(this.aheadMs, Math.max(lifetime, 0) / 2);
+    if (product === 'crm') next = Math.min(next, now + CRM_IDLE_REFRESH_MS);
+    return new Date(next);
+  }
+
+  /** Stores a grant (new connect or import), replacing whatever the key held. True if new. */
+  async saveConnected(
+    manager: EntityManager,
+    key: ConnectionKey,
+    tokens: { accessToken: string; refreshToken: string; expiresAt: Date },
+    label: string | null,
+  ): Promise<boolean> {
+    const rows: Array<{ created: boolean }> = await manager.query(
+      `INSERT INTO connections AS c (account, product, status, access_token, refresh_token, expires_at,
+                                     label, last_refreshed_at, next_refresh_at)
+       VALUES ($1, $2, 'active', $3, $4, $5, $6, now(), $7)
+       ON CONFLICT (account, product) DO UPDATE SET
+         status = 'active', access_token = EXCLUDED.access_token, refresh_token = EXCLUDED.refresh_token,
+         expires_at = EXCLUDED.expires_at, label = COALESCE(EXCLUDED.label, c.label),
+         last_refreshed_at = now(), next_refresh_at = EXCLUDED.next_refresh_at, updated_at = now(),
+         last_error = NULL, last_error_at = NULL, consecutive_failures = 0, claimed_until = NULL,
+         refresh_started_at = NULL
+       RETURNING (xmax = 0) AS created`,
+      [
+        key.account,
+        key.product,
+        this.cipher.encrypt(tokens.accessToken, key),
+        this.cipher.encrypt(tokens.refreshToken, key),
+        tokens.expiresAt,
+        label,
+        this.nextRefreshAt(key.product, tokens.expiresAt),
+      ],
+    );
+    return rows[0].created;
+  }
+
+  /**
+   * Committed on its own, before the call to RD: if the process dies mid-call, the next refresher
+   * finds the mark and knows RD may already have rotated the stored refresh token.
+   */
+  async markRefreshStarted(manager: EntityManager, key: ConnectionKey): Promise<void> {
+    await manager.query(
+      `UPDATE connections SET refresh_started_at = now() WHERE account = $1 AND product = $2`,
+      [key.account, key.product],
+    );
+  }
+
+  async saveRefreshed(
+    manager: EntityManager,
+    connection: Connection,
+    tokens: TokenSet,
+  ): Promise<void> {
+    const expiresAt = new Date(Date.now() + tokens.expiresIn * 1000);
+    await manager.query(
+      `UPDATE connections SET status = 'active', access_token = $3, refresh_token = $4, expires_at = $5,
+              next_refresh_at = $6, last_refreshed_at = now(), updated_at = now(), last_error = NULL,
+              last_error_at = NULL, consecutive_failures = 0, claimed_until = NULL, refresh_started_at = NULL
+        WHERE account = $1 AND product = $2`,
+      [
+        connection.account,
+        connection.product,
+        this.cipher.encrypt(tokens.accessToken, connection),
+        // RD may send no new refresh token (Marketing): the one we hold stays valid then.
+        tokens.refreshToken === null
+          ? connection.refreshTokenCiphertext
+          : this.cipher.encrypt(tokens.refreshToken, connection),
+        expiresAt,
+        this.nextRefreshAt(connection.product, expiresAt),
+      ],
+    );
+  }
+
+  /**
+   * `uncertain`: the request may have reached RD (timeout, reset, 5xx), so RD may have rotated
+   * the refresh token; the refresh_started_at mark is kept as evidence for the next attempt.
+   */
+  async saveTransientFailure(
+    manager: EntityManager,
+    key: ConnectionKey,
+    failure: { error: string; retryAt: Date; uncertain: boolean },
+  ): Promise<void> {
+    await manager.query(
+      `UPDATE connections SET status = 'refresh_failing', last_error = $3, last_error_at = now(),
+              consecutive_failures = consecutive_failures + 1, next_refresh_at = $4, updated_at = now(),
+              claimed_until = NULL, refresh_started_at = CASE WHEN $5 THEN refresh_started_at END
+        WHERE account = $1 AND product = $2`,
+      [key.account, key.product, failure.error, failure.retryAt, failure.uncertain],
+    );
+  }
+
+  async saveReauthorizationRequired(
+    manager: EntityManager,
+    key: ConnectionKey,
+    reason: string,
+  ): Promise<void> {
+    await manager.query(
+      `UPDATE connections SET status = 'reauthorization_required', last_error = $3, last_error_at = now(),
+              next_refresh_at = NULL, updated_at = now(), claimed_until = NULL, refresh_started_at = NULL
+        WHERE account = $1 AND product = $2`,
+      [key.account, key.product, reason],
+    );
+  }
+
+  /** Frees a scheduler claim that turned out to need no refresh. */
+  async releaseClaim(key: ConnectionKey): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE connections SET claimed_until = NULL WHERE account = $1 AND product = $2`,
+      [key.account, key.product],
+    );
+  }
+
+  async delete(manager: EntityManager, key: ConnectionKey): Promise<boolean> {
+    const [, affected] = await manager.query(
+      `DELETE FROM connections WHERE account = $1 AND product = $2`,
+      [key.account, key.product],
+    );
+    return affected > 0;
+  }
+
+  /**
+   * The scheduler's due queue: leases up to `limit` connections whose next_refresh_at has passed,
+   * oldest first. SKIP LOCKED lets replicas claim disjoint batches; the lease (not a held lock)
+   * means a replica that dies after claiming only delays its batch by `leaseSeconds`.
+   */
+  async claimDueForRefresh(limit: number, leaseSeconds: number): Promise<ConnectionKey[]> {
+    // TypeORM answers an UPDATE with [rows, rowCount].
+    const [rows]: [ConnectionKey[]] = await this.dataSource.query(
+      `UPDATE connections c SET claimed_until = now() + make_interval(secs => $2)
+        FROM (SELECT account, product FROM connections
+               WHERE next_refresh_at <= now() AND status <> 'reauthorization_required'
+                 AND (claimed_until IS NULL OR claimed_until < now())
+               ORDER BY next_refresh_at
+               LIMIT $1
+               FOR UPDATE SKIP LOCKED) due
+        WHERE c.account = due.account AND c.product = due.product
+        RETURNING c.account, c.product`,
+      [limit, leaseSeconds],
+    );
+    return rows;
+  }
+}

@@ -1,0 +1,169 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { InvalidRequestError, NotConnectedError, ProviderUnavailableError } from '../common/errors';
+import { EventsOutbox } from '../events/events.outbox';
+import { RdStationClient } from '../rdstation/rdstation.client';
+import { RdStationError } from '../rdstation/rdstation.errors';
+import {
+  ConnectionsRepository,
+  type ConnectionKey,
+  type ListFilter,
+} from './connections.repository';
+import {
+  AccountConnections,
+  ConnectionPage,
+  ConnectionView,
+  type ImportConnectionBody,
+} from './connections.dto';
+import { TokenRefresher } from './token-refresher';
+import { reauthorizationRequired } from './tokens.service';
+
+/** An imported access token must have at least this long left to be taken without a proving refresh. */
+const IMPORT_MIN_VALIDITY_MS = 60_000;
+
+function busy(): never {
+  throw new ProviderUnavailableError('the connection is being refreshed; try again shortly', 5);
+}
+
+export function encodeCursor(key: ConnectionKey): string {
+  return Buffer.from(JSON.stringify([key.account, key.product])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): ConnectionKey {
+  try {
+    const [account, product] = JSON.parse(
+      Buffer.from(cursor, 'base64url').toString('utf8'),
+    ) as unknown[];
+    if (typeof account === 'string' && (product === 'crm' || product === 'marketing'))
+      return { account, product };
+  } catch {
+    // fall through
+  }
+  throw new InvalidRequestError('cursor is not one this broker handed out');
+}
+
+/** The admin routes: list, inspect, import, force a refresh, delete. */
+@Injectable()
+export class ConnectionsService {
+  private readonly logger = new Logger(ConnectionsService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly connections: ConnectionsRepository,
+    private readonly refresher: TokenRefresher,
+    private readonly rd: RdStationClient,
+    private readonly events: EventsOutbox,
+  ) {}
+
+  async list(filter: Omit<ListFilter, 'after'>, cursor?: string): Promise<ConnectionPage> {
+    const after = cursor === undefined ? undefined : decodeCursor(cursor);
+    const rows = await this.connections.listPage({ ...filter, limit: filter.limit + 1, after });
+    const items = rows.slice(0, filter.limit);
+    return {
+      items: items.map(ConnectionView.of),
+      nextCursor: rows.length > filter.limit ? encodeCursor(items[items.length - 1]) : null,
+    };
+  }
+
+  async forAccount(account: string): Promise<AccountConnections> {
+    const rows = await this.connections.findForAccount(account);
+    if (rows.length === 0) throw new NotConnectedError(account, 'any');
+    return { account, connections: rows.map(ConnectionView.of) };
+  }
+
+  async refreshNow(key: ConnectionKey): Promise<ConnectionView> {
+    const existing = await this.connections.findOne(key);
+    if (!existing) throw new NotConnectedError(key.account, key.product);
+    if (existing.status === 'reauthorization_required') throw reauthorizationRequired(existing);
+    const { connection } = await this.refresher.refresh(key, {
+      kind: 'forced',
+      requestedAt: new Date(),
+    });
+    return ConnectionView.of(connection);
+  }
+
+  /**
+   * Takes over a grant from another system. Unless a still-valid access token comes with it, the
+   * refresh token is proven by one refresh first, so a dead grant is refused and nothing stored.
+   */
+  async import(
+    key: ConnectionKey,
+    body: ImportConnectionBody,
+  ): Promise<{ created: boolean; view: ConnectionView }> {
+    if (body.accessToken && !body.expiresAt)
+      throw new InvalidRequestError('expiresAt is required with accessToken');
+    const given = body.expiresAt ? new Date(body.expiresAt) : null;
+    return this.refresher.withLock(
+      key,
+      async (session) => {
+        const tokens =
+          body.accessToken && given && given.getTime() - Date.now() > IMPORT_MIN_VALIDITY_MS
+            ? { accessToken: body.accessToken, refreshToken: body.refreshToken, expiresAt: given }
+            : await this.proveByRefresh(key, body.refreshToken);
+        const created = await session.manager.transaction(async (tx) => {
+          const isNew = await this.connections.saveConnected(tx, key, tokens, null);
+          await this.events.record(tx, 'connection.created', key.account, key.product, {
+            via: 'import',
+            replaced: !isNew,
+          });
+          return isNew;
+        });
+        const connection = await this.connections.findOne(key, session.manager);
+        return { created, view: ConnectionView.of(connection!) };
+      },
+      busy,
+    );
+  }
+
+  private async proveByRefresh(key: ConnectionKey, refreshToken: string) {
+    try {
+      const tokens = await this.rd.refresh(key.product, refreshToken);
+      return {
+        accessToken: tokens.accessToken,
+        refreshToken: tokens.refreshToken ?? refreshToken,
+        expiresAt: new Date(Date.now() + tokens.expiresIn * 1000),
+      };
+    } catch (error) {
+      if (!(error instanceof RdStationError)) throw error;
+      if (error.kind === 'permanent') {
+        throw new InvalidRequestError(
+          `RD rejected the refresh token (${error.code}); nothing was stored`,
+        );
+      }
+      throw new ProviderUnavailableError(
+        `RD could not be reached to prove the refresh token (${error.code})`,
+        error.retryAfterSeconds ?? 5,
+      );
+    }
+  }
+
+  /** Revokes at RD where RD supports it (Marketing), then deletes. A failed revoke does not block the delete. */
+  async delete(key: ConnectionKey): Promise<void> {
+    await this.refresher.withLock(
+      key,
+      async (session) => {
+        const connection = await this.connections.findOne(key, session.manager);
+        if (!connection) throw new NotConnectedError(key.account, key.product);
+        let revoked = false;
+        if (this.rd.supportsRevocation(key.product)) {
+          try {
+            revoked = await this.rd.revoke(key.product, this.connections.accessTokenOf(connection));
+          } catch (error) {
+            this.logger.warn(
+              { ...key, code: (error as RdStationError).code },
+              'revocation at RD failed; deleting anyway',
+            );
+          }
+        }
+        await session.manager.transaction(async (tx) => {
+          await this.connections.delete(tx, key);
+          await this.events.record(tx, 'connection.deleted', key.account, key.product, {
+            revokedAtRd: revoked,
+          });
+        });
+      },
+      busy,
+    );
+  }
+}

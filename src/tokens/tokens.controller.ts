@@ -1,0 +1,71 @@
+import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { RequireApiKey } from '../auth/api-key.guard';
+import { assertAccount, resolveProduct } from '../common/validation';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import {
+  ErrorResponse,
+  ReauthorizationErrorResponse,
+  TokenQuery,
+  TokenResponse,
+} from './tokens.dto';
+import { TokensService } from './tokens.service';
+
+const DEFAULT_MIN_VALIDITY = 60;
+
+@ApiTags('tokens')
+@Controller('tokens')
+@RequireApiKey()
+export class TokensController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly tokens: TokensService,
+  ) {}
+
+  @Get(':account')
+  @ApiOperation({
+    summary: 'A valid access token for this account',
+    description:
+      'Answers with a token that has at least `minValidity` seconds left, refreshing it first when needed. ' +
+      'Cache it until `expiresAt - 60 s`; on 503 retry after `Retry-After` seconds.',
+  })
+  @ApiParam({
+    name: 'account',
+    description: "the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : -",
+  })
+  @ApiOkResponse({ type: TokenResponse })
+  @ApiBadRequestResponse({
+    type: ErrorResponse,
+    description: '`invalid_request`: bad account, product or minValidity',
+  })
+  @ApiNotFoundResponse({
+    type: ErrorResponse,
+    description: '`not_connected`: no connection for this account and product',
+  })
+  @ApiConflictResponse({
+    type: ReauthorizationErrorResponse,
+    description:
+      '`reauthorization_required`: RD rejected the refresh token; the user must connect again',
+  })
+  @ApiServiceUnavailableResponse({
+    type: ErrorResponse,
+    description:
+      '`provider_unavailable`: RD failed and the stored token is too short-lived; `Retry-After` is set',
+  })
+  getToken(@Param('account') account: string, @Query() query: TokenQuery): Promise<TokenResponse> {
+    const key = {
+      account: assertAccount(account),
+      product: resolveProduct(this.config, query.product),
+    };
+    return this.tokens.getToken(key, query.minValidity ?? DEFAULT_MIN_VALIDITY);
+  }
+}

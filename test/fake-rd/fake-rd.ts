@@ -1,0 +1,955 @@
+/**
+ * A fake RD Station: both OAuth servers (CRM and Marketing) and the two cheap API calls the broker
+ * makes, in memory, following /work/shared/RDSTATION.md. One base URL serves the "accounts" and
+ * the "api" hosts (their paths do not collide). Used in-process by the tests and as a separate
+ * process (main.ts) by the benchmark and the demo, which drive it through `/_fake/*`.
+ *
+ * Tokens are never logged; tests can read them back through `calls`.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+
+export type Product = 'crm' | 'marketing';
+export type GrantType = 'authorization_code' | 'refresh_token';
+export type ConsentMode = 'page' | 'approve' | 'deny';
+export type CrmErrorShape = 'oauth' | 'rd';
+
+export interface FakeClient {
+  clientId: string;
+  /** Every listed secret is accepted (secret rotation). */
+  clientSecrets: string[];
+  /** Callback URLs registered for the app; a redirect_uri must equal one exactly. */
+  redirectUris: string[];
+}
+
+export type Failure =
+  | { kind: 'status'; status: 500 | 502 | 503 }
+  | { kind: 'rate_limited'; retryAfter: number }
+  | { kind: 'hang' }
+  | { kind: 'reset' }
+  | { kind: 'lost_response' }
+  | { kind: 'invalid_grant' };
+
+export interface FailureFilter {
+  product?: Product;
+  grantType?: GrantType;
+}
+
+export interface FakeCall {
+  /** The fake clock (`now`) when the request arrived. */
+  at: number;
+  method: string;
+  path: string;
+  product?: Product;
+  grantType?: GrantType;
+  refreshToken?: string;
+  code?: string;
+  clientSecret?: string;
+  /** 0 while unanswered, and for hung or reset requests. */
+  status: number;
+  outcome?: string;
+}
+
+export interface FakeGrant {
+  id: string;
+  product: Product;
+  label: string;
+  refreshToken: string;
+  accessToken: string;
+  accessExpiresAt: number;
+  revoked: boolean;
+}
+
+export interface IssuedGrant {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+}
+
+export interface FakeRdStationOptions {
+  clients?: Partial<Record<Product, FakeClient>>;
+  now?: () => number;
+  latencyMs?: number;
+  consent?: ConsentMode;
+  crmErrorShape?: CrmErrorShape;
+  marketingErrorWrapped?: boolean;
+  marketingRotatesRefreshToken?: boolean;
+  accessTokenTtlSeconds?: Partial<Record<Product, number>>;
+}
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+/** What differs between RD's two OAuth servers. */
+const PRODUCTS = {
+  crm: {
+    name: 'RD Station CRM',
+    consentPath: '/oauth/authorize',
+    tokenPath: '/oauth2/token',
+    tokenBody: 'form',
+    redirectParams: ['redirect_uri'],
+    requiresResponseTypeCode: true,
+    codeTtlMs: 5 * MINUTE,
+    accessTtlSeconds: 7200,
+    refreshIdleMs: 14 * DAY,
+    issuer: 'https://accounts.rdstation.com',
+  },
+  marketing: {
+    name: 'RD Station Marketing',
+    consentPath: '/auth/dialog',
+    tokenPath: '/auth/token',
+    tokenBody: 'json',
+    redirectParams: ['redirect_uri', 'redirect_url'],
+    requiresResponseTypeCode: false,
+    codeTtlMs: 60 * MINUTE,
+    accessTtlSeconds: 86_400,
+    refreshIdleMs: Infinity,
+    issuer: 'https://api.rd.services',
+  },
+} as const;
+
+const DEFAULT_CLIENTS: Record<Product, FakeClient> = {
+  crm: {
+    clientId: 'crm-client',
+    clientSecrets: ['crm-secret'],
+    redirectUris: ['http://127.0.0.1/oauth/callback'],
+  },
+  marketing: {
+    clientId: 'mkt-client',
+    clientSecrets: ['mkt-secret'],
+    redirectUris: ['http://127.0.0.1/oauth/callback'],
+  },
+};
+
+/** Error kinds, and how each error style spells them: [HTTP status, error code]. */
+type ErrorKind = 'request' | 'client' | 'code' | 'refresh' | 'grant_type' | 'bearer' | 'rate';
+const OAUTH_ERRORS: Record<ErrorKind, [number, string]> = {
+  request: [400, 'invalid_request'],
+  client: [401, 'invalid_client'],
+  code: [400, 'invalid_grant'],
+  refresh: [400, 'invalid_grant'],
+  grant_type: [400, 'unsupported_grant_type'],
+  bearer: [401, 'invalid_token'],
+  rate: [429, 'rate_limited'],
+};
+const RD_ERRORS: Record<ErrorKind, [number, string]> = {
+  request: [400, 'BAD_REQUEST'],
+  client: [401, 'ACCESS_DENIED'],
+  code: [401, 'EXPIRED_CODE_GRANT'],
+  refresh: [401, 'INVALID_REFRESH_TOKEN'],
+  grant_type: [400, 'BAD_REQUEST'],
+  bearer: [401, 'UNAUTHORIZED'],
+  rate: [429, 'RATE_LIMIT_EXCEDDED'],
+};
+const OUTCOMES: Record<ErrorKind, string> = {
+  request: 'invalid_request',
+  client: 'invalid_client',
+  code: 'invalid_grant',
+  refresh: 'invalid_grant',
+  grant_type: 'unsupported_grant_type',
+  bearer: 'unauthorized',
+  rate: 'rate_limited',
+};
+type ErrorStyle = 'oauth' | 'rd' | 'rd-bare';
+
+interface Answer {
+  status: number;
+  body: unknown;
+  outcome: string;
+  headers?: Record<string, string>;
+}
+
+interface Grant {
+  id: string;
+  product: Product;
+  clientId: string;
+  label: string;
+  accessToken: string;
+  accessExpiresAt: number;
+  refreshToken: string;
+  refreshIssuedAt: number;
+  revoked: boolean;
+}
+
+interface AuthCode {
+  product: Product;
+  clientId: string;
+  redirectUri: string;
+  expiresAt: number;
+  used: boolean;
+}
+
+interface FailureRule {
+  remaining: number;
+  failure: Failure;
+  filter: FailureFilter;
+}
+
+interface ParsedBody {
+  type: 'form' | 'json' | 'other' | 'none';
+  /** String-valued fields (form fields, or the string members of a JSON object). */
+  fields: Record<string, string>;
+  json?: unknown;
+  invalid?: boolean;
+}
+
+export class FakeRdStation {
+  readonly calls: FakeCall[] = [];
+  clients: Record<Product, FakeClient>;
+  latencyMs: number;
+  consent: ConsentMode;
+  crmErrorShape: CrmErrorShape;
+  marketingErrorWrapped: boolean;
+  marketingRotatesRefreshToken: boolean;
+  accessTokenTtlSeconds: Record<Product, number>;
+
+  private readonly now: () => number;
+  private app?: FastifyInstance;
+  private baseUrl?: string;
+  private grantSeq = 0;
+  private readonly codes = new Map<string, AuthCode>();
+  private readonly byAccess = new Map<string, { grant: Grant; expiresAt: number }>();
+  private readonly byRefresh = new Map<string, Grant>();
+  private failNextRules: FailureRule[] = [];
+  private failAlwaysRule?: FailureRule;
+  private readonly callOfRequest = new WeakMap<FastifyRequest, FakeCall>();
+  /** Wakes every pending latency sleep and hung request (on stop). */
+  private readonly wakers = new Set<() => void>();
+
+  constructor(options: FakeRdStationOptions = {}) {
+    this.clients = { ...DEFAULT_CLIENTS, ...options.clients };
+    this.now = options.now ?? Date.now;
+    this.latencyMs = options.latencyMs ?? 0;
+    this.consent = options.consent ?? 'page';
+    this.crmErrorShape = options.crmErrorShape ?? 'oauth';
+    this.marketingErrorWrapped = options.marketingErrorWrapped ?? true;
+    this.marketingRotatesRefreshToken = options.marketingRotatesRefreshToken ?? false;
+    this.accessTokenTtlSeconds = {
+      crm: options.accessTokenTtlSeconds?.crm ?? PRODUCTS.crm.accessTtlSeconds,
+      marketing: options.accessTokenTtlSeconds?.marketing ?? PRODUCTS.marketing.accessTtlSeconds,
+    };
+  }
+
+  get url(): string {
+    if (!this.baseUrl) throw new Error('FakeRdStation is not started');
+    return this.baseUrl;
+  }
+
+  async start(port = 0, host = '127.0.0.1'): Promise<string> {
+    if (this.app) throw new Error('FakeRdStation is already started');
+    const app = Fastify({ logger: false, forceCloseConnections: true });
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) =>
+      done(null, body),
+    );
+    app.addHook('onRequest', async (request) => this.record(request));
+    app.addHook('onSend', async (request, reply) => {
+      const call = this.callOfRequest.get(request);
+      if (call) call.status = reply.statusCode;
+    });
+    for (const product of ['crm', 'marketing'] as const) {
+      const { consentPath, tokenPath } = PRODUCTS[product];
+      app.get(consentPath, (request, reply) => this.consentRoute(product, request, reply));
+      app.post(consentPath, (request, reply) => this.consentRoute(product, request, reply));
+      app.post(tokenPath, (request, reply) => this.tokenRoute(product, request, reply));
+    }
+    app.post('/auth/revoke', (request, reply) => this.revokeRoute(request, reply));
+    app.get('/marketing/account_info', (request, reply) =>
+      this.apiRoute('marketing', request, reply, (grant) => ({ name: grant.label })),
+    );
+    app.get('/crm/v2/users', (request, reply) =>
+      this.apiRoute('crm', request, reply, (grant) => ({
+        data: [
+          { id: grant.id, name: `${grant.label} Owner`, email: `owner-${grant.id}@example.com` },
+        ],
+      })),
+    );
+    this.controlRoutes(app);
+    const address = await app.listen({ port, host });
+    this.app = app;
+    this.baseUrl = address;
+    return address;
+  }
+
+  async stop(): Promise<void> {
+    const app = this.app;
+    if (!app) return;
+    this.app = undefined;
+    for (const wake of [...this.wakers]) wake();
+    await app.close();
+  }
+
+  failNext(count: number, failure: Failure, filter: FailureFilter = {}): void {
+    if (count > 0) this.failNextRules.push({ remaining: count, failure, filter });
+  }
+
+  failAlways(failure: Failure | null, filter: FailureFilter = {}): void {
+    this.failAlwaysRule = failure ? { remaining: Infinity, failure, filter } : undefined;
+  }
+
+  tokenCalls(filter: FailureFilter = {}): FakeCall[] {
+    const paths: string[] = [PRODUCTS.crm.tokenPath, PRODUCTS.marketing.tokenPath];
+    return this.calls.filter((call) => paths.includes(call.path) && matches(filter, call));
+  }
+
+  isLiveRefreshToken(token: string): boolean {
+    const grant = this.byRefresh.get(token);
+    return !!grant && this.refreshIsLive(grant, token);
+  }
+
+  isLiveAccessToken(token: string): boolean {
+    const entry = this.byAccess.get(token);
+    return !!entry && !entry.grant.revoked && this.now() < entry.expiresAt;
+  }
+
+  /** The current state of the grant a token (current or old, access or refresh) belongs to. */
+  grantOf(token: string): FakeGrant | undefined {
+    const grant = this.byRefresh.get(token) ?? this.byAccess.get(token)?.grant;
+    if (!grant) return undefined;
+    const { id, product, label, refreshToken, accessToken, accessExpiresAt, revoked } = grant;
+    return { id, product, label, refreshToken, accessToken, accessExpiresAt, revoked };
+  }
+
+  /** Seeds a grant as if a user had consented; `accessTtlSeconds` applies to this first token. */
+  issueGrant(
+    product: Product,
+    options: { accessTtlSeconds?: number; label?: string } = {},
+  ): IssuedGrant {
+    const grant = this.createGrant(product, this.clients[product].clientId, options.label);
+    const expiresIn = options.accessTtlSeconds ?? this.accessTokenTtlSeconds[product];
+    this.issueAccessToken(grant, expiresIn);
+    return { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresIn };
+  }
+
+  /** Forgets calls and injected failures; keeps grants, codes and settings. */
+  reset(): void {
+    this.calls.length = 0;
+    this.failNextRules = [];
+    this.failAlwaysRule = undefined;
+  }
+
+  // ---- consent ------------------------------------------------------------------------------
+
+  private consentRoute(product: Product, request: FastifyRequest, reply: FastifyReply) {
+    const call = this.callOf(request);
+    call.product = product;
+    const rules = PRODUCTS[product];
+    const query = stringFields(request.query);
+    const client = this.clients[product];
+    const redirectUri = rules.redirectParams.map((name) => query[name]).find((v) => v);
+    let problem: string | undefined;
+    if (rules.requiresResponseTypeCode && query.response_type !== 'code') {
+      problem = 'response_type must be "code".';
+    } else if (!query.client_id || query.client_id !== client.clientId) {
+      problem = 'Unknown client_id.';
+    } else if (!redirectUri || !client.redirectUris.includes(redirectUri)) {
+      problem = 'The redirect_uri does not match any callback URL registered for this app.';
+    }
+    if (problem || !redirectUri) {
+      call.outcome = 'bad_consent_request';
+      return reply
+        .code(400)
+        .type('text/html; charset=utf-8')
+        .send(errorPage(problem ?? ''));
+    }
+    const decision =
+      request.method === 'POST'
+        ? parseBody(request).fields.decision
+        : this.consent === 'page'
+          ? undefined
+          : this.consent;
+    if (decision === undefined) {
+      call.outcome = 'consent_page';
+      const page = consentPage(rules.name, client.clientId, request.url);
+      return reply.type('text/html; charset=utf-8').send(page);
+    }
+    const target = new URL(redirectUri);
+    if (decision === 'approve') {
+      const code = randomBytes(16).toString('hex');
+      this.codes.set(code, {
+        product,
+        clientId: client.clientId,
+        redirectUri,
+        expiresAt: this.now() + rules.codeTtlMs,
+        used: false,
+      });
+      target.searchParams.set('code', code);
+      call.code = code;
+      call.outcome = 'approved';
+    } else if (decision === 'deny') {
+      target.searchParams.set('error', 'access_denied');
+      target.searchParams.set('error_description', 'The user denied access to the application.');
+      call.outcome = 'denied';
+    } else {
+      call.outcome = 'bad_consent_request';
+      return reply.code(400).type('text/html; charset=utf-8').send(errorPage('Bad decision.'));
+    }
+    if (query.state !== undefined) target.searchParams.set('state', query.state);
+    return reply.redirect(target.toString(), 302);
+  }
+
+  // ---- token endpoints ----------------------------------------------------------------------
+
+  private async tokenRoute(product: Product, request: FastifyRequest, reply: FastifyReply) {
+    const call = this.callOf(request);
+    const body = parseBody(request);
+    const params = body.fields;
+    call.product = product;
+    const seen = {
+      grantType: grantTypeOf(product, params),
+      code: params.code,
+      refreshToken: params.refresh_token,
+      clientSecret: params.client_secret,
+    };
+    for (const [key, value] of Object.entries(seen))
+      if (value) Object.assign(call, { [key]: value });
+    await this.sleep(this.latencyMs);
+    const failure = this.takeFailure(product, call.grantType);
+    if (failure && failure.kind !== 'lost_response') {
+      const kind = call.grantType === 'authorization_code' ? 'code' : 'refresh';
+      return this.inject(failure, request, reply, this.tokenError(product, kind, 'Invalid grant.'));
+    }
+    const answer =
+      body.type === PRODUCTS[product].tokenBody && !body.invalid
+        ? product === 'crm'
+          ? this.crmToken(params)
+          : this.marketingToken(params)
+        : this.tokenError(product, 'request', wrongBodyMessage(product));
+    if (failure) return this.inject(failure, request, reply, answer);
+    return this.send(reply, answer, { 'cache-control': 'no-store', pragma: 'no-cache' });
+  }
+
+  private crmToken(params: Record<string, string>): Answer {
+    const error = (kind: ErrorKind, message: string) => this.tokenError('crm', kind, message);
+    if (!params.grant_type) return error('request', 'Missing grant_type.');
+    if (params.grant_type !== 'authorization_code' && params.grant_type !== 'refresh_token') {
+      return error('grant_type', `Unsupported grant_type ${params.grant_type}.`);
+    }
+    if (!this.authenticate('crm', params)) return error('client', 'Client authentication failed.');
+    if (params.grant_type === 'authorization_code') {
+      if (!params.code || !params.redirect_uri)
+        return error('request', 'Missing code/redirect_uri.');
+      return this.exchangeCode('crm', params.client_id, params.code, params.redirect_uri);
+    }
+    if (!params.refresh_token) return error('request', 'Missing refresh_token.');
+    return this.refresh('crm', params.client_id, params.refresh_token);
+  }
+
+  private marketingToken(params: Record<string, string>): Answer {
+    const error = (kind: ErrorKind, message: string) => this.tokenError('marketing', kind, message);
+    if (!this.authenticate('marketing', params)) return error('client', 'Invalid credentials.');
+    if (params.code) return this.exchangeCode('marketing', params.client_id, params.code);
+    if (params.refresh_token)
+      return this.refresh('marketing', params.client_id, params.refresh_token);
+    return error('request', 'Either code or refresh_token is required.');
+  }
+
+  private authenticate(product: Product, params: Record<string, string>): boolean {
+    const client = this.clients[product];
+    return (
+      params.client_id === client.clientId &&
+      !!params.client_secret &&
+      client.clientSecrets.includes(params.client_secret)
+    );
+  }
+
+  private exchangeCode(
+    product: Product,
+    clientId: string,
+    code: string,
+    redirectUri?: string,
+  ): Answer {
+    const entry = this.codes.get(code);
+    const usable =
+      entry &&
+      !entry.used &&
+      entry.product === product &&
+      entry.clientId === clientId &&
+      this.now() < entry.expiresAt &&
+      (redirectUri === undefined || redirectUri === entry.redirectUri);
+    if (!entry || !usable) {
+      return this.tokenError(product, 'code', 'The authorization code is invalid or expired.');
+    }
+    entry.used = true;
+    const grant = this.createGrant(product, clientId);
+    return this.tokenAnswer(grant, this.issueAccessToken(grant));
+  }
+
+  private refresh(product: Product, clientId: string, token: string): Answer {
+    const grant = this.byRefresh.get(token);
+    if (!grant || grant.product !== product || grant.clientId !== clientId) {
+      return this.tokenError(product, 'refresh', 'The refresh token is invalid.');
+    }
+    if (!this.refreshIsLive(grant, token)) {
+      return this.tokenError(product, 'refresh', 'The refresh token is invalid or expired.');
+    }
+    if (product === 'crm' || this.marketingRotatesRefreshToken) this.rotateRefreshToken(grant);
+    else grant.refreshIssuedAt = this.now();
+    return this.tokenAnswer(grant, this.issueAccessToken(grant));
+  }
+
+  private tokenAnswer(grant: Grant, expiresIn: number): Answer {
+    const tokens = { access_token: grant.accessToken, refresh_token: grant.refreshToken };
+    const body =
+      grant.product === 'crm'
+        ? { ...tokens, expires_in: expiresIn, token_type: 'Bearer' }
+        : {
+            access_token: tokens.access_token,
+            expires_in: expiresIn,
+            refresh_token: tokens.refresh_token,
+          };
+    return { status: 200, body, outcome: 'ok' };
+  }
+
+  private tokenError(product: Product, kind: ErrorKind, message: string): Answer {
+    const style: ErrorStyle =
+      product === 'crm' ? this.crmErrorShape : this.marketingErrorWrapped ? 'rd' : 'rd-bare';
+    return errorAnswer(style, kind, message);
+  }
+
+  // ---- revoke and API calls -----------------------------------------------------------------
+
+  private async revokeRoute(request: FastifyRequest, reply: FastifyReply) {
+    const call = this.callOf(request);
+    call.product = 'marketing';
+    const body = parseBody(request);
+    await this.sleep(this.latencyMs);
+    const failure = this.takeFailure('marketing', undefined);
+    const unauthorized = this.tokenError('marketing', 'bearer', 'Invalid access token.');
+    if (failure && failure.kind !== 'lost_response') {
+      return this.inject(failure, request, reply, unauthorized);
+    }
+    let answer: Answer;
+    if (!this.bearerGrant(request, 'marketing')) answer = unauthorized;
+    else if (body.type !== 'form' || !body.fields.token) {
+      answer = this.tokenError('marketing', 'request', 'A form with "token" is required.');
+    } else {
+      const grant =
+        this.byRefresh.get(body.fields.token) ?? this.byAccess.get(body.fields.token)?.grant;
+      if (grant?.product === 'marketing') grant.revoked = true;
+      answer = { status: 200, body: {}, outcome: grant ? 'revoked' : 'unknown_token' };
+    }
+    if (failure) return this.inject(failure, request, reply, answer);
+    return this.send(reply, answer);
+  }
+
+  private apiRoute(
+    product: Product,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    respond: (grant: Grant) => unknown,
+  ) {
+    const call = this.callOf(request);
+    call.product = product;
+    const grant = this.bearerGrant(request, product);
+    const answer = grant
+      ? { status: 200, body: respond(grant), outcome: 'ok' }
+      : errorAnswer('rd', 'bearer', 'Invalid or expired access token.');
+    return this.send(reply, answer);
+  }
+
+  private bearerGrant(request: FastifyRequest, product: Product): Grant | undefined {
+    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
+    if (!match || !this.isLiveAccessToken(match[1])) return undefined;
+    const grant = this.byAccess.get(match[1])?.grant;
+    return grant?.product === product ? grant : undefined;
+  }
+
+  // ---- grants -------------------------------------------------------------------------------
+
+  private createGrant(product: Product, clientId: string, label?: string): Grant {
+    const seq = ++this.grantSeq;
+    const grant: Grant = {
+      id: `grant-${seq}`,
+      product,
+      clientId,
+      label: label ?? `Fake ${product === 'crm' ? 'CRM' : 'Marketing'} Account ${seq}`,
+      accessToken: '',
+      accessExpiresAt: 0,
+      refreshToken: '',
+      refreshIssuedAt: 0,
+      revoked: false,
+    };
+    this.rotateRefreshToken(grant);
+    return grant;
+  }
+
+  private rotateRefreshToken(grant: Grant): void {
+    grant.refreshToken = randomBytes(32).toString('base64url');
+    grant.refreshIssuedAt = this.now();
+    this.byRefresh.set(grant.refreshToken, grant);
+  }
+
+  /** Issues a new access token; the previous ones stay valid until they expire. */
+  private issueAccessToken(grant: Grant, ttlSeconds = this.accessTokenTtlSeconds[grant.product]) {
+    const now = this.now();
+    grant.accessExpiresAt = now + ttlSeconds * 1000;
+    grant.accessToken = jwtLike({
+      iss: PRODUCTS[grant.product].issuer,
+      client_id: grant.clientId,
+      iat: Math.floor(now / 1000),
+      exp: Math.floor(grant.accessExpiresAt / 1000),
+      jti: randomUUID(),
+    });
+    this.byAccess.set(grant.accessToken, { grant, expiresAt: grant.accessExpiresAt });
+    return ttlSeconds;
+  }
+
+  private refreshIsLive(grant: Grant, token: string): boolean {
+    const idleLimit = PRODUCTS[grant.product].refreshIdleMs;
+    return (
+      !grant.revoked &&
+      grant.refreshToken === token &&
+      this.now() < grant.refreshIssuedAt + idleLimit
+    );
+  }
+
+  // ---- failure injection, recording, plumbing ----------------------------------------------
+
+  private takeFailure(product: Product, grantType: GrantType | undefined): Failure | undefined {
+    const call = { product, grantType };
+    const rule = this.failNextRules.find((r) => matches(r.filter, call));
+    if (rule) {
+      rule.remaining -= 1;
+      if (rule.remaining <= 0) this.failNextRules.splice(this.failNextRules.indexOf(rule), 1);
+      return rule.failure;
+    }
+    const always = this.failAlwaysRule;
+    return always && matches(always.filter, call) ? always.failure : undefined;
+  }
+
+  /** Answers with an injected failure; `processed` is the real answer (sent for invalid_grant). */
+  private async inject(
+    failure: Failure,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    processed: Answer,
+  ) {
+    const call = this.callOf(request);
+    call.outcome = `injected:${failure.kind}`;
+    switch (failure.kind) {
+      case 'status':
+        call.outcome = `injected:status_${failure.status}`;
+        return reply
+          .code(failure.status)
+          .type('text/html; charset=utf-8')
+          .send(gatewayPage(failure.status));
+      case 'lost_response':
+        return reply.code(502).type('text/html; charset=utf-8').send(gatewayPage(502));
+      case 'rate_limited': {
+        const answer = errorAnswer('rd', 'rate', 'Rate limit exceeded, retry later.');
+        reply.header('retry-after', String(failure.retryAfter));
+        return this.send(reply, { ...answer, outcome: call.outcome });
+      }
+      case 'invalid_grant':
+        return this.send(reply, { ...processed, outcome: call.outcome });
+      case 'reset':
+        reply.hijack();
+        request.raw.socket.resetAndDestroy();
+        return reply;
+      case 'hang': {
+        reply.hijack();
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            this.wakers.delete(wake);
+            request.raw.socket.destroy();
+            resolve();
+          };
+          this.wakers.add(wake);
+          reply.raw.once('close', wake);
+        });
+        return reply;
+      }
+    }
+  }
+
+  private send(reply: FastifyReply, answer: Answer, headers: Record<string, string> = {}) {
+    const call = this.callOf(reply.request);
+    call.outcome ??= answer.outcome;
+    return reply.code(answer.status).headers(headers).send(answer.body);
+  }
+
+  private record(request: FastifyRequest): void {
+    const path = request.url.split('?')[0];
+    if (path.startsWith('/_fake/')) return;
+    const call: FakeCall = { at: this.now(), method: request.method, path, status: 0 };
+    this.calls.push(call);
+    this.callOfRequest.set(request, call);
+  }
+
+  private callOf(request: FastifyRequest): FakeCall {
+    return this.callOfRequest.get(request) ?? { at: 0, method: '', path: '', status: 0 };
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (!(ms > 0) || !this.app) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.wakers.add(wake);
+    });
+  }
+
+  // ---- control endpoints (out-of-process use) ----------------------------------------------
+
+  private controlRoutes(app: FastifyInstance): void {
+    const json = (request: FastifyRequest): Record<string, unknown> => {
+      const body = parseBody(request);
+      if (body.type === 'none') return {};
+      if (body.type !== 'json' || !isObject(body.json))
+        throw new ControlError('JSON object expected');
+      return body.json;
+    };
+    app.setErrorHandler((error, _request, reply) => {
+      const status = error instanceof ControlError ? 400 : 500;
+      const message = error instanceof Error ? error.message : String(error);
+      return reply.code(status).send({ error: message });
+    });
+    app.get('/_fake/calls', async (request) => {
+      const query = stringFields(request.query);
+      return this.calls.filter((call) => matches(parseFilter(query), call));
+    });
+    app.post('/_fake/config', async (request) => {
+      this.configure(json(request));
+      return this.settings();
+    });
+    app.post('/_fake/grants', async (request) => {
+      const body = json(request);
+      if (body.product !== 'crm' && body.product !== 'marketing') {
+        throw new ControlError('product must be "crm" or "marketing"');
+      }
+      const ttl = optionalNumber(body.accessTtlSeconds, 'accessTtlSeconds');
+      const label = typeof body.label === 'string' ? body.label : undefined;
+      return this.issueGrant(body.product, { accessTtlSeconds: ttl, label });
+    });
+    app.get('/_fake/refresh-tokens/:token', async (request) => ({
+      live: this.isLiveRefreshToken((request.params as { token: string }).token),
+    }));
+    app.get('/_fake/access-tokens/:token', async (request) => ({
+      live: this.isLiveAccessToken((request.params as { token: string }).token),
+    }));
+    app.post('/_fake/reset', async () => {
+      this.reset();
+      return {};
+    });
+  }
+
+  private configure(body: Record<string, unknown>): void {
+    const latency = optionalNumber(body.latencyMs, 'latencyMs');
+    if (latency !== undefined) this.latencyMs = latency;
+    if (body.consent !== undefined) {
+      if (!['page', 'approve', 'deny'].includes(body.consent as string)) {
+        throw new ControlError('consent must be page, approve or deny');
+      }
+      this.consent = body.consent as ConsentMode;
+    }
+    if (body.crmErrorShape !== undefined) {
+      if (body.crmErrorShape !== 'oauth' && body.crmErrorShape !== 'rd') {
+        throw new ControlError('crmErrorShape must be oauth or rd');
+      }
+      this.crmErrorShape = body.crmErrorShape;
+    }
+    for (const key of ['marketingErrorWrapped', 'marketingRotatesRefreshToken'] as const) {
+      if (body[key] === undefined) continue;
+      if (typeof body[key] !== 'boolean') throw new ControlError(`${key} must be a boolean`);
+      this[key] = body[key];
+    }
+    if (body.failNext !== undefined) {
+      const spec = isObject(body.failNext) ? body.failNext : {};
+      const count = optionalNumber(spec.count, 'failNext.count') ?? 1;
+      this.failNext(count, parseFailure(spec.failure), parseFilter(spec.filter));
+    }
+    if (body.failAlways !== undefined) {
+      const failure = body.failAlways === null ? null : parseFailure(body.failAlways);
+      this.failAlways(failure, parseFilter(body.failAlwaysFilter));
+    }
+  }
+
+  private settings() {
+    const { latencyMs, consent, crmErrorShape, marketingErrorWrapped } = this;
+    return {
+      latencyMs,
+      consent,
+      crmErrorShape,
+      marketingErrorWrapped,
+      marketingRotatesRefreshToken: this.marketingRotatesRefreshToken,
+      pendingFailures: this.failNextRules.map(({ remaining, failure, filter }) => ({
+        remaining,
+        failure,
+        filter,
+      })),
+      failAlways: this.failAlwaysRule
+        ? { failure: this.failAlwaysRule.failure, filter: this.failAlwaysRule.filter }
+        : null,
+    };
+  }
+}
+
+// ---- helpers ----------------------------------------------------------------------------------
+
+class ControlError extends Error {}
+
+function matches(filter: FailureFilter, call: FailureFilter): boolean {
+  return (
+    (!filter.product || filter.product === call.product) &&
+    (!filter.grantType || filter.grantType === call.grantType)
+  );
+}
+
+function grantTypeOf(product: Product, params: Record<string, string>): GrantType | undefined {
+  if (product === 'crm') {
+    const type = params.grant_type;
+    return type === 'authorization_code' || type === 'refresh_token' ? type : undefined;
+  }
+  if (params.code) return 'authorization_code';
+  return params.refresh_token ? 'refresh_token' : undefined;
+}
+
+function errorAnswer(style: ErrorStyle, kind: ErrorKind, message: string): Answer {
+  if (style === 'oauth') {
+    const [status, error] = OAUTH_ERRORS[kind];
+    return { status, body: { error, error_description: message }, outcome: OUTCOMES[kind] };
+  }
+  const [status, errorType] = RD_ERRORS[kind];
+  const inner = { error_type: errorType, error_message: message };
+  return { status, body: style === 'rd' ? { errors: inner } : inner, outcome: OUTCOMES[kind] };
+}
+
+function wrongBodyMessage(product: Product): string {
+  return product === 'crm'
+    ? 'The request body must be application/x-www-form-urlencoded.'
+    : 'The request body must be a JSON object (application/json).';
+}
+
+function parseBody(request: FastifyRequest): ParsedBody {
+  const raw = typeof request.body === 'string' ? request.body : '';
+  const mediaType = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (!mediaType && !raw) return { type: 'none', fields: {} };
+  if (mediaType === 'application/x-www-form-urlencoded') {
+    return { type: 'form', fields: Object.fromEntries(new URLSearchParams(raw)) };
+  }
+  if (mediaType !== 'application/json' && !mediaType.endsWith('+json')) {
+    return { type: 'other', fields: {} };
+  }
+  try {
+    const json: unknown = JSON.parse(raw);
+    return isObject(json)
+      ? { type: 'json', fields: stringFields(json), json }
+      : { type: 'json', fields: {}, json, invalid: true };
+  } catch {
+    return { type: 'json', fields: {}, invalid: true };
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function stringFields(value: unknown): Record<string, string> {
+  if (!isObject(value)) return {};
+  return Object.fromEntries(
+    Object.entries(value).filter(
+      (entry): entry is [string, string] => typeof entry[1] === 'string',
+    ),
+  );
+}
+
+function optionalNumber(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new ControlError(`${name} must be a non-negative number`);
+  }
+  return value;
+}
+
+function parseFilter(value: unknown): FailureFilter {
+  const fields = stringFields(value);
+  const filter: FailureFilter = {};
+  if (fields.product) {
+    if (fields.product !== 'crm' && fields.product !== 'marketing') {
+      throw new ControlError('filter.product must be crm or marketing');
+    }
+    filter.product = fields.product;
+  }
+  if (fields.grantType) {
+    if (fields.grantType !== 'authorization_code' && fields.grantType !== 'refresh_token') {
+      throw new ControlError('filter.grantType must be authorization_code or refresh_token');
+    }
+    filter.grantType = fields.grantType;
+  }
+  return filter;
+}
+
+function parseFailure(value: unknown): Failure {
+  if (!isObject(value)) throw new ControlError('failure must be an object with a kind');
+  switch (value.kind) {
+    case 'status':
+      if (value.status !== 500 && value.status !== 502 && value.status !== 503) {
+        throw new ControlError('failure.status must be 500, 502 or 503');
+      }
+      return { kind: 'status', status: value.status };
+    case 'rate_limited':
+      return {
+        kind: 'rate_limited',
+        retryAfter: optionalNumber(value.retryAfter, 'retryAfter') ?? 1,
+      };
+    case 'hang':
+    case 'reset':
+    case 'lost_response':
+    case 'invalid_grant':
+      return { kind: value.kind };
+    default:
+      throw new ControlError(`unknown failure kind ${String(value.kind)}`);
+  }
+}
+
+function jwtLike(payload: Record<string, unknown>): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const signature = randomBytes(32).toString('base64url');
+  return `${part({ alg: 'HS256', typ: 'JWT' })}.${part(payload)}.${signature}`;
+}
+
+function escapeHtml(text: string): string {
+  const entities: Record<string, string> = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '"': '&quot;',
+    "'": '&#39;',
+  };
+  return text.replace(/[&<>"']/g, (char) => entities[char]);
+}
+
+function consentPage(productName: string, clientId: string, action: string): string {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>${escapeHtml(productName)} – Authorize</title></head>
+<body>
+<h1>${escapeHtml(productName)} (fake)</h1>
+<p>The application <strong>${escapeHtml(clientId)}</strong> wants to access your account.</p>
+<form method="post" action="${escapeHtml(action)}">
+<button type="submit" name="decision" value="approve">Authorize</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form>
+</body></html>
+`;
+}
+
+function errorPage(message: string): string {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>Error</title></head>
+<body><h1>Invalid authorization request</h1><p>${escapeHtml(message)}</p></body></html>
+`;
+}
+
+function gatewayPage(status: number): string {
+  const titles: Record<number, string> = {
+    500: 'Internal Server Error',
+    502: 'Bad Gateway',
+    503: 'Service Unavailable',
+  };
+  return `<html><head><title>${status} ${titles[status]}</title></head><body><center><h1>${status} ${titles[status]}</h1></center></body></html>\n`;
+}
