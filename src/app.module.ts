@@ -6,6 +6,8 @@ import { dataSourceOptions } from './database/data-source-options';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { CryptoModule } from './crypto/crypto.module';
+import { AuthModule } from './auth/auth.module';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { OAuthModule } from './oauth/oauth.module';
 import { TokensModule } from './tokens/tokens.module';
 import { SchedulerModule } from './scheduler/scheduler.module';
@@ -21,6 +23,9 @@ export class AppModule {
         LoggingModule,
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.database.url), migrationsRun: true }),
         CryptoModule,
+        AuthModule,
+        // Per-address limits for the browser-facing callback (see OAuthController).
+        ThrottlerModule.forRoot([{ ttl: 60_000, limit: 60 }]),
         HealthModule,
         TokensModule,
         OAuthModule,

@@ -16,7 +16,9 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
     // chars, and longer ones must reach validation to get the contract's 400.
     routerOptions: { maxParamLength: 1024 },
     bodyLimit: 64 * 1024,
-    trustProxy: true,
+    // X-Forwarded-For is believed only from proxies on private networks (a load balancer, an
+    // ingress); a client on the internet cannot choose the address its rate limits count against.
+    trustProxy: 'loopback, linklocal, uniquelocal',
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.register(config),

@@ -11,9 +11,15 @@ import {
   applyDecorators,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import { APP_CONFIG, type ApiKey, type AppConfig } from '../config/config';
 import type { AuthenticatedRequest } from '../logging/logging.module';
+import { FailedAuthLimiter } from './failed-auth.limiter';
 
 const ADMIN_ONLY = 'broker:admin-only';
 
@@ -39,6 +45,7 @@ export class ApiKeyGuard implements CanActivate {
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly reflector: Reflector,
+    private readonly limiter: FailedAuthLimiter,
   ) {
     const known = (keys: ApiKey[], admin: boolean) =>
       keys.map((key) => ({ name: key.name, admin, digest: digest(key.secret) }));
@@ -48,12 +55,15 @@ export class ApiKeyGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const request = context
       .switchToHttp()
-      .getRequest<{ headers: Record<string, unknown>; raw: AuthenticatedRequest }>();
+      .getRequest<{ headers: Record<string, unknown>; ip: string; raw: AuthenticatedRequest }>();
+    this.limiter.assertNotBlocked(request.ip);
     const key = this.identify(request.headers.authorization);
-    if (!key)
+    if (!key) {
+      this.limiter.recordFailure(request.ip);
       throw new UnauthorizedException(
         'a valid API key is required: Authorization: Bearer <secret>',
       );
+    }
     request.raw.apiKeyName = key.name;
     const adminOnly = this.reflector.getAllAndOverride<boolean>(ADMIN_ONLY, [
       context.getHandler(),
@@ -82,6 +92,9 @@ export const RequireApiKey = () =>
     UseGuards(ApiKeyGuard),
     ApiBearerAuth(),
     ApiUnauthorizedResponse({ description: '`unauthorized`: missing or unknown API key' }),
+    ApiTooManyRequestsResponse({
+      description: '`rate_limited`: too many failed attempts from this address',
+    }),
   );
 
 /** Only keys of ADMIN_API_KEYS. */

@@ -49,6 +49,8 @@ export class BrokerErrorFilter implements ExceptionFilter {
         reply.header('Retry-After', String(exception.retryAfter));
     } else if (exception instanceof HttpException) {
       status = exception.getStatus();
+      const retryAfter = (exception as { retryAfterSeconds?: number }).retryAfterSeconds;
+      if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
       body = {
         statusCode: status,
         error: CODE_BY_STATUS[status] ?? 'error',

@@ -1,4 +1,5 @@
-import { Body, Controller, Get, Inject, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Inject, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { ThrottlerGuard } from '@nestjs/throttler';
 import { ApiBadRequestResponse, ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { RequireApiKey } from '../auth/api-key.guard';
@@ -43,6 +44,7 @@ export class OAuthController {
   }
 
   @Get('callback')
+  @UseGuards(ThrottlerGuard)
   @ApiOperation({
     summary: 'Where RD Station sends the browser back (not for API callers)',
     description:
