@@ -2,6 +2,8 @@ import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type AppConfig } from './config/config';
+import { rotateKeys } from './crypto/key-rotation';
+import { TokenCipher } from './crypto/token-cipher';
 import { dataSourceOptions } from './database/data-source-options';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres';
 
@@ -26,6 +28,19 @@ async function migrate(url: string): Promise<void> {
       'info',
       `migrations: ${applied.length} applied (${applied.map((m) => m.name).join(', ') || 'none pending'})`,
     );
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+async function rotateKey(config: AppConfig, url: string): Promise<void> {
+  const dataSource = await new DataSource(dataSourceOptions(url, { poolSize: 2 })).initialize();
+  try {
+    const summary = await rotateKeys(dataSource, new TokenCipher(config), (msg) =>
+      log('info', msg),
+    );
+    log('info', `rotate-key: done: ${JSON.stringify(summary)}`);
+    if (summary.unreadable > 0) process.exitCode = 1;
   } finally {
     await dataSource.destroy();
   }
@@ -79,6 +94,9 @@ async function main(): Promise<void> {
       return serve(config, database);
     case 'migrate':
       await migrate(database.url);
+      break;
+    case 'rotate-key':
+      await rotateKey(config, database.url);
       break;
     default:
       process.stderr.write(`unknown command "${command}"; use serve, migrate or rotate-key\n`);

@@ -65,7 +65,9 @@ export class RdStationClient implements OnModuleDestroy {
     });
   }
 
+  /** Idempotent: closing twice (tests, a manual shutdown) must not throw. */
   async onModuleDestroy(): Promise<void> {
+    if (this.agent.closed || this.agent.destroyed) return;
     await this.agent.close();
   }
 

@@ -15,12 +15,15 @@ const JOB = 'refresh-due-tokens';
 
 /**
  * The cron (REFRESH_CRON): each tick delegates to one service call and logs one summary line.
- * Runs never overlap in a replica: a tick that finds the previous run still going is skipped.
+ * Runs never overlap in a replica. A run stops claiming at the next tick's time; that tick,
+ * arriving while the last refreshes finish, starts the next run right after instead of being
+ * lost, so a long queue drains without idle gaps.
  */
 @Injectable()
 export class RefreshScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(RefreshScheduler.name);
   private running: Promise<void> | null = null;
+  private tickMissed = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -51,10 +54,16 @@ export class RefreshScheduler implements OnApplicationBootstrap, OnApplicationSh
   /** One run, now. Also what the cron calls. */
   tick(): Promise<void> {
     if (this.running) {
-      this.logger.debug('previous run still going; skipping this tick');
+      this.tickMissed = true;
       return this.running;
     }
-    this.running = this.run().finally(() => (this.running = null));
+    this.running = this.run().finally(() => {
+      this.running = null;
+      if (this.tickMissed && this.registry.doesExist('cron', JOB)) {
+        this.tickMissed = false;
+        void this.tick();
+      }
+    });
     return this.running;
   }
 

@@ -7,6 +7,7 @@ import { EventsOutbox } from '../events/events.outbox';
 import { RdStationClient } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
 import type { Connection } from './connection.entity';
+import { TokenCache } from './token-cache';
 import { ConnectionsRepository, type ConnectionKey } from './connections.repository';
 
 /** Why a refresh is asked for; decides, under the lock, whether it is still needed. */
@@ -73,6 +74,7 @@ export class TokenRefresher {
     private readonly connections: ConnectionsRepository,
     private readonly rd: RdStationClient,
     private readonly events: EventsOutbox,
+    private readonly cache: TokenCache,
   ) {
     this.lockWaitMs = config.rd.timeoutMs + 5_000;
   }
@@ -88,8 +90,9 @@ export class TokenRefresher {
   }
 
   /**
-   * Runs `work` holding this connection's cross-replica lock (step 2). Imports and deletes take
-   * it too, so they never interleave with a refresh. `onBusy` answers when the lock wait times out.
+   * Runs `work` holding this connection's cross-replica lock (step 2). Every write to a
+   * connection's grant goes through here (refresh, reconnect, import, delete), so they never
+   * interleave; `onBusy` answers when the lock wait times out.
    */
   async withLock<T>(
     key: ConnectionKey,
@@ -112,6 +115,8 @@ export class TokenRefresher {
       }
       return await work(session);
     } finally {
+      // Whatever `work` changed is visible to this replica's readers at once.
+      if (locked) this.cache.invalidate(key);
       if (locked)
         await session
           .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [id])

@@ -1,12 +1,12 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import {
   NotConnectedError,
   ProviderUnavailableError,
   ReauthorizationRequiredError,
 } from '../common/errors';
-import { APP_CONFIG, type AppConfig } from '../config/config';
 import type { Connection } from './connection.entity';
 import { ConnectionsRepository, type ConnectionKey } from './connections.repository';
+import { TokenCache, type CachedToken } from './token-cache';
 import { TokenRefresher } from './token-refresher';
 import type { TokenResponse } from './tokens.dto';
 
@@ -14,40 +14,50 @@ import type { TokenResponse } from './tokens.dto';
 @Injectable()
 export class TokensService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly connections: ConnectionsRepository,
     private readonly refresher: TokenRefresher,
+    private readonly cache: TokenCache,
   ) {}
 
   async getToken(key: ConnectionKey, minValiditySeconds: number): Promise<TokenResponse> {
+    // Fastest path: a decrypted token in memory, kept current by LISTEN/NOTIFY.
+    const cached = this.cache.get(key);
+    if (cached && validFor(cached.expiresAt, minValiditySeconds)) return toResponse(key, cached);
+
     // Fast path: one primary-key read, no write.
+    const ticket = this.cache.ticket();
     let connection = await this.connections.findOne(key);
     if (!connection) throw new NotConnectedError(key.account, key.product);
     if (
-      !this.validFor(connection, minValiditySeconds) &&
-      connection.status !== 'reauthorization_required'
+      connection.status !== 'reauthorization_required' &&
+      !validFor(connection.expiresAt, minValiditySeconds)
     ) {
       ({ connection } = await this.refresher.refresh(key, { kind: 'read', minValiditySeconds }));
     }
     if (connection.status === 'reauthorization_required') throw reauthorizationRequired(connection);
-    if (!this.validFor(connection, minValiditySeconds)) throw providerUnavailable(connection);
-    return this.toResponse(connection);
-  }
-
-  private validFor(connection: Connection, seconds: number): boolean {
-    return connection.expiresAt.getTime() - Date.now() >= seconds * 1000;
-  }
-
-  private toResponse(connection: Connection): TokenResponse {
-    return {
-      account: connection.account,
-      product: connection.product,
+    if (!validFor(connection.expiresAt, minValiditySeconds)) throw providerUnavailable(connection);
+    const token = {
       accessToken: this.connections.accessTokenOf(connection),
-      tokenType: 'Bearer',
-      expiresAt: connection.expiresAt.toISOString(),
-      expiresIn: Math.max(0, Math.floor((connection.expiresAt.getTime() - Date.now()) / 1000)),
+      expiresAt: connection.expiresAt,
     };
+    this.cache.set(key, token, ticket);
+    return toResponse(key, token);
   }
+}
+
+function validFor(expiresAt: Date, seconds: number): boolean {
+  return expiresAt.getTime() - Date.now() >= seconds * 1000;
+}
+
+function toResponse(key: ConnectionKey, token: CachedToken): TokenResponse {
+  return {
+    account: key.account,
+    product: key.product,
+    accessToken: token.accessToken,
+    tokenType: 'Bearer',
+    expiresAt: token.expiresAt.toISOString(),
+    expiresIn: Math.max(0, Math.floor((token.expiresAt.getTime() - Date.now()) / 1000)),
+  };
 }
 
 export function reauthorizationRequired(connection: Connection): ReauthorizationRequiredError {

@@ -1,0 +1,139 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { LRUCache } from 'lru-cache';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConnectionKey } from './connections.repository';
+
+export interface CachedToken {
+  accessToken: string;
+  expiresAt: Date;
+}
+
+const CHANNEL = 'connection_changed';
+const RECONNECT_MAX_MS = 30_000;
+
+export function cacheKey({ product, account }: ConnectionKey): string {
+  return `${product}:${account}`;
+}
+
+/**
+ * Decrypted access tokens kept in memory (at most TOKEN_CACHE_MAX), so a read of a fresh token
+ * costs no database round trip. Correctness rests on invalidation: every committed change to a
+ * connection (migration NotifyConnectionChanges) arrives as NOTIFY on a dedicated listening
+ * connection. While that connection is down the cache is bypassed, and it starts empty each time
+ * it comes back, so a notification missed in between can never serve a changed or deleted
+ * connection.
+ */
+@Injectable()
+export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(TokenCache.name);
+  private readonly entries: LRUCache<string, CachedToken> | null;
+  private listener: Client | null = null;
+  private listening = false;
+  private stopped = false;
+  private reconnectDelayMs = 500;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  /** Bumped by every invalidation; see `ticket()`. */
+  private invalidations = 0;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {
+    this.entries = config.tokenCacheMax > 0 ? new LRUCache({ max: config.tokenCacheMax }) : null;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.entries) await this.listen();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    await this.listener?.end().catch(() => undefined);
+  }
+
+  /** A cached token, only while invalidations are being received. */
+  get(key: ConnectionKey): CachedToken | undefined {
+    return this.listening ? this.entries?.get(cacheKey(key)) : undefined;
+  }
+
+  /**
+   * Take a ticket BEFORE reading the database, hand it to `set` after: if any invalidation
+   * arrived in between, the row read may already be stale and is not cached.
+   */
+  ticket(): number {
+    return this.invalidations;
+  }
+
+  set(key: ConnectionKey, token: CachedToken, ticket: number): void {
+    if (this.listening && ticket === this.invalidations) this.entries?.set(cacheKey(key), token);
+  }
+
+  /** For this replica's own changes, effective at once (the NOTIFY follows a moment later). */
+  invalidate(key: ConnectionKey): void {
+    this.forget(cacheKey(key));
+  }
+
+  private forget(id: string): void {
+    this.invalidations++;
+    this.entries?.delete(id);
+  }
+
+  private forgetAll(): void {
+    this.invalidations++;
+    this.entries?.clear();
+  }
+
+  private async listen(): Promise<void> {
+    const url = (this.dataSource.options as { url?: string }).url;
+    const client = new Client({
+      connectionString: url,
+      application_name: 'rdstation-token-broker:cache',
+    });
+    client.on('notification', (message) => {
+      if (message.payload) this.forget(message.payload);
+    });
+    client.on('error', (error) => this.lost(client, error));
+    client.on('end', () => this.lost(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (error) {
+      this.lost(client, error as Error);
+      return;
+    }
+    // Whatever changed while nobody listened is unknown: start from nothing.
+    this.forgetAll();
+    this.listener = client;
+    this.listening = true;
+    this.reconnectDelayMs = 500;
+  }
+
+  private lost(client: Client, error?: Error): void {
+    if (client !== this.listener && this.listener !== null) return; // an old client's late event
+    this.listening = false;
+    this.listener = null;
+    this.forgetAll();
+    client.removeAllListeners('end');
+    client.end().catch(() => undefined);
+    if (this.stopped || this.reconnectTimer) return;
+    this.logger.warn(
+      { err: error?.message },
+      `cache invalidation channel lost; cache bypassed, reconnecting in ${this.reconnectDelayMs} ms`,
+    );
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      void this.listen();
+    }, this.reconnectDelayMs);
+    this.reconnectDelayMs = Math.min(RECONNECT_MAX_MS, this.reconnectDelayMs * 2);
+  }
+}

@@ -1,0 +1,141 @@
+import { ConnectionsRepository } from '../../src/tokens/connections.repository';
+import { auth, connect, createHarness, type Harness } from '../support/harness';
+import { waitFor } from '../support/process';
+import { seedConnections } from '../support/seed';
+
+async function read(url: string, account = 'acme') {
+  const res = await fetch(`${url}/tokens/${account}?product=crm`, {
+    headers: { authorization: auth.service },
+  });
+  return { status: res.status, body: (await res.json()) as { accessToken?: string } };
+}
+
+function countDatabaseReads(h: Harness, replica: number) {
+  return jest.spyOn(h.brokers[replica].app.get(ConnectionsRepository), 'findOne');
+}
+
+describe('token cache', () => {
+  describe('across two replicas', () => {
+    let h: Harness;
+    beforeAll(async () => {
+      h = await createHarness({ replicas: 2 });
+    });
+    afterAll(() => h.close());
+    beforeEach(async () => {
+      await h.db.dataSource.query('TRUNCATE connections');
+      await connect(h, 'acme', 'crm');
+    });
+    afterEach(() => jest.restoreAllMocks());
+
+    it('serves a fresh token from memory after the first read', async () => {
+      const reads = countDatabaseReads(h, 1);
+      const first = await read(h.brokers[1].url);
+      for (let i = 0; i < 20; i++)
+        expect((await read(h.brokers[1].url)).body.accessToken).toBe(first.body.accessToken);
+      expect(reads).toHaveBeenCalledTimes(1);
+    });
+
+    it('still refreshes when the cached token has less than minValidity left', async () => {
+      await h.db.dataSource.query('TRUNCATE connections');
+      h.rd.accessTokenTtlSeconds.crm = 1800;
+      try {
+        await connect(h, 'acme', 'crm');
+      } finally {
+        h.rd.accessTokenTtlSeconds.crm = 7200;
+      }
+      h.rd.reset();
+      const cached = await read(h.brokers[1].url); // 1800 s left: cached for default reads
+      const res = await fetch(`${h.brokers[1].url}/tokens/acme?product=crm&minValidity=3600`, {
+        headers: { authorization: auth.service },
+      });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { accessToken: string }).accessToken).not.toBe(
+        cached.body.accessToken,
+      );
+      expect(h.rd.tokenCalls({ grantType: 'refresh_token' })).toHaveLength(1);
+    });
+
+    it('drops a connection deleted on the other replica', async () => {
+      expect((await read(h.brokers[1].url)).status).toBe(200);
+      const deleted = await fetch(`${h.brokers[0].url}/connections/acme?product=crm`, {
+        method: 'DELETE',
+        headers: { authorization: auth.admin },
+      });
+      expect(deleted.status).toBe(204);
+      expect((await read(h.brokers[0].url)).status).toBe(404); // the writer's own cache: at once
+      await waitFor(
+        async () => ((await read(h.brokers[1].url)).status === 404 ? true : undefined),
+        { timeoutMs: 5_000, what: 'the NOTIFY' },
+      );
+    });
+
+    it('serves the new token after a refresh on the other replica', async () => {
+      const before = await read(h.brokers[1].url);
+      const refreshed = await fetch(`${h.brokers[0].url}/connections/acme/refresh?product=crm`, {
+        method: 'POST',
+        headers: { authorization: auth.admin },
+      });
+      expect(refreshed.status).toBe(200);
+      const after = await waitFor(
+        async () => {
+          const res = await read(h.brokers[1].url);
+          return res.body.accessToken !== before.body.accessToken ? res : undefined;
+        },
+        { timeoutMs: 5_000, what: 'the NOTIFY' },
+      );
+      expect(h.rd.isLiveAccessToken(after.body.accessToken!)).toBe(true);
+    });
+
+    it('bypasses and empties the cache while the invalidation channel is down, then resumes', async () => {
+      await read(h.brokers[1].url);
+      const reads = countDatabaseReads(h, 1);
+      await h.db.dataSource.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rdstation-token-broker:cache'`,
+      );
+      // While down (and right after it comes back, empty), every read goes to the database.
+      await waitFor(
+        async () => {
+          await read(h.brokers[1].url);
+          return reads.mock.calls.length >= 1 ? true : undefined;
+        },
+        { what: 'a database read after the channel was lost' },
+      );
+      // Once listening again, reads are cached again.
+      await waitFor(
+        async () => {
+          const before = reads.mock.calls.length;
+          await read(h.brokers[1].url);
+          await read(h.brokers[1].url);
+          return reads.mock.calls.length - before <= 1 ? true : undefined;
+        },
+        { timeoutMs: 10_000, what: 'the cache to come back' },
+      );
+      const [{ n }] = await h.db.dataSource.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'rdstation-token-broker:cache'`,
+      );
+      expect(n).toBe(2); // both replicas listening again
+    });
+  });
+
+  it('holds at most TOKEN_CACHE_MAX entries, and none with 0', async () => {
+    for (const [max, expectedReads] of [
+      ['2', 3 + 1],
+      ['0', 3 + 3],
+    ] as const) {
+      const h = await createHarness({ env: { TOKEN_CACHE_MAX: max } });
+      try {
+        const accounts = await seedConnections(h, 3, 'crm');
+        const reads = countDatabaseReads(h, 0);
+        for (const account of accounts)
+          expect((await read(h.broker.url, account)).status).toBe(200);
+        // With room for 2, the first account was evicted; with 0, nothing is kept.
+        for (const account of [accounts[2], accounts[1], accounts[0]])
+          await read(h.broker.url, account);
+        expect(reads).toHaveBeenCalledTimes(expectedReads);
+      } finally {
+        jest.restoreAllMocks();
+        await h.close();
+      }
+    }
+  });
+});
