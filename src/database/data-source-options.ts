@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import { Connection } from '../tokens/connection.entity';
@@ -10,7 +11,15 @@ import { OAuthState } from '../oauth/oauth-state.entity';
 function migrationsGlob(): string {
   const fromSource = __filename.endsWith('.ts');
   const root = fromSource ? resolve(__dirname, '..', '..') : resolve(__dirname, '..');
-  return join(root, 'migrations', fromSource ? '*.ts' : '*.js');
+  const extension = fromSource ? '.ts' : '.js';
+  const dir = join(root, 'migrations');
+  // An empty glob would start the broker on a schema that was never created: refuse loudly.
+  if (!existsSync(dir) || !readdirSync(dir).some((file) => file.endsWith(extension))) {
+    throw new Error(
+      `no migrations found in ${dir}; build with \`npm run build\` (it compiles migrations/ too)`,
+    );
+  }
+  return join(dir, `*${extension}`);
 }
 
 export const ENTITIES = [Connection, OAuthState];

@@ -1,0 +1,106 @@
+/**
+ * `npm run demo`: the broker on its embedded PostgreSQL plus a local fake RD Station, so a
+ * newcomer can click through connect → token → refresh without RD credentials.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { FakeRdStation } from '../test/fake-rd/fake-rd';
+
+const PORT = Number(process.env.PORT || 3000);
+const FAKE_RD_PORT = Number(process.env.FAKE_RD_PORT || 4010);
+const BROKER = `http://localhost:${PORT}`;
+// Demo-only secrets: the broker runs on localhost against a fake RD.
+const SERVICE_KEY = 'demo-service-key-0123456789abcdef0123456789';
+const ADMIN_KEY = 'demo-admin-key-0123456789abcdef01234567890';
+
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${url}/health/ready`)).ok) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`the broker did not become ready at ${url}`);
+}
+
+async function main(): Promise<void> {
+  const fake = new FakeRdStation({
+    clients: {
+      crm: {
+        clientId: 'demo-crm-client',
+        clientSecrets: ['demo-crm-secret'],
+        redirectUris: [`${BROKER}/oauth/callback`],
+      },
+      marketing: {
+        clientId: 'demo-marketing-client',
+        clientSecrets: ['demo-marketing-secret'],
+        redirectUris: [`${BROKER}/oauth/callback`],
+      },
+    },
+  });
+  const rdUrl = await fake.start(FAKE_RD_PORT);
+
+  const broker = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(PORT),
+      PUBLIC_URL: BROKER,
+      DATA_DIR: process.env.DATA_DIR || './.data/demo',
+      API_KEYS: `demo-service:${SERVICE_KEY}`,
+      ADMIN_API_KEYS: `demo-admin:${ADMIN_KEY}`,
+      RD_CRM_CLIENT_ID: 'demo-crm-client',
+      RD_CRM_CLIENT_SECRET: 'demo-crm-secret',
+      RD_MARKETING_CLIENT_ID: 'demo-marketing-client',
+      RD_MARKETING_CLIENT_SECRET: 'demo-marketing-secret',
+      RD_API_URL: rdUrl,
+      RD_ACCOUNTS_URL: rdUrl,
+      LOG_LEVEL: 'warn',
+    },
+  });
+  const stop = async () => {
+    broker.kill('SIGTERM');
+    await new Promise((resolve) => broker.once('exit', resolve));
+    await fake.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  broker.once('exit', (code) => {
+    console.error(`the broker exited (${code}); stopping the demo`);
+    void fake.stop().then(() => process.exit(1));
+  });
+  await waitReady(BROKER);
+
+  const started = await fetch(`${BROKER}/oauth/authorize-url`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${SERVICE_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ account: 'demo-account', product: 'crm' }),
+  });
+  const { url } = (await started.json()) as { url: string };
+
+  console.log(`
+RD Station token broker demo: broker on ${BROKER}, fake RD Station on ${rdUrl}
+Swagger UI: ${BROKER}/docs        (Ctrl-C stops everything)
+
+1. Connect: open this link in a browser and click "Authorize" (valid 10 minutes, once):
+   ${url}
+   (a new link: curl -s -X POST ${BROKER}/oauth/authorize-url -H 'Authorization: Bearer ${SERVICE_KEY}' -H 'content-type: application/json' -d '{"account":"demo-account","product":"crm"}')
+
+2. Get a token, as an internal service would:
+   curl -s ${BROKER}/tokens/demo-account?product=crm -H 'Authorization: Bearer ${SERVICE_KEY}'
+
+3. Force a refresh (admin key), then get the token again: it has changed, and so has the rolled refresh token:
+   curl -s -X POST '${BROKER}/connections/demo-account/refresh?product=crm' -H 'Authorization: Bearer ${ADMIN_KEY}'
+
+4. Inspect the connection (no token material):
+   curl -s ${BROKER}/connections/demo-account -H 'Authorization: Bearer ${ADMIN_KEY}'
+`);
+}
+
+main().catch((error: unknown) => {
+  console.error(`demo: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
