@@ -4,6 +4,7 @@ import type { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source-options';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { LoggingModule } from './logging/logging.module';
 import { CryptoModule } from './crypto/crypto.module';
 import { AuthModule } from './auth/auth.module';
@@ -27,6 +28,7 @@ export class AppModule {
         // Per-address limits for the browser-facing callback (see OAuthController).
         ThrottlerModule.forRoot([{ ttl: 60_000, limit: 60 }]),
         HealthModule,
+        MetricsModule,
         TokensModule,
         OAuthModule,
         SchedulerModule,

@@ -3,7 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import { BrokerErrorFilter } from './common/error.filter';
+import { answerClientError, answerRouterError, BrokerErrorFilter } from './common/error.filter';
+import { BrokerMetrics } from './metrics/broker-metrics';
 import type { AppConfig } from './config/config';
 import { setupSwagger } from './swagger';
 
@@ -19,6 +20,9 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
     // X-Forwarded-For is believed only from proxies on private networks (a load balancer, an
     // ingress); a client on the internet cannot choose the address its rate limits count against.
     trustProxy: 'loopback, linklocal, uniquelocal',
+    // Refusals that happen before Nest runs get the same `{statusCode, error, message}` shape.
+    frameworkErrors: answerRouterError,
+    clientErrorHandler: answerClientError,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.register(config),
@@ -32,6 +36,26 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
+  observeRequestDurations(app);
   setupSwagger(app);
   return app;
+}
+
+/** One histogram sample per answered request, labelled by route pattern (not raw path). */
+function observeRequestDurations(app: NestFastifyApplication): void {
+  const metrics = app.get(BrokerMetrics);
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onResponse', (request, reply, done) => {
+      metrics.httpDuration.observe(
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? 'unmatched',
+          status: reply.statusCode,
+        },
+        reply.elapsedTime / 1000,
+      );
+      done();
+    });
 }

@@ -12,6 +12,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addBearerAuth({
       type: 'http',
       scheme: 'bearer',
+      bearerFormat: 'opaque API key', // not the JWT that addBearerAuth assumes by default
       description: 'a secret from API_KEYS or ADMIN_API_KEYS',
     })
     .build();

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BrokerError } from './errors';
@@ -8,9 +10,11 @@ const CODE_BY_STATUS: Record<number, string> = {
   403: 'forbidden',
   404: 'not_found',
   405: 'method_not_allowed',
+  408: 'request_timeout',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
   429: 'rate_limited',
+  431: 'request_too_large',
   503: 'service_unavailable',
 };
 
@@ -79,4 +83,47 @@ export class BrokerErrorFilter implements ExceptionFilter {
 function isClientError(error: unknown): error is { statusCode: number; message: string } {
   const statusCode = (error as { statusCode?: unknown } | null)?.statusCode;
   return typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500;
+}
+
+/**
+ * Fastify's router refuses a URL with broken percent-encoding, or a path parameter longer than
+ * `maxParamLength`, before any Nest code runs. Answer those in the same shape as every other
+ * error (and without echoing the URL, which may carry a code or a state).
+ */
+export function answerRouterError(
+  error: { code?: string },
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const message =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'a path parameter is too long (an account is 1-128 characters)'
+      : 'the URL is malformed (invalid percent-encoding)';
+  void reply
+    .status(400)
+    .header('Cache-Control', 'no-store')
+    .send({ statusCode: 400, error: 'invalid_request', message });
+}
+
+/**
+ * Node's HTTP parser rejects a request before fastify sees it (headers or request line over the
+ * size limit, a request that never finishes arriving, malformed HTTP). Fastify's default answer
+ * has no stable `error` code; this one does. The connection is closed either way.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'the request line or headers are too large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'the request did not arrive in time']
+        : [400, 'malformed HTTP request'];
+  const body = JSON.stringify({ statusCode: status, error: CODE_BY_STATUS[status], message });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Agent, request } from 'undici';
 import { APP_CONFIG, type AppConfig } from '../config/config';
+import { BrokerMetrics } from '../metrics/broker-metrics';
 
 interface PendingEvent {
   id: string;
@@ -37,6 +38,7 @@ export class EventsDispatcher implements OnModuleDestroy {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly metrics: BrokerMetrics,
   ) {}
 
   async onModuleDestroy(): Promise<void> {
@@ -56,6 +58,8 @@ export class EventsDispatcher implements OnModuleDestroy {
       if (batch.length < BATCH) break;
     }
     if (result.delivered + result.failed > 0) this.logger.log(result, 'webhook deliveries');
+    this.metrics.webhookDeliveries.inc({ outcome: 'delivered' }, result.delivered);
+    this.metrics.webhookDeliveries.inc({ outcome: 'failed' }, result.failed);
     return result;
   }
 

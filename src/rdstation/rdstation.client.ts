@@ -1,4 +1,5 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnModuleDestroy } from '@nestjs/common';
+import { BrokerMetrics } from '../metrics/broker-metrics';
 import { Agent, request } from 'undici';
 import {
   APP_CONFIG,
@@ -53,7 +54,10 @@ function encode(encoding: TokenCall['encoding'], fields: Record<string, string>)
 export class RdStationClient implements OnModuleDestroy {
   private readonly agent: Agent;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() private readonly metrics?: BrokerMetrics,
+  ) {
     const timeout = config.rd.timeoutMs;
     // The per-call AbortSignal is the hard deadline; these only fail a stuck phase sooner.
     this.agent = new Agent({
@@ -236,6 +240,12 @@ export class RdStationClient implements OnModuleDestroy {
     let status: number;
     let text: string;
     let retryAfter: string | string[] | undefined;
+    const started = performance.now();
+    const observe = (outcome: string) =>
+      this.metrics?.rdDuration.observe(
+        { call: context.label, outcome },
+        (performance.now() - started) / 1000,
+      );
     try {
       const response = await request(`${this.config.rd.apiUrl}${outgoing.path}`, {
         method: outgoing.method,
@@ -248,8 +258,10 @@ export class RdStationClient implements OnModuleDestroy {
       retryAfter = response.headers['retry-after'];
       text = await response.body.text();
     } catch (error) {
+      observe(signal.aborted ? 'timeout' : 'network');
       throw transportError(error, signal.aborted, timeoutMs, context);
     }
+    observe(String(status));
     if (status < 200 || status >= 300) throw httpError(status, text, retryAfter, context);
     return { status, text };
   }

@@ -9,6 +9,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { EventsDispatcher } from '../events/events.dispatcher';
+import { BrokerMetrics } from '../metrics/broker-metrics';
 import { ScheduledRefreshService } from './scheduled-refresh.service';
 
 const JOB = 'refresh-due-tokens';
@@ -30,6 +31,7 @@ export class RefreshScheduler implements OnApplicationBootstrap, OnApplicationSh
     private readonly registry: SchedulerRegistry,
     private readonly refreshes: ScheduledRefreshService,
     private readonly events: EventsDispatcher,
+    private readonly metrics: BrokerMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -73,6 +75,11 @@ export class RefreshScheduler implements OnApplicationBootstrap, OnApplicationSh
     try {
       const summary = await this.refreshes.runOnce(deadline);
       this.logger.log(summary, 'refresh run');
+      this.metrics.schedulerRunDuration.observe(summary.tookMs / 1000);
+      this.metrics.schedulerRefreshes.inc({ result: 'refreshed' }, summary.refreshed);
+      this.metrics.schedulerRefreshes.inc({ result: 'failed_transient' }, summary.failedTransient);
+      this.metrics.schedulerRefreshes.inc({ result: 'failed_permanent' }, summary.failedPermanent);
+      this.metrics.schedulerRefreshes.inc({ result: 'skipped' }, summary.skipped);
     } catch (error) {
       this.logger.error({ err: error }, 'refresh run failed');
     }

@@ -8,6 +8,7 @@ import { RdStationClient } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
 import type { Connection } from './connection.entity';
 import { TokenCache } from './token-cache';
+import { BrokerMetrics } from '../metrics/broker-metrics';
 import { ConnectionsRepository, type ConnectionKey } from './connections.repository';
 
 /** Why a refresh is asked for; decides, under the lock, whether it is still needed. */
@@ -45,6 +46,12 @@ export function backoffSeconds(
 
 const LOCK_NOT_AVAILABLE = '55P03';
 
+const OUTCOME_LABELS: Partial<Record<RefreshOutcome, string>> = {
+  refreshed: 'ok',
+  transient_failure: 'transient',
+  permanent_failure: 'permanent',
+};
+
 /**
  * The refresh algorithm, single-flight at two levels. RD's CRM rotates refresh tokens: two
  * concurrent refreshes of one connection kill it, so:
@@ -75,6 +82,7 @@ export class TokenRefresher {
     private readonly rd: RdStationClient,
     private readonly events: EventsOutbox,
     private readonly cache: TokenCache,
+    private readonly metrics: BrokerMetrics,
   ) {
     this.lockWaitMs = config.rd.timeoutMs + 5_000;
   }
@@ -199,13 +207,23 @@ export class TokenRefresher {
       });
     } catch (error) {
       if (!(error instanceof RdStationError)) throw error;
-      outcome = error.kind === 'permanent' ? 'permanent_failure' : 'transient_failure';
+      // Rejected client credentials condemn the app's configuration, not this grant: keep the
+      // grant and retry with backoff, so fixing the secret brings every connection back.
+      const grantRejected = error.kind === 'permanent' && !error.clientCredentialsRejected;
+      if (error.clientCredentialsRejected) {
+        this.logger.error(
+          { product: connection.product, code: error.code },
+          `RD rejected the client credentials of the ${connection.product} app: check RD_${connection.product.toUpperCase()}_CLIENT_ID/SECRET`,
+        );
+      }
+      outcome = grantRejected ? 'permanent_failure' : 'transient_failure';
       await session.manager.transaction((tx) =>
-        error.kind === 'permanent'
+        grantRejected
           ? this.commitPermanentFailure(tx, connection, error, interrupted)
           : this.commitTransientFailure(tx, connection, error),
       );
     }
+    this.metrics.refreshes.inc({ product: connection.product, outcome: OUTCOME_LABELS[outcome] });
     return { outcome, connection: await this.current(connection, session) };
   }
 

@@ -1,14 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import {
+  BrokerError,
   NotConnectedError,
   ProviderUnavailableError,
   ReauthorizationRequiredError,
 } from '../common/errors';
+import { BrokerMetrics } from '../metrics/broker-metrics';
 import type { Connection } from './connection.entity';
 import { ConnectionsRepository, type ConnectionKey } from './connections.repository';
 import { TokenCache, type CachedToken } from './token-cache';
 import { TokenRefresher } from './token-refresher';
 import type { TokenResponse } from './tokens.dto';
+
+type ReadOutcome = 'cache_hit' | 'db' | 'refreshed';
 
 /** `GET /tokens/:account`: a token with at least `minValidity` seconds left, refreshing first if needed. */
 @Injectable()
@@ -17,22 +21,41 @@ export class TokensService {
     private readonly connections: ConnectionsRepository,
     private readonly refresher: TokenRefresher,
     private readonly cache: TokenCache,
+    private readonly metrics: BrokerMetrics,
   ) {}
 
   async getToken(key: ConnectionKey, minValiditySeconds: number): Promise<TokenResponse> {
+    try {
+      const { token, outcome } = await this.readToken(key, minValiditySeconds);
+      this.metrics.tokenReads.inc({ product: key.product, outcome });
+      return toResponse(key, token);
+    } catch (error) {
+      const outcome = error instanceof BrokerError ? error.code : 'internal_error';
+      this.metrics.tokenReads.inc({ product: key.product, outcome });
+      throw error;
+    }
+  }
+
+  private async readToken(
+    key: ConnectionKey,
+    minValiditySeconds: number,
+  ): Promise<{ token: CachedToken; outcome: ReadOutcome }> {
     // Fastest path: a decrypted token in memory, kept current by LISTEN/NOTIFY.
     const cached = this.cache.get(key);
-    if (cached && validFor(cached.expiresAt, minValiditySeconds)) return toResponse(key, cached);
+    if (cached && validFor(cached.expiresAt, minValiditySeconds))
+      return { token: cached, outcome: 'cache_hit' };
 
     // Fast path: one primary-key read, no write.
     const ticket = this.cache.ticket();
     let connection = await this.connections.findOne(key);
     if (!connection) throw new NotConnectedError(key.account, key.product);
+    let outcome: ReadOutcome = 'db';
     if (
       connection.status !== 'reauthorization_required' &&
       !validFor(connection.expiresAt, minValiditySeconds)
     ) {
       ({ connection } = await this.refresher.refresh(key, { kind: 'read', minValiditySeconds }));
+      outcome = 'refreshed';
     }
     if (connection.status === 'reauthorization_required') throw reauthorizationRequired(connection);
     if (!validFor(connection.expiresAt, minValiditySeconds)) throw providerUnavailable(connection);
@@ -41,7 +64,7 @@ export class TokensService {
       expiresAt: connection.expiresAt,
     };
     this.cache.set(key, token, ticket);
-    return toResponse(key, token);
+    return { token, outcome };
   }
 }
 

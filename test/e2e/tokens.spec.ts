@@ -155,6 +155,21 @@ describe('GET /tokens/:account (e2e)', () => {
     expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(119);
   });
 
+  it('keeps the grant when RD rejects the app credentials (a configuration problem, not the grant)', async () => {
+    await expireToken(h, 'acme', 'crm');
+    const clients = h.rd.clients.crm;
+    h.rd.clients.crm = { ...clients, clientSecrets: ['rotated-at-rd'] };
+    try {
+      await getToken(h, '/tokens/acme?product=crm').expect(503);
+      expect(await connectionRow(h.db, 'acme', 'crm')).toMatchObject({ status: 'refresh_failing' });
+    } finally {
+      h.rd.clients.crm = clients;
+    }
+    await h.db.dataSource.query(`UPDATE connections SET next_refresh_at = now()`);
+    await getToken(h, '/tokens/acme?product=crm').expect(200);
+    expect(await connectionRow(h.db, 'acme', 'crm')).toMatchObject({ status: 'active' });
+  });
+
   it('writes nothing to the database on a read of a fresh token', async () => {
     await h.db.dataSource.query(`
       CREATE TABLE IF NOT EXISTS write_audit (tbl text, op text);

@@ -243,63 +243,16 @@ describe('RdStationClient error classification', () => {
   const soon = new Date(Date.now() + 90_000).toUTCString();
   const past = new Date(Date.now() - 90_000).toUTCString();
 
-  it.each([
-    // [status, body, headers, kind, code, retryAfter, credentialsRejected]
-    [
-      400,
-      { error: 'invalid_grant', error_description: 'bad grant' },
-      {},
-      'permanent',
-      'invalid_grant',
-      null,
-      false,
-    ],
-    [
-      401,
-      { error_type: 'INVALID_REFRESH_TOKEN', error_message: 'gone' },
-      {},
-      'permanent',
-      'INVALID_REFRESH_TOKEN',
-      null,
-      false,
-    ],
-    [
-      401,
-      { errors: { error_type: 'EXPIRED_CODE_GRANT', error_message: 'late' } },
-      {},
-      'permanent',
-      'EXPIRED_CODE_GRANT',
-      null,
-      false,
-    ],
-    [
-      401,
-      { errors: [{ error_type: 'UNAUTHORIZED', error_message: 'no' }] },
-      {},
-      'permanent',
-      'UNAUTHORIZED',
-      null,
-      false,
-    ],
-    [
-      401,
-      { errors: [{ error_type: 'ACCESS_DENIED' }] },
-      {},
-      'permanent',
-      'ACCESS_DENIED',
-      null,
-      true,
-    ],
+  // [status, body, headers, kind, code, retryAfterSeconds, clientCredentialsRejected]
+  // prettier-ignore
+  const table = [
+    [400, { error: 'invalid_grant', error_description: 'bad grant' }, {}, 'permanent', 'invalid_grant', null, false],
+    [401, { error_type: 'INVALID_REFRESH_TOKEN', error_message: 'gone' }, {}, 'permanent', 'INVALID_REFRESH_TOKEN', null, false],
+    [401, { errors: { error_type: 'EXPIRED_CODE_GRANT', error_message: 'late' } }, {}, 'permanent', 'EXPIRED_CODE_GRANT', null, false],
+    [401, { errors: [{ error_type: 'UNAUTHORIZED', error_message: 'no' }] }, {}, 'permanent', 'UNAUTHORIZED', null, false],
+    [401, { errors: [{ error_type: 'ACCESS_DENIED' }] }, {}, 'permanent', 'ACCESS_DENIED', null, true],
     [401, { errors: { error: 'invalid_client' } }, {}, 'permanent', 'invalid_client', null, true],
-    [
-      400,
-      { error: 'invalid_client', error_description: 'bad secret' },
-      {},
-      'permanent',
-      'invalid_client',
-      null,
-      true,
-    ],
+    [400, { error: 'invalid_client', error_description: 'bad secret' }, {}, 'permanent', 'invalid_client', null, true],
     [400, [{ error: 'unauthorized_client' }], {}, 'permanent', 'unauthorized_client', null, true],
     [401, { error: 'unauthorized_client' }, {}, 'permanent', 'unauthorized_client', null, true],
     [403, undefined, {}, 'permanent', 'http_403', null, false],
@@ -309,36 +262,14 @@ describe('RdStationClient error classification', () => {
     [404, '<html>Not Found</html>', {}, 'transient', 'http_404', null, false],
     [502, '<html><body>502 Bad Gateway</body></html>', {}, 'transient', 'http_502', null, false],
     [500, {}, {}, 'transient', 'http_500', null, false],
-    [
-      503,
-      { error: 'temporarily_unavailable' },
-      { 'retry-after': '120' },
-      'transient',
-      'http_503',
-      120,
-      false,
-    ],
+    [503, { error: 'temporarily_unavailable' }, { 'retry-after': '120' }, 'transient', 'http_503', 120, false],
     [503, '', { 'retry-after': 'garbage' }, 'transient', 'http_503', null, false],
-    [
-      429,
-      { errors: { error_type: 'RATE_LIMIT_EXCEDDED' } },
-      { 'retry-after': '30' },
-      'transient',
-      'rate_limited',
-      30,
-      false,
-    ],
-    [
-      429,
-      { error_type: 'RATE_LIMIT_EXCEDDED' },
-      { 'retry-after': past },
-      'transient',
-      'rate_limited',
-      0,
-      false,
-    ],
+    [429, { errors: { error_type: 'RATE_LIMIT_EXCEDDED' } }, { 'retry-after': '30' }, 'transient', 'rate_limited', 30, false],
+    [429, { error_type: 'RATE_LIMIT_EXCEDDED' }, { 'retry-after': past }, 'transient', 'rate_limited', 0, false],
     [429, undefined, {}, 'transient', 'rate_limited', null, false],
-  ] as const)(
+  ] as const;
+
+  it.each(table)(
     'HTTP %i %j %j → %s %s',
     async (status, body, headers, kind, code, retryAfter, credentialsRejected) => {
       answer(reply(status, body, headers));

@@ -1,0 +1,79 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric the broker exposes on /metrics, in one registry per application instance (tests
+ * run several in one process). Names follow Prometheus conventions: `_total` counters, base units.
+ */
+@Injectable()
+export class BrokerMetrics {
+  readonly registry = new Registry();
+
+  readonly httpDuration = new Histogram({
+    name: 'broker_http_request_duration_seconds',
+    help: 'HTTP request duration by route pattern and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [this.registry],
+  });
+
+  readonly tokenReads = new Counter({
+    name: 'broker_token_reads_total',
+    help: 'GET /tokens/:account answers by outcome: cache_hit, db, refreshed, or the error code',
+    labelNames: ['product', 'outcome'],
+    registers: [this.registry],
+  });
+
+  readonly refreshes = new Counter({
+    name: 'broker_refreshes_total',
+    help: 'Refresh calls to RD by product and outcome (ok, transient, permanent)',
+    labelNames: ['product', 'outcome'],
+    registers: [this.registry],
+  });
+
+  readonly rdDuration = new Histogram({
+    name: 'broker_rd_request_duration_seconds',
+    help: 'Latency of calls to RD Station by call (e.g. "crm refresh") and outcome',
+    labelNames: ['call', 'outcome'],
+    buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly connections = new Gauge({
+    name: 'broker_connections',
+    help: 'Stored connections by product and status',
+    labelNames: ['product', 'status'],
+    registers: [this.registry],
+  });
+
+  readonly dueQueueDepth = new Gauge({
+    name: 'broker_refresh_due_queue_depth',
+    help: 'Connections due for a refresh now (next_refresh_at passed)',
+    registers: [this.registry],
+  });
+
+  readonly schedulerRunDuration = new Histogram({
+    name: 'broker_scheduler_run_duration_seconds',
+    help: 'Duration of scheduler runs',
+    buckets: [0.01, 0.1, 0.5, 1, 5, 15, 30, 60],
+    registers: [this.registry],
+  });
+
+  readonly schedulerRefreshes = new Counter({
+    name: 'broker_scheduler_connections_total',
+    help: 'Connections handled by scheduler runs by result (refreshed, failed_transient, failed_permanent, skipped)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+
+  readonly webhookDeliveries = new Counter({
+    name: 'broker_webhook_deliveries_total',
+    help: 'Webhook event deliveries by outcome (delivered, failed)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}
