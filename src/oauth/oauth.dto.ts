@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, Length } from 'class-validator';
+import { IsOptional, IsString, Length } from 'class-validator';
+import { OptionalProduct } from '../common/dto-fields';
 import type { Product } from '../config/config';
 
 export class AuthorizeUrlBody {
@@ -10,12 +11,7 @@ export class AuthorizeUrlBody {
   @IsString({ message: 'account must be a string' })
   account: string;
 
-  @ApiPropertyOptional({
-    enum: ['crm', 'marketing'],
-    description: 'may be left out when only one product is configured',
-  })
-  @IsOptional()
-  @IsIn(['crm', 'marketing'], { message: 'product must be crm or marketing' })
+  @OptionalProduct()
   product?: Product;
 
   @ApiPropertyOptional({

@@ -11,25 +11,19 @@ import {
   Max,
   Min,
 } from 'class-validator';
+import { OptionalProduct } from '../common/dto-fields';
 import type { Product } from '../config/config';
 import type { Connection, ConnectionStatus } from './connection.entity';
 
 const STATUSES: ConnectionStatus[] = ['active', 'refresh_failing', 'reauthorization_required'];
 
 export class ProductQuery {
-  @ApiPropertyOptional({
-    enum: ['crm', 'marketing'],
-    description: 'may be left out when only one product is configured',
-  })
-  @IsOptional()
-  @IsIn(['crm', 'marketing'], { message: 'product must be crm or marketing' })
+  @OptionalProduct()
   product?: Product;
 }
 
 export class ListConnectionsQuery {
-  @ApiPropertyOptional({ enum: ['crm', 'marketing'] })
-  @IsOptional()
-  @IsIn(['crm', 'marketing'], { message: 'product must be crm or marketing' })
+  @OptionalProduct()
   product?: Product;
 
   @ApiPropertyOptional({ enum: STATUSES })
@@ -53,12 +47,7 @@ export class ListConnectionsQuery {
 }
 
 export class ImportConnectionBody {
-  @ApiPropertyOptional({
-    enum: ['crm', 'marketing'],
-    description: 'may be left out when only one product is configured',
-  })
-  @IsOptional()
-  @IsIn(['crm', 'marketing'], { message: 'product must be crm or marketing' })
+  @OptionalProduct()
   product?: Product;
 
   @ApiProperty({

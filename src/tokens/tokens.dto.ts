@@ -1,15 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { OptionalProduct } from '../common/dto-fields';
 import type { Product } from '../config/config';
 
 export class TokenQuery {
-  @ApiPropertyOptional({
-    enum: ['crm', 'marketing'],
-    description: 'may be left out when only one product is configured',
-  })
-  @IsOptional()
-  @IsIn(['crm', 'marketing'], { message: 'product must be crm or marketing' })
+  @OptionalProduct()
   product?: Product;
 
   @ApiPropertyOptional({
