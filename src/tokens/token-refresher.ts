@@ -46,6 +46,10 @@ export function backoffSeconds(
 
 const LOCK_NOT_AVAILABLE = '55P03';
 
+function lockId({ product, account }: ConnectionKey): string {
+  return `${product}:${account}`;
+}
+
 const OUTCOME_LABELS: Partial<Record<RefreshOutcome, string>> = {
   refreshed: 'ok',
   transient_failure: 'transient',
@@ -88,7 +92,7 @@ export class TokenRefresher {
   }
 
   refresh(key: ConnectionKey, trigger: RefreshTrigger): Promise<RefreshResult> {
-    const id = `${key.product}:${key.account}`;
+    const id = lockId(key);
     let pending = this.inFlight.get(id);
     if (!pending) {
       pending = this.refreshUnderLock(key, trigger).finally(() => this.inFlight.delete(id));
@@ -107,14 +111,14 @@ export class TokenRefresher {
     work: (session: QueryRunner) => Promise<T>,
     onBusy: () => Promise<T>,
   ): Promise<T> {
-    const id = `${key.product}:${key.account}`;
     const session = this.dataSource.createQueryRunner();
     await session.connect();
     let locked = false;
+    let unlockFailed: Error | undefined;
     try {
       await session.query(`SELECT set_config('lock_timeout', $1, false)`, [`${this.lockWaitMs}ms`]);
       try {
-        await session.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [id]);
+        await session.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [lockId(key)]);
         locked = true;
       } catch (error) {
         if ((error as { driverError?: { code?: string } }).driverError?.code !== LOCK_NOT_AVAILABLE)
@@ -123,14 +127,20 @@ export class TokenRefresher {
       }
       return await work(session);
     } finally {
-      // Whatever `work` changed is visible to this replica's readers at once.
-      if (locked) this.cache.invalidate(key);
-      if (locked)
+      if (locked) {
+        this.cache.invalidate(key); // whatever `work` changed is visible to this replica's readers at once
         await session
-          .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [id])
-          .catch(() => undefined);
-      await session.query('RESET lock_timeout').catch(() => undefined);
-      await session.release();
+          .query('SELECT pg_advisory_unlock(hashtextextended($1, 0)), set_config($2, $3, false)', [
+            lockId(key),
+            'lock_timeout',
+            '0',
+          ])
+          .catch((error: Error) => (unlockFailed = error));
+      }
+      // A session that could not unlock must not go back to the pool still holding the lock.
+      await (
+        session as QueryRunner & { releasePostgresConnection(err?: Error): Promise<void> }
+      ).releasePostgresConnection(unlockFailed);
     }
   }
 

@@ -78,8 +78,11 @@ describe('single-flight refresh across two replicas', () => {
     const attempts = h.rd.tokenCalls({ grantType: 'refresh_token' });
     expect(attempts.length).toBeLessThanOrEqual(2);
 
-    // Once the backoff has passed, the next stampede again makes exactly one refresh.
-    await h.db.dataSource.query(`UPDATE connections SET next_refresh_at = now()`);
+    // Whatever happened during the outage (a later caller may already have refreshed once the
+    // backoff passed), the next expiry again gives exactly one refresh and a live grant.
+    await h.db.dataSource.query(
+      `UPDATE connections SET expires_at = now() - interval '1 second', next_refresh_at = now()`,
+    );
     h.rd.reset();
     expectOneRefresh(await stampede(h));
     expect(h.rd.isLiveRefreshToken(await storedRefreshToken(h))).toBe(true);
