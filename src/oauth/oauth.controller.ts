@@ -1,6 +1,15 @@
 import { Body, Controller, Get, Inject, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ThrottlerGuard } from '@nestjs/throttler';
-import { ApiBadRequestResponse, ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiCreatedResponse,
+  ApiFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { RequireApiKey } from '../auth/api-key.guard';
 import { assertAccount, resolveProduct } from '../common/validation';
@@ -50,6 +59,22 @@ export class OAuthController {
     description:
       'Exchanges the code and stores the connection, then 302 to returnTo or a small HTML page. A bad, used or ' +
       'expired state, a provider error or a failed exchange stores nothing: 400 page or returnTo with status=error.',
+  })
+  @ApiQuery({ name: 'code', required: false, description: 'the authorization code RD sends' })
+  @ApiQuery({ name: 'state', required: false, description: 'the state of the consent URL' })
+  @ApiQuery({ name: 'error', required: false, description: 'set by RD when the user declined' })
+  @ApiOkResponse({ description: 'HTML page: connected', content: { 'text/html': {} } })
+  @ApiFoundResponse({
+    description:
+      'redirect to returnTo with account, product and status=connected, or status=error&reason=…',
+  })
+  @ApiBadRequestResponse({
+    description:
+      'HTML page: invalid_state, access_denied, missing_code, code_rejected or provider_unavailable; nothing stored',
+    content: { 'text/html': {} },
+  })
+  @ApiTooManyRequestsResponse({
+    description: '`rate_limited`: more than 60 callbacks a minute from one address',
   })
   async callback(@Query() query: CallbackQuery, @Res() reply: FastifyReply): Promise<void> {
     const outcome = await this.oauth.completeAuthorization(query);
