@@ -6,6 +6,7 @@ import { AppModule } from './app.module';
 import { answerClientError, answerRouterError, BrokerErrorFilter } from './common/error.filter';
 import { BrokerMetrics } from './metrics/broker-metrics';
 import type { AppConfig } from './config/config';
+import { requestId } from './logging/request-id';
 import { setupSwagger } from './swagger';
 
 export type ResolvedConfig = AppConfig & { database: { url: string } };
@@ -17,6 +18,7 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
     // chars, and longer ones must reach validation to get the contract's 400.
     routerOptions: { maxParamLength: 1024 },
     bodyLimit: 64 * 1024,
+    genReqId: requestId,
     // X-Forwarded-For is believed only from proxies on private networks (a load balancer, an
     // ingress); a client on the internet cannot choose the address its rate limits count against.
     trustProxy: 'loopback, linklocal, uniquelocal',
@@ -37,6 +39,7 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
   observeRequestDurations(app);
+  addSecurityHeaders(app);
   setupSwagger(app);
   return app;
 }
@@ -57,5 +60,23 @@ function observeRequestDurations(app: NestFastifyApplication): void {
         reply.elapsedTime / 1000,
       );
       done();
+    });
+}
+
+/**
+ * Every API answer may carry a token, a connection's state or an error about one: never cache
+ * it, never sniff its type. The Swagger UI's static assets are the only cacheable answers; the
+ * callback pages set their own, stricter headers.
+ */
+function addSecurityHeaders(app: NestFastifyApplication): void {
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onSend', (request, reply, payload, done) => {
+      if (!reply.hasHeader('x-content-type-options'))
+        reply.header('X-Content-Type-Options', 'nosniff');
+      if (!reply.hasHeader('cache-control') && !request.url.startsWith('/docs'))
+        reply.header('Cache-Control', 'no-store');
+      done(null, payload);
     });
 }

@@ -72,7 +72,7 @@ export class BrokerErrorFilter implements ExceptionFilter {
       // PostgreSQL restarting, failing over or unreachable: a condition to retry, not a bug.
       status = 503;
       this.logger.warn(
-        { requestId: request.id, code: errorCode(exception) },
+        { requestId: request.id, errorCode: errorCode(exception) },
         'database unavailable; answered 503',
       );
       reply.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { Module } from '@nestjs/common';
+import { Module, RequestMethod } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { redactUrl, REDACT_PATHS } from './redaction';
+import { requestId } from './request-id';
 
 /** Set by the API-key guard so the request line names the calling service (never its secret). */
 export interface AuthenticatedRequest extends IncomingMessage {
@@ -15,16 +15,15 @@ export interface AuthenticatedRequest extends IncomingMessage {
     LoggerModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
+        // nestjs-pino's default route, '{/*splat}', matches nothing under Nest 12 with fastify:
+        // without this, no request was ever logged.
+        forRoutes: [{ path: '/{*splat}', method: RequestMethod.ALL }],
         pinoHttp: {
           level: config.logLevel,
           formatters: { level: (label: string) => ({ level: label }) },
           redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
-          genReqId: (req: IncomingMessage) => {
-            const given = req.headers['x-request-id'];
-            return typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given)
-              ? given
-              : randomUUID();
-          },
+          // Fastify has already assigned the id (see createApp); this is the fallback.
+          genReqId: (req: IncomingMessage) => requestId(req),
           customProps: (req: IncomingMessage) => ({
             caller: (req as AuthenticatedRequest).apiKeyName,
           }),

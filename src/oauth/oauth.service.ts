@@ -83,7 +83,7 @@ export class OAuthService {
     } catch (error) {
       if (!(error instanceof RdStationError)) throw error;
       this.logger.warn(
-        { account: pending.account, product: pending.product, code: error.code },
+        { account: pending.account, product: pending.product, errorCode: error.code },
         'code exchange failed',
       );
       return {
@@ -107,7 +107,7 @@ export class OAuthService {
       return (await this.rd.accountInfo(accessToken)).name;
     } catch (error) {
       this.logger.warn(
-        { code: (error as RdStationError).code },
+        { errorCode: (error as RdStationError).code },
         'could not read the Marketing account name',
       );
       return null;

@@ -151,7 +151,7 @@ export class ConnectionsService {
             revoked = await this.rd.revoke(key.product, this.connections.accessTokenOf(connection));
           } catch (error) {
             this.logger.warn(
-              { ...key, code: (error as RdStationError).code },
+              { ...key, errorCode: (error as RdStationError).code },
               'revocation at RD failed; deleting anyway',
             );
           }

@@ -222,7 +222,7 @@ export class TokenRefresher {
       const grantRejected = error.kind === 'permanent' && !error.clientCredentialsRejected;
       if (error.clientCredentialsRejected) {
         this.logger.error(
-          { product: connection.product, code: error.code },
+          { product: connection.product, errorCode: error.code },
           `RD rejected the client credentials of the ${connection.product} app: check RD_${connection.product.toUpperCase()}_CLIENT_ID/SECRET`,
         );
       }
@@ -243,12 +243,17 @@ export class TokenRefresher {
     error: RdStationError,
     interrupted: boolean,
   ): Promise<void> {
-    const reason = interrupted
-      ? `RD rejected the refresh token (${error.code}); an earlier refresh ended without an answer ` +
-        `(process crash, timeout or lost response) after RD had rotated it; reconnect the account`
-      : `RD rejected the refresh token (${error.code}): ${error.message}`;
+    // The mark of an unanswered earlier attempt is the likely cause, not a certain one (the user
+    // may also have revoked access): say both.
+    const reason =
+      `RD rejected the refresh token (${error.code}): ${error.message}` +
+      (interrupted
+        ? `; an earlier refresh ended without an answer (process crash, timeout or lost response), ` +
+          `so RD most likely rotated the token then and the new one never reached the broker`
+        : '') +
+      '; reconnect the account';
     this.logger.warn(
-      { account: connection.account, product: connection.product, code: error.code },
+      { account: connection.account, product: connection.product, errorCode: error.code },
       'refresh token rejected; reauthorization required',
     );
     await this.connections.saveReauthorizationRequired(tx, connection, reason);
@@ -272,7 +277,7 @@ export class TokenRefresher {
     const retryAt = new Date(Date.now() + backoffSeconds(failures, error.retryAfterSeconds) * 1000);
     const message = `RD refresh failed (${error.code}): ${error.message}`;
     this.logger.warn(
-      { account: connection.account, product: connection.product, code: error.code, failures },
+      { account: connection.account, product: connection.product, errorCode: error.code, failures },
       'refresh failed; backing off',
     );
     // No status: the request may have reached RD (timeout, reset); 5xx: RD may have processed it.

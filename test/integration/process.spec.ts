@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testEnv } from '../support/broker';
@@ -32,19 +32,25 @@ describe('the built broker as a process', () => {
     expect(lines[0]).toContain(expected);
   });
 
-  it('`migrate` applies the migrations and exits', async () => {
+  it('`migrate` applies every migration on an empty database, then finds none pending', async () => {
     const db = await createTestDatabase();
+    const migrations = readdirSync(join(__dirname, '..', '..', 'migrations')).filter((f) =>
+      f.endsWith('.ts'),
+    );
     try {
-      await db.dataSource.query(
-        'DROP TABLE connections, oauth_states, connection_events, migrations',
-      );
-      const run = spawnBroker(testEnv({ DATABASE_URL: db.url, LOG_LEVEL: 'info' }), ['migrate']);
+      await db.dataSource.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+      const env = testEnv({ DATABASE_URL: db.url, LOG_LEVEL: 'info' });
+      const run = spawnBroker(env, ['migrate']);
       expect(await run.exited).toBe(0);
-      expect(run.output()).toContain('migrations: 1 applied');
+      expect(run.output()).toContain(`migrations: ${migrations.length} applied`);
       const [{ count }] = await db.dataSource.query(
         `SELECT count(*)::int AS count FROM migrations`,
       );
-      expect(count).toBe(1);
+      expect(count).toBe(migrations.length);
+
+      const again = spawnBroker(env, ['migrate']);
+      expect(await again.exited).toBe(0);
+      expect(again.output()).toContain('migrations: 0 applied (none pending)');
     } finally {
       await db.drop();
     }

@@ -1,0 +1,79 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface HeldExchange {
+  method: string;
+  path: string;
+  /** What the upstream answered; the client never receives it. */
+  status: number;
+  body: string;
+}
+
+export interface HoldingProxy {
+  url: string;
+  /** Requests whose path this matches are forwarded, answered upstream, and the answer is kept. */
+  holdWhen: (path: string) => boolean;
+  /** Answers the upstream produced but the client never got. */
+  held: HeldExchange[];
+  close(): Promise<void>;
+}
+
+/**
+ * A reverse proxy in front of the fake RD Station that can swallow answers: the request reaches
+ * RD and is fully processed there, but the answer never reaches the caller. It models "RD did
+ * the work; the caller never heard back" (a crash or a cut connection between the two).
+ */
+export async function startHoldingProxy(upstream: string): Promise<HoldingProxy> {
+  const sockets = new Set<Socket>();
+  const proxy: HoldingProxy = {
+    url: '',
+    holdWhen: () => false,
+    held: [],
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+
+  const forward = async (request: IncomingMessage, response: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (['host', 'connection', 'content-length', 'keep-alive'].includes(name)) continue;
+      if (typeof value === 'string') headers.set(name, value);
+    }
+    const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
+    const answer = await fetch(new URL(request.url ?? '/', upstream), {
+      method: request.method,
+      headers,
+      body: hasBody ? Buffer.concat(chunks) : undefined,
+      redirect: 'manual',
+    });
+    const body = await answer.text();
+    const path = (request.url ?? '/').split('?')[0];
+    if (proxy.holdWhen(path)) {
+      proxy.held.push({ method: request.method ?? '', path, status: answer.status, body });
+      return; // never answered: the caller waits until it gives up or dies
+    }
+    const out: Record<string, string> = {};
+    answer.headers.forEach((value, name) => {
+      if (!['content-length', 'content-encoding', 'transfer-encoding', 'connection'].includes(name))
+        out[name] = value;
+    });
+    response.writeHead(answer.status, out).end(body);
+  };
+
+  const server = createServer((request, response) => {
+    forward(request, response).catch(() => response.destroy());
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  proxy.url = `http://127.0.0.1:${port}`;
+  return proxy;
+}
