@@ -22,7 +22,11 @@ export class AppModule {
       imports: [
         ConfigModule.register(config),
         LoggingModule,
-        TypeOrmModule.forRoot({ ...dataSourceOptions(config.database.url), migrationsRun: true }),
+        TypeOrmModule.forRoot({
+          // A lock holder is never slower than one RD call (RD_TIMEOUT_MS): wait a little longer.
+          ...dataSourceOptions(config.database.url, { lockTimeoutMs: config.rd.timeoutMs + 5_000 }),
+          migrationsRun: true,
+        }),
         CryptoModule,
         AuthModule,
         // Per-address limits for the browser-facing callback (see OAuthController).

@@ -26,7 +26,7 @@ export const ENTITIES = [Connection, OAuthState];
 
 export function dataSourceOptions(
   url: string,
-  options: { poolSize?: number } = {},
+  options: { poolSize?: number; lockTimeoutMs?: number } = {},
 ): DataSourceOptions {
   return {
     type: 'postgres',
@@ -44,6 +44,8 @@ export function dataSourceOptions(
       // a session idle in a transaction longer than this is a bug or a dead peer: free the lock.
       idle_in_transaction_session_timeout: 60_000,
       application_name: 'rdstation-token-broker',
+      // Bounds every lock wait, such as a refresh waiting for another replica's (TokenRefresher).
+      options: `-c lock_timeout=${options.lockTimeoutMs ?? 15_000}`,
     },
   };
 }

@@ -22,7 +22,11 @@ export interface RunSummary {
 @Injectable()
 export class ScheduledRefreshService {
   private readonly logger = new Logger(ScheduledRefreshService.name);
-  private readonly concurrency: number;
+  /**
+   * More workers than RD slots (TokenRefresher's REFRESH_CONCURRENCY semaphore), so each
+   * worker's database work overlaps other workers' RD calls and the slots never sit idle.
+   */
+  private readonly workers: number;
   /** A claim outlives a crashed replica by this much, then another replica takes it. */
   readonly leaseSeconds: number;
 
@@ -31,7 +35,7 @@ export class ScheduledRefreshService {
     private readonly connections: ConnectionsRepository,
     private readonly refresher: TokenRefresher,
   ) {
-    this.concurrency = config.refresh.concurrency;
+    this.workers = Math.ceil(config.refresh.concurrency * 1.5);
     this.leaseSeconds = Math.ceil((3 * config.rd.timeoutMs) / 1000) + 5;
   }
 
@@ -50,7 +54,7 @@ export class ScheduledRefreshService {
     let claiming: Promise<void> | null = null;
 
     const claim = async () => {
-      const batch = await this.connections.claimDueForRefresh(this.concurrency, this.leaseSeconds);
+      const batch = await this.connections.claimDueForRefresh(this.workers, this.leaseSeconds);
       summary.claimed += batch.length;
       queue.push(...batch);
       if (batch.length === 0) exhausted = true;
@@ -69,7 +73,7 @@ export class ScheduledRefreshService {
         this.count(summary, await this.refreshOne(key));
     };
 
-    await Promise.all(Array.from({ length: this.concurrency }, worker));
+    await Promise.all(Array.from({ length: this.workers }, worker));
     summary.tookMs = Date.now() - started;
     return summary;
   }

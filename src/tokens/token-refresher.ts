@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { Semaphore } from 'async-mutex';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { NotConnectedError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
@@ -77,7 +78,8 @@ const OUTCOME_LABELS: Partial<Record<RefreshOutcome, string>> = {
 export class TokenRefresher {
   private readonly logger = new Logger(TokenRefresher.name);
   private readonly inFlight = new Map<string, Promise<RefreshResult>>();
-  private readonly lockWaitMs: number;
+  /** REFRESH_CONCURRENCY: scheduled and forced refresh calls to RD in flight in this replica. */
+  private readonly rdSlots: Semaphore;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -88,7 +90,7 @@ export class TokenRefresher {
     private readonly cache: TokenCache,
     private readonly metrics: BrokerMetrics,
   ) {
-    this.lockWaitMs = config.rd.timeoutMs + 5_000;
+    this.rdSlots = new Semaphore(config.refresh.concurrency);
   }
 
   refresh(key: ConnectionKey, trigger: RefreshTrigger): Promise<RefreshResult> {
@@ -116,7 +118,8 @@ export class TokenRefresher {
     let locked = false;
     let unlockFailed: Error | undefined;
     try {
-      await session.query(`SELECT set_config('lock_timeout', $1, false)`, [`${this.lockWaitMs}ms`]);
+      // Every pooled session has lock_timeout = RD_TIMEOUT_MS + 5 s (data-source-options.ts):
+      // a holder is never slower than that, so a longer wait means something is wrong.
       try {
         await session.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [lockId(key)]);
         locked = true;
@@ -130,11 +133,7 @@ export class TokenRefresher {
       if (locked) {
         this.cache.invalidate(key); // whatever `work` changed is visible to this replica's readers at once
         await session
-          .query('SELECT pg_advisory_unlock(hashtextextended($1, 0)), set_config($2, $3, false)', [
-            lockId(key),
-            'lock_timeout',
-            '0',
-          ])
+          .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lockId(key)])
           .catch((error: Error) => (unlockFailed = error));
       }
       // A session that could not unlock must not go back to the pool still holding the lock.
@@ -151,7 +150,7 @@ export class TokenRefresher {
         const connection = await this.current(key, session);
         const skip = this.skipReason(connection, trigger);
         if (skip) return { outcome: skip, connection };
-        return this.callRdAndCommit(session, connection);
+        return this.callRdAndCommit(session, connection, trigger);
       },
       async () => ({ outcome: 'busy', connection: await this.current(key) }),
     );
@@ -192,6 +191,7 @@ export class TokenRefresher {
   private async callRdAndCommit(
     session: QueryRunner,
     connection: Connection,
+    trigger: RefreshTrigger,
   ): Promise<RefreshResult> {
     const interrupted = connection.refreshStartedAt !== null;
     const refreshToken = this.connections.refreshTokenOf(connection);
@@ -199,7 +199,9 @@ export class TokenRefresher {
 
     let outcome: RefreshOutcome;
     try {
-      const tokens = await this.rd.refresh(connection.product, refreshToken);
+      const call = () => this.rd.refresh(connection.product, refreshToken);
+      // A caller waiting on a read never queues behind the scheduler's REFRESH_CONCURRENCY slots.
+      const tokens = trigger.kind === 'read' ? await call() : await this.rdSlots.runExclusive(call);
       outcome = 'refreshed';
       await session.manager.transaction(async (tx) => {
         await this.connections.saveRefreshed(tx, connection, tokens);

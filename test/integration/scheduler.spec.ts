@@ -223,6 +223,24 @@ describe('scheduler', () => {
     });
   });
 
+  it('keeps at most REFRESH_CONCURRENCY refresh calls at RD in flight', async () => {
+    const h = await createHarness({ env: { REFRESH_CONCURRENCY: '2' }, rd: { latencyMs: 200 } });
+    try {
+      await seedConnections(h, 10, 'crm');
+      await makeAllDue(h);
+      expect(await run(h)).toMatchObject({ refreshed: 10 });
+      const arrivals = h.rd.tokenCalls({ grantType: 'refresh_token' }).map((c) => c.at);
+      // Each call stays at RD 200 ms: a window shorter than that holds at most 2 arrivals.
+      for (const at of arrivals) {
+        expect(
+          arrivals.filter((other) => other >= at && other < at + 180).length,
+        ).toBeLessThanOrEqual(2);
+      }
+    } finally {
+      await h.close();
+    }
+  });
+
   it('runs on its cron when enabled, and registers nothing when disabled', async () => {
     const h = await createHarness({
       env: { SCHEDULER_ENABLED: 'true', REFRESH_CRON: '*/1 * * * * *' },
