@@ -5,7 +5,6 @@ import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source-options';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
-import { LoggingModule } from './logging/logging.module';
 import { CryptoModule } from './crypto/crypto.module';
 import { AuthModule } from './auth/auth.module';
 import { ThrottlerModule } from '@nestjs/throttler';
@@ -21,7 +20,6 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.register(config),
-        LoggingModule,
         TypeOrmModule.forRoot({
           // A lock holder is never slower than one RD call (RD_TIMEOUT_MS): wait a little longer.
           ...dataSourceOptions(config.database.url, { lockTimeoutMs: config.rd.timeoutMs + 5_000 }),

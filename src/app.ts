@@ -1,11 +1,12 @@
 import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
+import type { FastifyBaseLogger } from 'fastify';
 import { AppModule } from './app.module';
 import { answerClientError, answerRouterError, BrokerErrorFilter } from './common/error.filter';
 import { BrokerMetrics } from './metrics/broker-metrics';
 import type { AppConfig } from './config/config';
+import { createLogger, NestPinoLogger, RequestLog } from './logging/logger';
 import { requestId } from './logging/request-id';
 import { setupSwagger } from './swagger';
 
@@ -13,7 +14,12 @@ export type ResolvedConfig = AppConfig & { database: { url: string } };
 
 /** Builds the broker (not yet listening): used by main.ts, the tests and the benchmark alike. */
 export async function createApp(config: ResolvedConfig): Promise<NestFastifyApplication> {
+  const logger = createLogger(config);
   const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    logController: new RequestLog(),
+    // The request line carries reqId itself (RequestLog); a child logger per request would only cost time.
+    childLoggerFactory: (parent: FastifyBaseLogger) => parent,
     // Fastify 404s a path parameter longer than this before any route runs; accounts are ≤ 128
     // chars, and longer ones must reach validation to get the contract's 400.
     routerOptions: { maxParamLength: 1024 },
@@ -29,11 +35,8 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.register(config),
     adapter,
-    {
-      bufferLogs: true,
-    },
+    { logger: new NestPinoLogger(logger) },
   );
-  app.useLogger(app.get(Logger));
   app.useGlobalFilters(new BrokerErrorFilter());
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),

@@ -18,7 +18,7 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { APP_CONFIG, type ApiKey, type AppConfig } from '../config/config';
-import type { AuthenticatedRequest } from '../logging/logging.module';
+import type { AuthenticatedRequest } from '../logging/logger';
 import { FailedAuthLimiter } from './failed-auth.limiter';
 
 const ADMIN_ONLY = 'broker:admin-only';

@@ -330,7 +330,11 @@ describe('secret hygiene (broker process, LOG_LEVEL=debug)', () => {
     expect(logs).toMatch(/"url":"\/oauth\/callback\?code=\[Redacted\]&state=\[Redacted\]"/);
     expect(logs).toContain('/connections/acme/refresh?product=marketing');
     expect(logs).toContain('access_token=[Redacted]');
-    expect(logs).toMatch(/"statusCode":401/);
+    expect(logs).toMatch(/"status":401/);
+    // Request lines carry the request id and the calling key's name (never its secret).
+    expect(logs).toMatch(
+      /"requestId":"[^"]+","method":"GET","url":"\/tokens\/acme\?product=crm".*"caller":"svc"/,
+    );
 
     const places: Array<[string, string]> = [
       ...logLines.map((line, i): [string, string] => [`log line ${i + 1}`, line]),

@@ -1,0 +1,102 @@
+import type { LoggerService } from '@nestjs/common';
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { AppConfig } from '../config/config';
+import { redactUrl, REDACT_PATHS } from './redaction';
+
+/** Set by the API-key guard so the request line names the calling service (never its secret). */
+export interface AuthenticatedRequest {
+  apiKeyName?: string;
+}
+
+/** The one pino logger of an application: JSON lines, redacted, used by fastify and by Nest. */
+export function createLogger(config: Pick<AppConfig, 'logLevel'>): Logger {
+  return pino({
+    level: config.logLevel,
+    formatters: { level: (label) => ({ level: label }) },
+    redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
+  });
+}
+
+/**
+ * One line per answered request, written by fastify's own request lifecycle (no middleware):
+ * request id, method, route, redacted URL, status, time and the calling key's name. Probes and
+ * scrapes are not logged; successful token reads, the hot path counted by the metrics, are
+ * logged at debug; errors at error; everything else at info.
+ */
+export class RequestLog extends LogController {
+  constructor() {
+    super({ requestIdLogLabel: 'reqId' });
+  }
+
+  override incomingRequest(): void {}
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    const url = request.raw.url ?? '';
+    if (url.startsWith('/health') || url.startsWith('/metrics')) return;
+    const status = reply.statusCode;
+    const level =
+      error || status >= 500
+        ? 'error'
+        : status < 300 && url.startsWith('/tokens/')
+          ? 'debug'
+          : 'info';
+    // Flat fields: fastify's own `req`/`res` serializers would rewrite nested objects.
+    request.log[level](
+      {
+        requestId: request.id,
+        method: request.method,
+        url: redactUrl(url),
+        route: request.routeOptions.url,
+        status,
+        responseTime: Math.round(reply.elapsedTime * 100) / 100,
+        caller: (request.raw as AuthenticatedRequest).apiKeyName,
+        remoteAddress: request.ip,
+        ...(error ? { err: error } : {}),
+      },
+      'request completed',
+    );
+  }
+}
+
+/** Nest's LoggerService on the same pino logger: `logger.warn({...fields}, 'message')` works as in pino. */
+export class NestPinoLogger implements LoggerService {
+  constructor(private readonly pino: Logger) {}
+
+  log(message: unknown, ...rest: unknown[]) {
+    this.write('info', message, rest);
+  }
+  error(message: unknown, ...rest: unknown[]) {
+    this.write('error', message, rest);
+  }
+  warn(message: unknown, ...rest: unknown[]) {
+    this.write('warn', message, rest);
+  }
+  debug(message: unknown, ...rest: unknown[]) {
+    this.write('debug', message, rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]) {
+    this.write('trace', message, rest);
+  }
+  fatal(message: unknown, ...rest: unknown[]) {
+    this.write('fatal', message, rest);
+  }
+
+  /** Nest appends the logger's context as the last argument; a string before it is the message. */
+  private write(level: pino.Level, message: unknown, rest: unknown[]): void {
+    const context =
+      rest.length > 0 && typeof rest[rest.length - 1] === 'string'
+        ? (rest.pop() as string)
+        : undefined;
+    const text = typeof rest[0] === 'string' ? (rest[0] as string) : undefined;
+    if (message instanceof Error)
+      this.pino[level]({ context, err: message }, text ?? message.message);
+    else if (typeof message === 'object' && message !== null)
+      this.pino[level]({ context, ...message }, text);
+    else this.pino[level]({ context }, String(message));
+  }
+}
