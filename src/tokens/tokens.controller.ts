@@ -6,6 +6,7 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
+  ApiQuery,
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
@@ -19,8 +20,6 @@ import {
   TokenResponse,
 } from './tokens.dto';
 import { TokensService } from './tokens.service';
-
-const DEFAULT_MIN_VALIDITY = 60;
 
 @ApiTags('tokens')
 @Controller('tokens')
@@ -61,11 +60,13 @@ export class TokensController {
     description:
       '`provider_unavailable`: RD failed and the stored token is too short-lived; `Retry-After` is set',
   })
-  getToken(@Param('account') account: string, @Query() query: TokenQuery): Promise<TokenResponse> {
-    const key = {
-      account: assertAccount(account),
-      product: resolveProduct(this.config, query.product),
-    };
-    return this.tokens.getToken(key, query.minValidity ?? DEFAULT_MIN_VALIDITY);
+  @ApiQuery({ type: TokenQuery })
+  getToken(
+    @Param('account') account: string,
+    @Query() query: Record<string, unknown>,
+  ): Promise<TokenResponse> {
+    const { product, minValiditySeconds } = TokenQuery.parse(query);
+    const key = { account: assertAccount(account), product: resolveProduct(this.config, product) };
+    return this.tokens.getToken(key, minValiditySeconds);
   }
 }
