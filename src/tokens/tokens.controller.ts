@@ -12,11 +12,12 @@ import {
 } from '@nestjs/swagger';
 import { RequireApiKey } from '../auth/api-key.guard';
 import { assertAccount, resolveProduct } from '../common/validation';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import { APP_CONFIG, PRODUCTS, type AppConfig } from '../config/config';
 import {
   ErrorResponse,
   ReauthorizationErrorResponse,
-  TokenQuery,
+  DEFAULT_MIN_VALIDITY,
+  parseTokenQuery,
   TokenResponse,
 } from './tokens.dto';
 import { TokensService } from './tokens.service';
@@ -60,12 +61,23 @@ export class TokensController {
     description:
       '`provider_unavailable`: RD failed and the stored token is too short-lived; `Retry-After` is set',
   })
-  @ApiQuery({ type: TokenQuery })
+  @ApiQuery({
+    name: 'product',
+    required: false,
+    enum: PRODUCTS,
+    description: 'crm or marketing; may be left out when only one product is configured',
+  })
+  @ApiQuery({
+    name: 'minValidity',
+    required: false,
+    schema: { type: 'integer', minimum: 0, maximum: 3600, default: DEFAULT_MIN_VALIDITY },
+    description: 'seconds the token must still be valid',
+  })
   getToken(
     @Param('account') account: string,
     @Query() query: Record<string, unknown>,
   ): Promise<TokenResponse> {
-    const { product, minValiditySeconds } = TokenQuery.parse(query);
+    const { product, minValiditySeconds } = parseTokenQuery(query);
     const key = { account: assertAccount(account), product: resolveProduct(this.config, product) };
     return this.tokens.getToken(key, minValiditySeconds);
   }
