@@ -1,0 +1,192 @@
+/** The summary: machine facts, the printed tables, the JSON file, and the pass/fail checks. */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { DrainResult } from './drain';
+import type { LoadResult } from './load';
+import { RESULTS_DIR } from './processes';
+
+export interface Machine {
+  nproc: number;
+  cpu: string;
+  ramGiB: number;
+  node: string;
+  postgres: string;
+  database: string;
+  /** 1-minute load averages: the machine is shared, figures are only as good as its quiet. */
+  loadAtStart: number;
+  loadAtEnd: number;
+}
+
+export interface Summary {
+  at: string;
+  quick: boolean;
+  machine: Machine;
+  read: {
+    accounts: number;
+    connections: number;
+    warmupSeconds: number;
+    seconds: number;
+    answerBytes: number;
+    l1: LoadResult;
+    l2: LoadResult;
+    broker: LoadResult;
+    ratios: { brokerToL1: number; brokerToL2: number };
+  };
+  drain: DrainResult[];
+}
+
+export function loadNow(): number {
+  return Math.round(loadavg()[0] * 100) / 100;
+}
+
+export function machine(postgres: string, database: string, loadAtStart: number): Machine {
+  const info = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /^model name\s*:\s*(.+)$/m.exec(info)?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  return {
+    nproc: cpus().length,
+    cpu: model.trim(),
+    ramGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    postgres,
+    database,
+    loadAtStart,
+    loadAtEnd: loadNow(),
+  };
+}
+
+function table(headers: string[], rows: Array<Array<string | number>>): string {
+  const cells = [headers, ...rows.map((row) => row.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+  const line = (row: string[]) =>
+    row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  return cells.map(line).join('\n');
+}
+
+/** The broker's own count of how it answered the measured requests, e.g. "cache_hit 97.1%, db 2.9%". */
+function readOutcomes(broker: LoadResult): string {
+  const reads = broker.tokenReads;
+  if (!reads) return 'broker read outcomes: (no broker_token_reads_total metric)';
+  const total = Object.values(reads).reduce((a, b) => a + b, 0);
+  const parts = Object.entries(reads)
+    .sort((a, b) => b[1] - a[1])
+    .map(([outcome, n]) => `${outcome} ${((100 * n) / total).toFixed(1)}%`);
+  return `broker answered the measured reads from: ${parts.join(', ')}`;
+}
+
+export function format(summary: Summary): string {
+  const { machine: m, read, drain } = summary;
+  const loadRow = (name: string, r: LoadResult) => [
+    name,
+    r.reqPerSec,
+    r.p50Ms.toFixed(2),
+    r.p99Ms.toFixed(2),
+    r.peakRssMb,
+    r.non2xx + r.errors + r.warmupFailures,
+    `${r.serverCpuPercent} / ${r.loadGeneratorCpuPercent} / ${r.machineCpuPercent}`,
+    r.serverCpuMicrosPerRequest,
+  ];
+  const drainRow = (d: DrainResult) => [
+    d.replicas,
+    d.connections,
+    d.limitS.toFixed(2),
+    d.drainS.toFixed(2),
+    d.ratio.toFixed(2),
+    d.maxRdInFlight,
+    d.duplicates,
+    d.unrefreshed,
+    d.failedCalls,
+    `${d.slotMsPerRefresh.toFixed(0)} / ${d.rdCallMeanMs?.toFixed(0) ?? '?'}`,
+    d.dbTransactionsPerRefresh.toFixed(1),
+    `${d.brokerCpuPercent.join('+')} / ${d.machineCpuPercent}`,
+    d.peakRssMb.join('/'),
+  ];
+  return [
+    `Machine: ${m.nproc} × ${m.cpu}, ${m.ramGiB} GiB RAM, Node ${m.node}, PostgreSQL ${m.postgres} (${m.database}); ` +
+      `load average ${m.loadAtStart} at start, ${m.loadAtEnd} at end`,
+    '',
+    `Read path: GET /tokens/:account?product=crm over ${read.accounts} random accounts, ` +
+      `${read.connections} connections, ${read.seconds} s after a warm-up (each account once, ` +
+      `then ${read.warmupSeconds} s), ` +
+      `answer ${read.answerBytes} bytes`,
+    table(
+      [
+        'server',
+        'req/s',
+        'p50 ms',
+        'p99 ms',
+        'peak RSS MB',
+        'non-2xx/errors',
+        'CPU % server / load gen / machine',
+        'server CPU µs/req',
+      ],
+      [
+        loadRow('L1 fastify constant JSON', read.l1),
+        loadRow('L2 fastify + pg SELECT', read.l2),
+        loadRow('broker', read.broker),
+      ],
+    ),
+    `CPU in % of one core (the machine's maximum is ${m.nproc * 100} %); machine CPU beyond ` +
+      'server + load generator + PostgreSQL is other work, which makes a figure noisy',
+    readOutcomes(read.broker),
+    `broker/L1 = ${read.ratios.brokerToL1.toFixed(2)}   broker/L2 = ${read.ratios.brokerToL2.toFixed(2)}  (req/s)`,
+    '',
+    `Refresh drain: all connections due at once, fake RD ${drain[0]?.latencyMs} ms, ` +
+      `REFRESH_CONCURRENCY ${drain[0]?.concurrency}, REFRESH_CRON every second`,
+    table(
+      [
+        'replicas',
+        'connections',
+        'limit s',
+        'drain s',
+        'limit/drain',
+        'max RD in flight',
+        'duplicates',
+        'unrefreshed',
+        'failed calls',
+        'slot ms/refresh / RD call ms',
+        'db xacts/refresh',
+        'CPU % brokers / machine',
+        'peak RSS MB',
+      ],
+      drain.map(drainRow),
+    ),
+  ].join('\n');
+}
+
+/** What makes the run fail (thresholds are reported, never asserted). */
+export function problems(summary: Summary): string[] {
+  const found: string[] = [];
+  const { l1, l2, broker } = summary.read;
+  for (const [name, r] of [
+    ['L1', l1],
+    ['L2', l2],
+    ['broker', broker],
+  ] as const) {
+    if (r.non2xx > 0)
+      found.push(`${name}: ${r.non2xx} non-2xx answers ${JSON.stringify(r.statusCodes)}`);
+    if (r.errors > 0) found.push(`${name}: ${r.errors} request errors (${r.timeouts} timeouts)`);
+    if (r.warmupFailures > 0) found.push(`${name}: ${r.warmupFailures} failures during warm-up`);
+  }
+  for (const d of summary.drain) {
+    const where = `drain with ${d.replicas} replica(s)`;
+    if (d.duplicates > 0) found.push(`${where}: ${d.duplicates} duplicate refreshes`);
+    if (d.maxRdInFlight > d.concurrency * d.replicas)
+      found.push(
+        `${where}: ${d.maxRdInFlight} RD calls in flight at once (REFRESH_CONCURRENCY exceeded)`,
+      );
+    if (d.unrefreshed > 0) found.push(`${where}: ${d.unrefreshed} connections left unrefreshed`);
+    if (d.failedCalls > 0)
+      found.push(`${where}: ${d.failedCalls} refresh calls failed at the fake`);
+    if (d.reauthorizationRequired > 0)
+      found.push(`${where}: ${d.reauthorizationRequired} connections need reauthorization`);
+  }
+  return found;
+}
+
+export function writeJson(summary: Summary): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, summary.quick ? 'latest-quick.json' : 'latest.json');
+  writeFileSync(file, JSON.stringify(summary, null, 2) + '\n');
+  return file;
+}
