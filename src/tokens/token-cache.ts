@@ -43,6 +43,16 @@ export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown
   private reconnectTimer: NodeJS.Timeout | null = null;
   /** Bumped by every invalidation; see `ticket()`. */
   private invalidations = 0;
+  /** When each recently invalidated connection was last invalidated (counter value). */
+  private readonly invalidatedAt = new LRUCache<string, number>({
+    max: 10_000,
+    // A forgotten record can no longer prove a ticket fresh: tickets before it are refused.
+    dispose: (at, _id, reason) => {
+      if (reason === 'evict') this.trustedSince = Math.max(this.trustedSince, at);
+    },
+  });
+  /** Tickets older than this are refused (set after a clear or an evicted record). */
+  private trustedSince = 0;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -67,15 +77,18 @@ export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   /**
-   * Take a ticket BEFORE reading the database, hand it to `set` after: if any invalidation
-   * arrived in between, the row read may already be stale and is not cached.
+   * Take a ticket BEFORE reading the database, hand it to `set` after: if that connection was
+   * invalidated in between (or the whole cache was), the row read may be stale and is not cached.
+   * Invalidations of other connections do not matter, so reads keep caching during a drain.
    */
   ticket(): number {
     return this.invalidations;
   }
 
   set(key: ConnectionKey, token: CachedToken, ticket: number): void {
-    if (this.listening && ticket === this.invalidations) this.entries?.set(cacheKey(key), token);
+    const id = cacheKey(key);
+    const stale = ticket < this.trustedSince || (this.invalidatedAt.get(id) ?? -1) > ticket;
+    if (this.listening && !stale) this.entries?.set(id, token);
   }
 
   /** For this replica's own changes, effective at once (the NOTIFY follows a moment later). */
@@ -84,12 +97,13 @@ export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   private forget(id: string): void {
-    this.invalidations++;
+    this.invalidatedAt.set(id, ++this.invalidations);
     this.entries?.delete(id);
   }
 
   private forgetAll(): void {
-    this.invalidations++;
+    this.trustedSince = ++this.invalidations;
+    this.invalidatedAt.clear();
     this.entries?.clear();
   }
 

@@ -1,4 +1,5 @@
 import { ConnectionsRepository } from '../../src/tokens/connections.repository';
+import { TokenCache } from '../../src/tokens/token-cache';
 import { auth, connect, createHarness, type Harness } from '../support/harness';
 import { waitFor } from '../support/process';
 import { seedConnections } from '../support/seed';
@@ -53,6 +54,26 @@ describe('token cache', () => {
         cached.body.accessToken,
       );
       expect(h.rd.tokenCalls({ grantType: 'refresh_token' })).toHaveLength(1);
+    });
+
+    it('does not cache a row read across an invalidation of that connection, only of that one', () => {
+      const cache = h.brokers[0].app.get(TokenCache);
+      const token = { accessToken: 'x', expiresAt: new Date(Date.now() + 3600_000) };
+      const a = { account: 'ticket-a', product: 'crm' as const };
+      const b = { account: 'ticket-b', product: 'crm' as const };
+
+      const ticket = cache.ticket();
+      cache.invalidate(b); // another connection changed meanwhile: irrelevant to a
+      cache.set(a, token, ticket);
+      expect(cache.get(a)).toEqual(token);
+
+      const later = cache.ticket();
+      cache.invalidate(a); // a itself changed after the read began: its row may be stale
+      cache.set(a, token, later);
+      expect(cache.get(a)).toBeUndefined();
+      cache.set(a, token, cache.ticket()); // a read that began after the change may cache
+      expect(cache.get(a)).toEqual(token);
+      cache.invalidate(a);
     });
 
     it('drops a connection deleted on the other replica', async () => {
