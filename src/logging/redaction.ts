@@ -21,6 +21,8 @@ export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
+  // A failed SQL statement (TypeORM QueryFailedError) carries its parameters: ciphertexts, hashes.
+  'err.parameters',
   ...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]),
 ];
 
