@@ -10,6 +10,7 @@ import { AuthModule } from './auth/auth.module';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { OAuthModule } from './oauth/oauth.module';
 import { TokensModule } from './tokens/tokens.module';
+import { ConnectionsModule } from './connections/connections.module';
 import { SchedulerModule } from './scheduler/scheduler.module';
 
 @Module({})
@@ -32,6 +33,7 @@ export class AppModule {
         HealthModule,
         MetricsModule,
         TokensModule,
+        ConnectionsModule,
         OAuthModule,
         SchedulerModule,
       ],

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
-import { Connection } from '../tokens/connection.entity';
+import { Connection } from '../connections/connection.entity';
 import { OAuthState } from '../oauth/oauth-state.entity';
 
 /**

@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { Agent, request } from 'undici';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { BrokerMetrics } from '../metrics/broker-metrics';
+import { backoffSeconds } from '../refresh/refresh-policy';
 
 interface PendingEvent {
   id: string;
@@ -112,7 +113,7 @@ export class EventsDispatcher implements OnModuleDestroy {
     } catch (error) {
       failure = (error as Error).message;
     }
-    const retryIn = Math.min(RETRY_CAP_SECONDS, 2 ** Math.min(event.attempts, 12));
+    const retryIn = backoffSeconds(event.attempts, { capSeconds: RETRY_CAP_SECONDS });
     await this.dataSource.query(
       `UPDATE connection_events SET claimed_until = NULL, last_error = $2,
               next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1`,

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
+import type { ConnectionKey } from '../common/connection-key';
+import { APP_CONFIG, type AppConfig } from '../config/config';
 
 export type ConnectionEventType =
   | 'connection.created'
@@ -25,8 +26,7 @@ export class EventsOutbox {
   async record(
     manager: EntityManager,
     type: ConnectionEventType,
-    account: string,
-    product: Product,
+    { account, product }: ConnectionKey,
     detail: Record<string, unknown> = {},
   ): Promise<void> {
     if (!this.enabled) return;

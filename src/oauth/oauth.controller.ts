@@ -14,7 +14,7 @@ import type { FastifyReply } from 'fastify';
 import { RequireApiKey } from '../auth/api-key.guard';
 import { assertAccount, resolveProduct } from '../common/validation';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import { ErrorResponse } from '../tokens/tokens.dto';
+import { ErrorResponse } from '../common/error.dto';
 import { PAGE_HEADERS, renderPage } from './callback-page';
 import { AuthorizeUrlBody, AuthorizeUrlResponse, type CallbackQuery } from './oauth.dto';
 import { CALLBACK_FAILURES, OAuthService } from './oauth.service';

@@ -1,12 +1,14 @@
 import { Module } from '@nestjs/common';
+import { ConnectionsStoreModule } from '../connections/connections-store.module';
+import { EventsModule } from '../events/events.module';
 import { RdStationModule } from '../rdstation/rdstation.module';
-import { TokensModule } from '../tokens/tokens.module';
+import { RefreshModule } from '../refresh/refresh.module';
 import { OAuthController } from './oauth.controller';
 import { OAuthService } from './oauth.service';
 import { OAuthStatesRepository } from './oauth-states.repository';
 
 @Module({
-  imports: [RdStationModule, TokensModule],
+  imports: [RdStationModule, ConnectionsStoreModule, RefreshModule, EventsModule],
   controllers: [OAuthController],
   providers: [OAuthService, OAuthStatesRepository],
 })

@@ -4,8 +4,8 @@ import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
 import { EventsOutbox } from '../events/events.outbox';
 import { RdStationClient, type TokenSet } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
-import { ConnectionsRepository } from '../tokens/connections.repository';
-import { TokenRefresher } from '../tokens/token-refresher';
+import { ConnectionsRepository } from '../connections/connections.repository';
+import { ConnectionLock } from '../refresh/connection-lock';
 import type { AuthorizeUrlResponse, CallbackQuery } from './oauth.dto';
 import { OAuthStatesRepository, type PendingAuthorization } from './oauth-states.repository';
 import { isAllowedReturnUrl } from './return-url';
@@ -45,7 +45,7 @@ export class OAuthService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly states: OAuthStatesRepository,
     private readonly connections: ConnectionsRepository,
-    private readonly refresher: TokenRefresher,
+    private readonly lock: ConnectionLock,
     private readonly rd: RdStationClient,
     private readonly events: EventsOutbox,
   ) {}
@@ -127,12 +127,12 @@ export class OAuthService {
       expiresAt: new Date(Date.now() + tokens.expiresIn * 1000),
     };
     // Under the connection's lock: a reconnect never interleaves with a refresh of the old grant.
-    return this.refresher.withLock(
+    return this.lock.withLock(
       key,
       (session) =>
         session.manager.transaction(async (tx) => {
           const created = await this.connections.saveConnected(tx, key, stored, label);
-          await this.events.record(tx, 'connection.created', key.account, key.product, {
+          await this.events.record(tx, 'connection.created', key, {
             via: 'oauth',
             replaced: !created,
           });

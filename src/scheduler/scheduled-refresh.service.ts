@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { NotConnectedError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import { ConnectionsRepository, type ConnectionKey } from '../tokens/connections.repository';
-import { TokenRefresher, type RefreshOutcome } from '../tokens/token-refresher';
+import type { ConnectionKey } from '../common/connection-key';
+import { ConnectionsRepository } from '../connections/connections.repository';
+import type { RefreshOutcome } from '../refresh/refresh-policy';
+import { TokenRefresher } from '../refresh/token-refresher';
 
 export interface RunSummary {
   claimed: number;

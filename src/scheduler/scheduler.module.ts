@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
+import { ConnectionsStoreModule } from '../connections/connections-store.module';
 import { EventsModule } from '../events/events.module';
-import { TokensModule } from '../tokens/tokens.module';
+import { RefreshModule } from '../refresh/refresh.module';
 import { RefreshScheduler } from './refresh-scheduler';
 import { ScheduledRefreshService } from './scheduled-refresh.service';
 
 @Module({
-  imports: [ScheduleModule.forRoot(), TokensModule, EventsModule],
+  imports: [ScheduleModule.forRoot(), ConnectionsStoreModule, RefreshModule, EventsModule],
   providers: [RefreshScheduler, ScheduledRefreshService],
   exports: [RefreshScheduler, ScheduledRefreshService],
 })

@@ -10,7 +10,7 @@ import { LRUCache } from 'lru-cache';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import type { ConnectionKey } from './connections.repository';
+import { connectionId, type ConnectionKey } from '../common/connection-key';
 
 export interface CachedToken {
   accessToken: string;
@@ -19,10 +19,6 @@ export interface CachedToken {
 
 const CHANNEL = 'connection_changed';
 const RECONNECT_MAX_MS = 30_000;
-
-export function cacheKey({ product, account }: ConnectionKey): string {
-  return `${product}:${account}`;
-}
 
 /**
  * Decrypted access tokens kept in memory (at most TOKEN_CACHE_MAX), so a read of a fresh token
@@ -73,7 +69,7 @@ export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** A cached token, only while invalidations are being received. */
   get(key: ConnectionKey): CachedToken | undefined {
-    return this.listening ? this.entries?.get(cacheKey(key)) : undefined;
+    return this.listening ? this.entries?.get(connectionId(key)) : undefined;
   }
 
   /**
@@ -86,14 +82,14 @@ export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   set(key: ConnectionKey, token: CachedToken, ticket: number): void {
-    const id = cacheKey(key);
+    const id = connectionId(key);
     const stale = ticket < this.trustedSince || (this.invalidatedAt.get(id) ?? -1) > ticket;
     if (this.listening && !stale) this.entries?.set(id, token);
   }
 
   /** For this replica's own changes, effective at once (the NOTIFY follows a moment later). */
   invalidate(key: ConnectionKey): void {
-    this.forget(cacheKey(key));
+    this.forget(connectionId(key));
   }
 
   private forget(id: string): void {

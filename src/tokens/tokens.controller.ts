@@ -13,13 +13,8 @@ import {
 import { RequireApiKey } from '../auth/api-key.guard';
 import { assertAccount, resolveProduct } from '../common/validation';
 import { APP_CONFIG, PRODUCTS, type AppConfig } from '../config/config';
-import {
-  ErrorResponse,
-  ReauthorizationErrorResponse,
-  DEFAULT_MIN_VALIDITY,
-  parseTokenQuery,
-  TokenResponse,
-} from './tokens.dto';
+import { ErrorResponse, ReauthorizationErrorResponse } from '../common/error.dto';
+import { DEFAULT_MIN_VALIDITY, parseTokenQuery, TokenResponse } from './tokens.dto';
 import { TokensService } from './tokens.service';
 
 @ApiTags('tokens')

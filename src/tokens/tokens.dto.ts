@@ -53,25 +53,3 @@ export class TokenResponse {
   })
   expiresIn: number;
 }
-
-export class ErrorResponse {
-  @ApiProperty({ example: 404 })
-  statusCode: number;
-
-  @ApiProperty({ example: 'not_connected', description: 'stable machine code' })
-  error: string;
-
-  @ApiProperty({ example: 'no crm connection for account "acme-42"' })
-  message: string;
-}
-
-export class ReauthorizationErrorResponse extends ErrorResponse {
-  @ApiProperty({ format: 'date-time', nullable: true, description: 'when RD rejected the grant' })
-  since: string | null;
-
-  @ApiProperty({
-    nullable: true,
-    example: 'RD rejected the refresh token (invalid_grant): token revoked',
-  })
-  reason: string | null;
-}

@@ -1,18 +1,14 @@
 import { Module } from '@nestjs/common';
-import { EventsModule } from '../events/events.module';
-import { RdStationModule } from '../rdstation/rdstation.module';
-import { ConnectionsController } from './connections.controller';
-import { ConnectionsRepository } from './connections.repository';
-import { ConnectionsService } from './connections.service';
-import { TokenCache } from './token-cache';
-import { TokenRefresher } from './token-refresher';
+import { ConnectionsStoreModule } from '../connections/connections-store.module';
+import { RefreshModule } from '../refresh/refresh.module';
+import { TokenCacheModule } from './token-cache.module';
 import { TokensController } from './tokens.controller';
 import { TokensService } from './tokens.service';
 
+/** The hot read path: GET /tokens/:account. */
 @Module({
-  imports: [RdStationModule, EventsModule],
-  controllers: [TokensController, ConnectionsController],
-  providers: [ConnectionsRepository, TokenCache, TokenRefresher, TokensService, ConnectionsService],
-  exports: [ConnectionsRepository, TokenRefresher, EventsModule],
+  imports: [ConnectionsStoreModule, TokenCacheModule, RefreshModule],
+  controllers: [TokensController],
+  providers: [TokensService],
 })
 export class TokensModule {}

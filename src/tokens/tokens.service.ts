@@ -1,15 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import {
-  BrokerError,
-  NotConnectedError,
-  ProviderUnavailableError,
-  ReauthorizationRequiredError,
-} from '../common/errors';
+import { BrokerError, NotConnectedError, ProviderUnavailableError } from '../common/errors';
 import { BrokerMetrics } from '../metrics/broker-metrics';
-import type { Connection } from './connection.entity';
-import { ConnectionsRepository, type ConnectionKey } from './connections.repository';
+import type { ConnectionKey } from '../common/connection-key';
+import type { Connection } from '../connections/connection.entity';
+import { reauthorizationRequired } from '../connections/connection.errors';
+import { ConnectionsRepository } from '../connections/connections.repository';
+import { TokenRefresher } from '../refresh/token-refresher';
 import { TokenCache, type CachedToken } from './token-cache';
-import { TokenRefresher } from './token-refresher';
 import type { TokenResponse } from './tokens.dto';
 
 type ReadOutcome = 'cache_hit' | 'db' | 'refreshed';
@@ -81,13 +78,6 @@ function toResponse(key: ConnectionKey, token: CachedToken): TokenResponse {
     expiresAt: token.expiresAt.toISOString(),
     expiresIn: Math.max(0, Math.floor((token.expiresAt.getTime() - Date.now()) / 1000)),
   };
-}
-
-export function reauthorizationRequired(connection: Connection): ReauthorizationRequiredError {
-  return new ReauthorizationRequiredError(
-    `the ${connection.product} connection of "${connection.account}" must be authorized again`,
-    { since: connection.lastErrorAt?.toISOString() ?? null, reason: connection.lastError },
-  );
 }
 
 function providerUnavailable(connection: Connection): ProviderUnavailableError {

@@ -7,8 +7,8 @@
  *      (a proxy swallows it) before the process died: the rotated token exists only at RD. This
  *      is the one unavoidable window; the broker must say so and stop calling RD.
  */
-import { Connection } from '../../src/tokens/connection.entity';
-import { ConnectionsRepository } from '../../src/tokens/connections.repository';
+import { Connection } from '../../src/connections/connection.entity';
+import { ConnectionsRepository } from '../../src/connections/connections.repository';
 import { RefreshScheduler } from '../../src/scheduler/refresh-scheduler';
 import { startBrokerProcess } from '../support/broker-process';
 import { auth, connectionRow, createHarness, type Harness } from '../support/harness';

@@ -5,8 +5,8 @@
  * recovers by itself once RD does, without an operator.
  */
 import { RefreshScheduler } from '../../src/scheduler/refresh-scheduler';
-import { Connection } from '../../src/tokens/connection.entity';
-import { ConnectionsRepository } from '../../src/tokens/connections.repository';
+import { Connection } from '../../src/connections/connection.entity';
+import { ConnectionsRepository } from '../../src/connections/connections.repository';
 import { auth, connect, createHarness, type Harness } from '../support/harness';
 import { waitFor } from '../support/process';
 

@@ -2,7 +2,6 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { signature } from '../../src/events/events.dispatcher';
 import { EventsDispatcher } from '../../src/events/events.dispatcher';
 import { ScheduledRefreshService } from '../../src/scheduler/scheduled-refresh.service';
-import { backoffSeconds } from '../../src/tokens/token-refresher';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { connectionRow, createHarness, type Harness } from '../support/harness';
 import { makeAllDue, seedConnections } from '../support/seed';
@@ -269,16 +268,5 @@ describe('scheduler', () => {
     } finally {
       await disabled.close();
     }
-  });
-});
-
-describe('backoffSeconds', () => {
-  it('doubles from 2 s, jittered to 50-100 %, capped at 300 s, never below Retry-After', () => {
-    expect(backoffSeconds(1, null, () => 0)).toBe(1);
-    expect(backoffSeconds(1, null, () => 1)).toBe(2);
-    expect(backoffSeconds(4, null, () => 1)).toBe(16);
-    expect(backoffSeconds(30, null, () => 1)).toBe(300);
-    expect(backoffSeconds(30, null, () => 0)).toBe(150);
-    expect(backoffSeconds(1, 120, () => 0)).toBe(120);
   });
 });

@@ -1,5 +1,5 @@
-import { ConnectionsRepository } from '../../src/tokens/connections.repository';
-import { Connection } from '../../src/tokens/connection.entity';
+import { ConnectionsRepository } from '../../src/connections/connections.repository';
+import { Connection } from '../../src/connections/connection.entity';
 import { auth, connect, createHarness, type Harness } from '../support/harness';
 
 const REQUESTS = 500;

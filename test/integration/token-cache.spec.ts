@@ -1,4 +1,4 @@
-import { ConnectionsRepository } from '../../src/tokens/connections.repository';
+import { ConnectionsRepository } from '../../src/connections/connections.repository';
 import { TokenCache } from '../../src/tokens/token-cache';
 import { auth, connect, createHarness, type Harness } from '../support/harness';
 import { waitFor } from '../support/process';

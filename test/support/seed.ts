@@ -1,5 +1,5 @@
 import type { Product } from '../../src/config/config';
-import { ConnectionsRepository } from '../../src/tokens/connections.repository';
+import { ConnectionsRepository } from '../../src/connections/connections.repository';
 import type { Harness } from './harness';
 
 /**

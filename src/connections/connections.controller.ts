@@ -36,7 +36,7 @@ import {
   ProductQuery,
 } from './connections.dto';
 import { ConnectionsService } from './connections.service';
-import { ErrorResponse, ReauthorizationErrorResponse } from './tokens.dto';
+import { ErrorResponse, ReauthorizationErrorResponse } from '../common/error.dto';
 
 const ACCOUNT_PARAM = {
   name: 'account',

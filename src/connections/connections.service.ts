@@ -1,23 +1,21 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { ConnectionKey } from '../common/connection-key';
 import { InvalidRequestError, NotConnectedError, ProviderUnavailableError } from '../common/errors';
 import { EventsOutbox } from '../events/events.outbox';
 import { RdStationClient } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
-import {
-  ConnectionsRepository,
-  type ConnectionKey,
-  type ListFilter,
-} from './connections.repository';
+import { ConnectionLock } from '../refresh/connection-lock';
+import { TokenRefresher } from '../refresh/token-refresher';
+import { reauthorizationRequired } from './connection.errors';
+import { ConnectionsRepository, type ListFilter } from './connections.repository';
 import {
   AccountConnections,
   ConnectionPage,
   ConnectionView,
   type ImportConnectionBody,
 } from './connections.dto';
-import { TokenRefresher } from './token-refresher';
-import { reauthorizationRequired } from './tokens.service';
 
 /** An imported access token must have at least this long left to be taken without a proving refresh. */
 const IMPORT_MIN_VALIDITY_MS = 60_000;
@@ -52,6 +50,7 @@ export class ConnectionsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly connections: ConnectionsRepository,
     private readonly refresher: TokenRefresher,
+    private readonly lock: ConnectionLock,
     private readonly rd: RdStationClient,
     private readonly events: EventsOutbox,
   ) {}
@@ -94,7 +93,7 @@ export class ConnectionsService {
     if (body.accessToken && !body.expiresAt)
       throw new InvalidRequestError('expiresAt is required with accessToken');
     const given = body.expiresAt ? new Date(body.expiresAt) : null;
-    return this.refresher.withLock(
+    return this.lock.withLock(
       key,
       async (session) => {
         const tokens =
@@ -103,7 +102,7 @@ export class ConnectionsService {
             : await this.proveByRefresh(key, body.refreshToken);
         const created = await session.manager.transaction(async (tx) => {
           const isNew = await this.connections.saveConnected(tx, key, tokens, null);
-          await this.events.record(tx, 'connection.created', key.account, key.product, {
+          await this.events.record(tx, 'connection.created', key, {
             via: 'import',
             replaced: !isNew,
           });
@@ -140,7 +139,7 @@ export class ConnectionsService {
 
   /** Revokes at RD where RD supports it (Marketing), then deletes. A failed revoke does not block the delete. */
   async delete(key: ConnectionKey): Promise<void> {
-    await this.refresher.withLock(
+    await this.lock.withLock(
       key,
       async (session) => {
         const connection = await this.connections.findOne(key, session.manager);
@@ -158,7 +157,7 @@ export class ConnectionsService {
         }
         await session.manager.transaction(async (tx) => {
           await this.connections.delete(tx, key);
-          await this.events.record(tx, 'connection.deleted', key.account, key.product, {
+          await this.events.record(tx, 'connection.deleted', key, {
             revokedAtRd: revoked,
           });
         });

@@ -1,18 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
+import type { ConnectionKey } from '../common/connection-key';
 import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
 import { TokenCipher } from '../crypto/token-cipher';
 import type { TokenSet } from '../rdstation/rdstation.client';
+import { nextRefreshAt } from '../refresh/refresh-policy';
 import { Connection, type ConnectionStatus } from './connection.entity';
-
-/** RD's CRM refresh tokens die after 14 idle days: never leave one unused for more than 7. */
-const CRM_IDLE_REFRESH_MS = 7 * 24 * 3600 * 1000;
-
-export interface ConnectionKey {
-  account: string;
-  product: Product;
-}
 
 export interface ListFilter {
   product?: Product;
@@ -73,16 +67,8 @@ export class ConnectionsRepository {
     return this.cipher.decrypt(connection.refreshTokenCiphertext, connection);
   }
 
-  /**
-   * When the scheduler should refresh a token expiring at `expiresAt`: REFRESH_AHEAD_SECONDS before
-   * (or half-way, for a token that lives shorter than that), and for CRM within 7 days whatever
-   * the expiry, so an idle refresh token never reaches RD's 14-day limit.
-   */
-  nextRefreshAt(product: Product, expiresAt: Date, now = Date.now()): Date {
-    const lifetime = expiresAt.getTime() - now;
-    let next = expiresAt.getTime() - Math.min(this.aheadMs, Math.max(lifetime, 0) / 2);
-    if (product === 'crm') next = Math.min(next, now + CRM_IDLE_REFRESH_MS);
-    return new Date(next);
+  private nextRefreshAt(product: Product, expiresAt: Date): Date {
+    return nextRefreshAt(product, expiresAt, this.aheadMs);
   }
 
   /** Stores a grant (new connect or import), replacing whatever the key held. True if new. */

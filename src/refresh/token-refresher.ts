@@ -1,54 +1,27 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { Semaphore } from 'async-mutex';
-import { DataSource, type QueryRunner } from 'typeorm';
+import type { QueryRunner } from 'typeorm';
+import { connectionId, type ConnectionKey } from '../common/connection-key';
 import { NotConnectedError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { Connection } from '../connections/connection.entity';
+import { ConnectionsRepository } from '../connections/connections.repository';
 import { EventsOutbox } from '../events/events.outbox';
+import { BrokerMetrics } from '../metrics/broker-metrics';
 import { RdStationClient } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
-import type { Connection } from './connection.entity';
-import { TokenCache } from './token-cache';
-import { BrokerMetrics } from '../metrics/broker-metrics';
-import { ConnectionsRepository, type ConnectionKey } from './connections.repository';
-
-/** Why a refresh is asked for; decides, under the lock, whether it is still needed. */
-export type RefreshTrigger =
-  | { kind: 'read'; minValiditySeconds: number }
-  | { kind: 'due' }
-  | { kind: 'forced'; requestedAt: Date };
-
-export type RefreshOutcome =
-  | 'refreshed'
-  | 'not_needed' // someone else refreshed meanwhile, or nothing was due
-  | 'backing_off' // refresh_failing and its next attempt is not due yet
-  | 'busy' // another replica held the connection longer than the lock wait
-  | 'transient_failure'
-  | 'permanent_failure';
+import { ConnectionLock } from './connection-lock';
+import {
+  backoffSeconds,
+  skipReason,
+  type RefreshOutcome,
+  type RefreshTrigger,
+} from './refresh-policy';
 
 export interface RefreshResult {
   outcome: RefreshOutcome;
   /** The row as committed when the refresh ended. */
   connection: Connection;
-}
-
-const BACKOFF_BASE_SECONDS = 2;
-const BACKOFF_CAP_SECONDS = 300;
-
-/** Exponential backoff with jitter (50-100% of the step), capped, never before RD's Retry-After. */
-export function backoffSeconds(
-  failures: number,
-  retryAfter: number | null,
-  random = Math.random,
-): number {
-  const step = Math.min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** Math.max(0, failures - 1));
-  return Math.max(Math.ceil(step * (0.5 + random() / 2)), retryAfter ?? 0);
-}
-
-const LOCK_NOT_AVAILABLE = '55P03';
-
-function lockId({ product, account }: ConnectionKey): string {
-  return `${product}:${account}`;
 }
 
 const OUTCOME_LABELS: Partial<Record<RefreshOutcome, string>> = {
@@ -82,19 +55,18 @@ export class TokenRefresher {
   private readonly rdSlots: Semaphore;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) config: AppConfig,
+    private readonly lock: ConnectionLock,
     private readonly connections: ConnectionsRepository,
     private readonly rd: RdStationClient,
     private readonly events: EventsOutbox,
-    private readonly cache: TokenCache,
     private readonly metrics: BrokerMetrics,
   ) {
     this.rdSlots = new Semaphore(config.refresh.concurrency);
   }
 
   refresh(key: ConnectionKey, trigger: RefreshTrigger): Promise<RefreshResult> {
-    const id = lockId(key);
+    const id = connectionId(key);
     let pending = this.inFlight.get(id);
     if (!pending) {
       pending = this.refreshUnderLock(key, trigger).finally(() => this.inFlight.delete(id));
@@ -103,52 +75,12 @@ export class TokenRefresher {
     return pending;
   }
 
-  /**
-   * Runs `work` holding this connection's cross-replica lock (step 2). Every write to a
-   * connection's grant goes through here (refresh, reconnect, import, delete), so they never
-   * interleave; `onBusy` answers when the lock wait times out.
-   */
-  async withLock<T>(
-    key: ConnectionKey,
-    work: (session: QueryRunner) => Promise<T>,
-    onBusy: () => Promise<T>,
-  ): Promise<T> {
-    const session = this.dataSource.createQueryRunner();
-    await session.connect();
-    let locked = false;
-    let unlockFailed: Error | undefined;
-    try {
-      // Every pooled session has lock_timeout = RD_TIMEOUT_MS + 5 s (data-source-options.ts):
-      // a holder is never slower than that, so a longer wait means something is wrong.
-      try {
-        await session.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [lockId(key)]);
-        locked = true;
-      } catch (error) {
-        if ((error as { driverError?: { code?: string } }).driverError?.code !== LOCK_NOT_AVAILABLE)
-          throw error;
-        return await onBusy();
-      }
-      return await work(session);
-    } finally {
-      if (locked) {
-        this.cache.invalidate(key); // whatever `work` changed is visible to this replica's readers at once
-        await session
-          .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lockId(key)])
-          .catch((error: Error) => (unlockFailed = error));
-      }
-      // A session that could not unlock must not go back to the pool still holding the lock.
-      await (
-        session as QueryRunner & { releasePostgresConnection(err?: Error): Promise<void> }
-      ).releasePostgresConnection(unlockFailed);
-    }
-  }
-
   private refreshUnderLock(key: ConnectionKey, trigger: RefreshTrigger): Promise<RefreshResult> {
-    return this.withLock(
+    return this.lock.withLock(
       key,
       async (session) => {
         const connection = await this.current(key, session);
-        const skip = this.skipReason(connection, trigger);
+        const skip = skipReason(connection, trigger);
         if (skip) return { outcome: skip, connection };
         return this.callRdAndCommit(session, connection, trigger);
       },
@@ -160,32 +92,6 @@ export class TokenRefresher {
     const connection = await this.connections.findOne(key, session?.manager);
     if (!connection) throw new NotConnectedError(key.account, key.product);
     return connection;
-  }
-
-  private skipReason(connection: Connection, trigger: RefreshTrigger): RefreshOutcome | null {
-    // RD is not called again for a rejected grant until a new connect or import.
-    if (connection.status === 'reauthorization_required') return 'not_needed';
-    const now = Date.now();
-    switch (trigger.kind) {
-      case 'read':
-        if (connection.expiresAt.getTime() - now >= trigger.minValiditySeconds * 1000)
-          return 'not_needed';
-        break;
-      case 'due':
-        if (!connection.nextRefreshAt || connection.nextRefreshAt.getTime() > now)
-          return 'not_needed';
-        break;
-      case 'forced':
-        // An admin's "refresh now" is satisfied by any refresh committed after the request.
-        if (connection.lastRefreshedAt && connection.lastRefreshedAt >= trigger.requestedAt)
-          return 'not_needed';
-        return null;
-    }
-    const backingOff =
-      connection.status === 'refresh_failing' &&
-      connection.nextRefreshAt &&
-      connection.nextRefreshAt.getTime() > now;
-    return backingOff ? 'backing_off' : null;
   }
 
   private async callRdAndCommit(
@@ -206,15 +112,9 @@ export class TokenRefresher {
       await session.manager.transaction(async (tx) => {
         await this.connections.saveRefreshed(tx, connection, tokens);
         if (connection.status === 'refresh_failing') {
-          await this.events.record(
-            tx,
-            'connection.recovered',
-            connection.account,
-            connection.product,
-            {
-              failuresBefore: connection.consecutiveFailures,
-            },
-          );
+          await this.events.record(tx, 'connection.recovered', connection, {
+            failuresBefore: connection.consecutiveFailures,
+          });
         }
       });
     } catch (error) {
@@ -259,15 +159,7 @@ export class TokenRefresher {
       'refresh token rejected; reauthorization required',
     );
     await this.connections.saveReauthorizationRequired(tx, connection, reason);
-    await this.events.record(
-      tx,
-      'connection.reauthorization_required',
-      connection.account,
-      connection.product,
-      {
-        reason,
-      },
-    );
+    await this.events.record(tx, 'connection.reauthorization_required', connection, { reason });
   }
 
   private async commitTransientFailure(
@@ -276,7 +168,9 @@ export class TokenRefresher {
     error: RdStationError,
   ): Promise<void> {
     const failures = connection.consecutiveFailures + 1;
-    const retryAt = new Date(Date.now() + backoffSeconds(failures, error.retryAfterSeconds) * 1000);
+    const retryAt = new Date(
+      Date.now() + backoffSeconds(failures, { retryAfter: error.retryAfterSeconds }) * 1000,
+    );
     const message = `RD refresh failed (${error.code}): ${error.message}`;
     this.logger.warn(
       { account: connection.account, product: connection.product, errorCode: error.code, failures },
@@ -290,16 +184,10 @@ export class TokenRefresher {
       uncertain,
     });
     if (connection.status === 'active') {
-      await this.events.record(
-        tx,
-        'connection.refresh_failed',
-        connection.account,
-        connection.product,
-        {
-          error: message,
-          retryAt: retryAt.toISOString(),
-        },
-      );
+      await this.events.record(tx, 'connection.refresh_failed', connection, {
+        error: message,
+        retryAt: retryAt.toISOString(),
+      });
     }
   }
 }

@@ -1,0 +1,100 @@
+import type { Product } from '../config/config';
+import type { Connection } from '../connections/connection.entity';
+
+/**
+ * The refresh policy as pure functions: when a token is due, whether a refresh asked for is
+ * still needed, and how long to back off after a failure. No IO here; the refresher and the
+ * scheduler ask these questions, and test/unit/refresh-policy.spec.ts answers them fast.
+ */
+
+/** Why a refresh is asked for; decides, under the lock, whether it is still needed. */
+export type RefreshTrigger =
+  | { kind: 'read'; minValiditySeconds: number }
+  | { kind: 'due' }
+  | { kind: 'forced'; requestedAt: Date };
+
+export type RefreshOutcome =
+  | 'refreshed'
+  | 'not_needed' // someone else refreshed meanwhile, or nothing was due
+  | 'backing_off' // refresh_failing and its next attempt is not due yet
+  | 'busy' // another replica held the connection longer than the lock wait
+  | 'transient_failure'
+  | 'permanent_failure';
+
+/** RD's CRM refresh tokens die after 14 idle days: never leave one unused for more than 7. */
+const CRM_IDLE_REFRESH_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * When the scheduler should refresh a token expiring at `expiresAt`: `aheadMs` before (or
+ * half-way, for a token that lives shorter than that), and for CRM within 7 days whatever the
+ * expiry, so an idle refresh token never reaches RD's 14-day limit.
+ */
+export function nextRefreshAt(
+  product: Product,
+  expiresAt: Date,
+  aheadMs: number,
+  now = Date.now(),
+): Date {
+  const lifetime = expiresAt.getTime() - now;
+  let next = expiresAt.getTime() - Math.min(aheadMs, Math.max(lifetime, 0) / 2);
+  if (product === 'crm') next = Math.min(next, now + CRM_IDLE_REFRESH_MS);
+  return new Date(next);
+}
+
+/** Why a refresh asked for by `trigger` should not call RD, or null when it should. */
+export function skipReason(
+  connection: Pick<Connection, 'status' | 'expiresAt' | 'nextRefreshAt' | 'lastRefreshedAt'>,
+  trigger: RefreshTrigger,
+  now = Date.now(),
+): RefreshOutcome | null {
+  // RD is not called again for a rejected grant until a new connect or import.
+  if (connection.status === 'reauthorization_required') return 'not_needed';
+  switch (trigger.kind) {
+    case 'read':
+      if (connection.expiresAt.getTime() - now >= trigger.minValiditySeconds * 1000)
+        return 'not_needed';
+      break;
+    case 'due':
+      if (!connection.nextRefreshAt || connection.nextRefreshAt.getTime() > now)
+        return 'not_needed';
+      break;
+    case 'forced':
+      // An admin's "refresh now" is satisfied by any refresh committed after the request.
+      if (connection.lastRefreshedAt && connection.lastRefreshedAt >= trigger.requestedAt)
+        return 'not_needed';
+      return null;
+  }
+  const backingOff =
+    connection.status === 'refresh_failing' &&
+    connection.nextRefreshAt &&
+    connection.nextRefreshAt.getTime() > now;
+  return backingOff ? 'backing_off' : null;
+}
+
+export interface BackoffOptions {
+  /** The first step, in seconds. */
+  baseSeconds?: number;
+  /** No step is longer than this. */
+  capSeconds?: number;
+  /** The other side's Retry-After, in seconds: never retry before it. */
+  retryAfter?: number | null;
+  random?: () => number;
+}
+
+/**
+ * The one backoff formula (refreshes and webhook deliveries): exponential from `baseSeconds`,
+ * jittered to 50-100 % of the step so replicas do not retry in lockstep, capped, and never
+ * before the other side's Retry-After.
+ */
+export function backoffSeconds(
+  failures: number,
+  {
+    baseSeconds = 2,
+    capSeconds = 300,
+    retryAfter = null,
+    random = Math.random,
+  }: BackoffOptions = {},
+): number {
+  const step = Math.min(capSeconds, baseSeconds * 2 ** Math.max(0, failures - 1));
+  return Math.max(Math.ceil(step * (0.5 + random() / 2)), retryAfter ?? 0);
+}

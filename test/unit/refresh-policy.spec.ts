@@ -1,0 +1,115 @@
+import type { Connection } from '../../src/connections/connection.entity';
+import {
+  backoffSeconds,
+  nextRefreshAt,
+  skipReason,
+  type RefreshTrigger,
+} from '../../src/refresh/refresh-policy';
+
+const NOW = Date.parse('2026-11-30T12:00:00Z');
+const SECOND = 1000;
+const DAY = 24 * 3600 * SECOND;
+
+function row(overrides: Partial<Connection> = {}): Connection {
+  return {
+    status: 'active',
+    expiresAt: new Date(NOW + 7200 * SECOND),
+    nextRefreshAt: new Date(NOW + 6600 * SECOND),
+    lastRefreshedAt: new Date(NOW - 60 * SECOND),
+    ...overrides,
+  } as Connection;
+}
+
+describe('backoffSeconds', () => {
+  it('doubles from 2 s, jittered to 50-100 %, capped at 300 s, never below Retry-After', () => {
+    expect(backoffSeconds(1, { random: () => 0 })).toBe(1);
+    expect(backoffSeconds(1, { random: () => 1 })).toBe(2);
+    expect(backoffSeconds(4, { random: () => 1 })).toBe(16);
+    expect(backoffSeconds(30, { random: () => 1 })).toBe(300);
+    expect(backoffSeconds(30, { random: () => 0 })).toBe(150);
+    expect(backoffSeconds(1, { retryAfter: 120, random: () => 0 })).toBe(120);
+  });
+
+  it('takes its own cap (webhook deliveries wait up to an hour)', () => {
+    expect(backoffSeconds(12, { capSeconds: 3600, random: () => 1 })).toBe(3600);
+    expect(backoffSeconds(30, { capSeconds: 3600, random: () => 1 })).toBe(3600);
+    expect(backoffSeconds(5, { capSeconds: 3600, random: () => 1 })).toBe(32);
+  });
+});
+
+describe('nextRefreshAt', () => {
+  const aheadMs = 600 * SECOND;
+
+  it('is REFRESH_AHEAD_SECONDS before expiry for a long-lived token', () => {
+    const expiresAt = new Date(NOW + 86_400 * SECOND);
+    expect(nextRefreshAt('marketing', expiresAt, aheadMs, NOW).getTime()).toBe(
+      expiresAt.getTime() - aheadMs,
+    );
+  });
+
+  it('is half-way for a token that lives shorter than the lead time', () => {
+    const expiresAt = new Date(NOW + 120 * SECOND);
+    expect(nextRefreshAt('crm', expiresAt, aheadMs, NOW).getTime()).toBe(NOW + 60 * SECOND);
+  });
+
+  it('is now for a token already expired', () => {
+    const expiresAt = new Date(NOW - 10 * SECOND);
+    expect(nextRefreshAt('marketing', expiresAt, aheadMs, NOW).getTime()).toBe(expiresAt.getTime());
+  });
+
+  it('keeps a CRM refresh token from idling past 7 days, but not a Marketing one', () => {
+    const expiresAt = new Date(NOW + 30 * DAY);
+    expect(nextRefreshAt('crm', expiresAt, aheadMs, NOW).getTime()).toBe(NOW + 7 * DAY);
+    expect(nextRefreshAt('marketing', expiresAt, aheadMs, NOW).getTime()).toBe(
+      expiresAt.getTime() - aheadMs,
+    );
+  });
+});
+
+describe('skipReason', () => {
+  const read = (minValiditySeconds: number): RefreshTrigger => ({
+    kind: 'read',
+    minValiditySeconds,
+  });
+
+  it('never calls RD again for a rejected grant, whatever the trigger', () => {
+    const rejected = row({ status: 'reauthorization_required', expiresAt: new Date(NOW - 1) });
+    expect(skipReason(rejected, read(60), NOW)).toBe('not_needed');
+    expect(skipReason(rejected, { kind: 'due' }, NOW)).toBe('not_needed');
+    expect(skipReason(rejected, { kind: 'forced', requestedAt: new Date(NOW) }, NOW)).toBe(
+      'not_needed',
+    );
+  });
+
+  it('refreshes for a read only when the token has less than minValidity left', () => {
+    expect(skipReason(row(), read(60), NOW)).toBe('not_needed');
+    expect(skipReason(row(), read(7200), NOW)).toBe('not_needed');
+    expect(skipReason(row(), read(7201), NOW)).toBeNull();
+  });
+
+  it('refreshes for the scheduler only when next_refresh_at has passed', () => {
+    expect(skipReason(row(), { kind: 'due' }, NOW)).toBe('not_needed');
+    expect(skipReason(row({ nextRefreshAt: null }), { kind: 'due' }, NOW)).toBe('not_needed');
+    expect(skipReason(row({ nextRefreshAt: new Date(NOW - 1) }), { kind: 'due' }, NOW)).toBeNull();
+  });
+
+  it('backs off a failing connection until its retry time, for reads and the scheduler', () => {
+    const failing = row({
+      status: 'refresh_failing',
+      expiresAt: new Date(NOW + 30 * SECOND),
+      nextRefreshAt: new Date(NOW + 20 * SECOND),
+    });
+    expect(skipReason(failing, read(60), NOW)).toBe('backing_off');
+    expect(skipReason(failing, read(60), NOW + 21 * SECOND)).toBeNull();
+  });
+
+  it('takes a forced refresh as done by any refresh committed after it was asked for', () => {
+    const requestedAt = new Date(NOW);
+    const failing = row({ status: 'refresh_failing', nextRefreshAt: new Date(NOW + DAY) });
+    expect(skipReason(failing, { kind: 'forced', requestedAt }, NOW)).toBeNull();
+    const refreshedSince = row({ lastRefreshedAt: new Date(NOW + SECOND) });
+    expect(skipReason(refreshedSince, { kind: 'forced', requestedAt }, NOW + 2 * SECOND)).toBe(
+      'not_needed',
+    );
+  });
+});
