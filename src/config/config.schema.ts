@@ -53,6 +53,14 @@ const encryptionKey = z.string().transform((value, ctx) => {
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
+/** RFC 6749 §3.3: space-separated tokens of printable ASCII other than `"` and `\`. */
+const oauthScope = z
+  .string()
+  .max(1024, { error: 'must be at most 1024 characters' })
+  .regex(/^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/, {
+    error: 'must be space-separated scope tokens of printable ASCII (no quotes or backslashes)',
+  });
+
 const boolean = z
   .enum(['true', 'false'], { error: 'must be true or false' })
   .transform((v) => v === 'true');
@@ -151,6 +159,20 @@ export const envSchema = z.object({
   RD_ACCOUNTS_URL: httpUrl
     .default('https://accounts.rdstation.com')
     .describe('the CRM consent host'),
+  RD_CRM_SCOPE: oauthScope
+    .optional()
+    .describe('a `scope` to put on the CRM consent URL (RD documents none; unset sends none)'),
+  RD_MARKETING_SCOPE: oauthScope.optional().describe('the same for the Marketing consent URL'),
+  RD_CRM_PKCE: boolean
+    .default(false)
+    .describe('`true` sends PKCE (S256) on the CRM consent and code exchange (RD documents none)'),
+  RD_MARKETING_PKCE: boolean.default(false).describe('the same for Marketing'),
+  RD_CRM_ISSUER: httpUrl
+    .optional()
+    .describe(
+      'when set, a CRM callback must carry `iss` equal to it (RFC 9207); unset accepts callbacks without `iss`',
+    ),
+  RD_MARKETING_ISSUER: httpUrl.optional().describe('the same for Marketing'),
   RD_TIMEOUT_MS: integer(100, 60_000).default(10_000).describe('hard timeout of every call to RD'),
   REFRESH_CRON: cronExpression
     .default('*/1 * * * *')

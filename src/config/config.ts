@@ -11,10 +11,23 @@ export interface ApiKey {
   secret: string;
 }
 
+/** One product's App Publisher app and how its OAuth server is spoken to. */
 export interface ProductCredentials {
   clientId: string;
   /** Tried in order when RD says the client credentials are wrong (secret rotation). */
   clientSecrets: string[];
+  /** Sent as `scope` on the consent URL; null sends none (RD documents none). */
+  scope: string | null;
+  /** Send PKCE (S256) on consent and code exchange. */
+  pkce: boolean;
+  /** The `iss` a callback must carry (RFC 9207); null accepts callbacks without one. */
+  issuer: string | null;
+}
+
+interface ProductOAuthSettings {
+  scope?: string;
+  pkce: boolean;
+  issuer?: string;
 }
 
 export interface EncryptionKey {
@@ -58,9 +71,10 @@ function trimSlash(url: string): string {
 }
 
 function credentials(
-  id?: string,
-  secret?: string,
-  prefix?: string,
+  id: string | undefined,
+  secret: string | undefined,
+  prefix: string,
+  oauth: ProductOAuthSettings,
 ): ProductCredentials | undefined {
   if (!id && !secret) return undefined;
   if (!id)
@@ -73,6 +87,10 @@ function credentials(
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
+    scope: oauth.scope ?? null,
+    pkce: oauth.pkce,
+    // Compared as a plain string (RFC 9207 §2.4): kept exactly as configured.
+    issuer: oauth.issuer ?? null,
   };
 }
 
@@ -109,11 +127,16 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
   const production = e.NODE_ENV === 'production';
 
   const products: AppConfig['products'] = {};
-  const crm = credentials(e.RD_CRM_CLIENT_ID, e.RD_CRM_CLIENT_SECRET, 'RD_CRM');
+  const crm = credentials(e.RD_CRM_CLIENT_ID, e.RD_CRM_CLIENT_SECRET, 'RD_CRM', {
+    scope: e.RD_CRM_SCOPE,
+    pkce: e.RD_CRM_PKCE,
+    issuer: e.RD_CRM_ISSUER,
+  });
   const marketing = credentials(
     e.RD_MARKETING_CLIENT_ID,
     e.RD_MARKETING_CLIENT_SECRET,
     'RD_MARKETING',
+    { scope: e.RD_MARKETING_SCOPE, pkce: e.RD_MARKETING_PKCE, issuer: e.RD_MARKETING_ISSUER },
   );
   if (crm) products.crm = crm;
   if (marketing) products.marketing = marketing;

@@ -16,6 +16,10 @@ export class OAuthState {
   @Column({ name: 'return_to', type: 'text', nullable: true })
   returnTo: string | null;
 
+  /** The PKCE code_verifier, encrypted by TokenCipher; null when PKCE is off. */
+  @Column({ name: 'code_verifier', type: 'text', nullable: true })
+  codeVerifierCiphertext: string | null;
+
   @Column({ name: 'expires_at', type: 'timestamptz' })
   expiresAt: Date;
 

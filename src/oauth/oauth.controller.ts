@@ -58,19 +58,34 @@ export class OAuthController {
     summary: 'Where RD Station sends the browser back (not for API callers)',
     description:
       'Exchanges the code and stores the connection, then 302 to returnTo or a small HTML page. A bad, used or ' +
-      'expired state, a provider error or a failed exchange stores nothing: 400 page or returnTo with status=error.',
+      'expired state, an `iss` other than the configured issuer, a provider error or a failed exchange stores ' +
+      'nothing: 400 page or returnTo with status=error&reason=….',
   })
   @ApiQuery({ name: 'code', required: false, description: 'the authorization code RD sends' })
   @ApiQuery({ name: 'state', required: false, description: 'the state of the consent URL' })
-  @ApiQuery({ name: 'error', required: false, description: 'set by RD when the user declined' })
+  @ApiQuery({
+    name: 'error',
+    required: false,
+    description:
+      'set by RD instead of `code`: `access_denied` when the user declined, another OAuth error code otherwise',
+  })
+  @ApiQuery({
+    name: 'iss',
+    required: false,
+    description:
+      'the issuer of the answer (RFC 9207); must equal RD_<PRODUCT>_ISSUER when that is set',
+  })
   @ApiOkResponse({ description: 'HTML page: connected', content: { 'text/html': {} } })
   @ApiFoundResponse({
     description:
-      'redirect to returnTo with account, product and status=connected, or status=error&reason=…',
+      'redirect to returnTo with account, product and status=connected, or status=error&reason=… ' +
+      '(plus providerError=<RD error code> when reason=provider_error)',
   })
   @ApiBadRequestResponse({
     description:
-      'HTML page: invalid_state, access_denied, missing_code, code_rejected or provider_unavailable; nothing stored',
+      'HTML page naming the failure, nothing stored. Reasons: invalid_state, access_denied (the user declined), ' +
+      'provider_error (any other RD `error`, its code shown), missing_code, code_rejected, app_misconfigured ' +
+      '(RD refused the client id/secret), invalid_issuer, provider_unavailable',
     content: { 'text/html': {} },
   })
   @ApiTooManyRequestsResponse({
@@ -97,15 +112,21 @@ export class OAuthController {
           ),
         );
     }
+    const { reason, providerError } = outcome;
     if (returnTo) {
       const { account, product } = outcome.pending!;
       return void reply.redirect(
-        withOutcome(returnTo, { account, product, status: 'error', reason: outcome.reason }),
+        withOutcome(returnTo, {
+          account,
+          product,
+          status: 'error',
+          reason,
+          ...(providerError ? { providerError } : {}),
+        }),
         302,
       );
     }
-    void reply
-      .status(400)
-      .send(renderPage('error', 'Connection failed', CALLBACK_FAILURES[outcome.reason]));
+    const message = CALLBACK_FAILURES[reason] + (providerError ? ` (error: ${providerError})` : '');
+    void reply.status(400).send(renderPage('error', 'Connection failed', message));
   }
 }

@@ -45,4 +45,6 @@ export interface CallbackQuery {
   state?: unknown;
   error?: unknown;
   error_description?: unknown;
+  /** RFC 9207: the issuer of the answer, checked when RD_<PRODUCT>_ISSUER is set. */
+  iss?: unknown;
 }

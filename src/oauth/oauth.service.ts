@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InvalidRequestError } from '../common/errors';
 import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
@@ -15,10 +16,17 @@ export const CALLBACK_FAILURES = {
   invalid_state:
     'This authorization link is unknown, was already used, or has expired. Start the connection again.',
   access_denied: 'The authorization was declined at RD Station. Nothing was connected.',
+  provider_error:
+    'RD Station returned an error instead of an authorization. Nothing was connected.',
   missing_code:
     'RD Station sent the browser back without an authorization code. Start the connection again.',
   code_rejected:
     'RD Station rejected the authorization code (it may have expired). Start the connection again.',
+  app_misconfigured:
+    "RD Station refused this broker's RD app settings (client id or secret) while finishing the connection. " +
+    "Nothing was connected; the broker's operator must correct them.",
+  invalid_issuer:
+    'The authorization answer did not come from the expected RD Station server. Nothing was connected.',
   provider_unavailable:
     'RD Station could not be reached to finish the connection. Please try again in a moment.',
 } as const;
@@ -27,14 +35,34 @@ export type CallbackFailure = keyof typeof CALLBACK_FAILURES;
 
 export type CallbackOutcome =
   | { ok: true; pending: PendingAuthorization }
-  | { ok: false; reason: CallbackFailure; pending: PendingAuthorization | null };
+  | {
+      ok: false;
+      reason: CallbackFailure;
+      pending: PendingAuthorization | null;
+      /** With `provider_error`: the provider's `error` code, when it is a safe token. */
+      providerError?: string;
+    };
 
 const MAX_PARAM_LENGTH = 2048;
+
+/** OAuth error codes are short ASCII tokens; anything else is not repeated to the user or the log. */
+const SAFE_PROVIDER_ERROR = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 function param(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_PARAM_LENGTH
     ? value
     : undefined;
+}
+
+/** RFC 9207: with an issuer configured, `iss` must equal it; without one, any (or no) `iss` passes. */
+function issuerMatches(expected: string | null, iss: unknown): boolean {
+  return expected === null || (typeof iss === 'string' && iss === expected);
+}
+
+/** A PKCE pair (RFC 7636, S256): 32 random bytes as the verifier, its SHA-256 as the challenge. */
+function pkcePair(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 }
 
 @Injectable()
@@ -60,12 +88,17 @@ export class OAuthService {
         'returnTo must be an http(s) URL starting with a prefix of OAUTH_RETURN_URL_ALLOWLIST',
       );
     }
+    const pkce = this.config.products[product]?.pkce ? pkcePair() : null;
     const { state, expiresAt } = await this.states.create({
       account,
       product,
       returnTo: returnTo ?? null,
+      codeVerifier: pkce?.verifier ?? null,
     });
-    return { url: this.rd.authorizeUrl(product, state), expiresAt: expiresAt.toISOString() };
+    return {
+      url: this.rd.authorizeUrl(product, state, pkce?.challenge),
+      expiresAt: expiresAt.toISOString(),
+    };
   }
 
   /** Consumes the state, exchanges the code and stores the connection; on any failure stores nothing. */
@@ -73,19 +106,30 @@ export class OAuthService {
     const state = param(query.state);
     const pending = state ? await this.states.consume(state) : null;
     if (!pending) return { ok: false, reason: 'invalid_state', pending: null };
-    if (query.error !== undefined) return { ok: false, reason: 'access_denied', pending };
+    const who = { account: pending.account, product: pending.product };
+    // Checked before anything else the answer says: a mismatched issuer means it is not RD's.
+    if (!issuerMatches(this.config.products[pending.product]?.issuer ?? null, query.iss)) {
+      this.logger.warn(who, 'callback refused: its iss is not the configured issuer');
+      return { ok: false, reason: 'invalid_issuer', pending };
+    }
+    if (query.error !== undefined) return this.providerError(pending, query.error);
     const code = param(query.code);
     if (!code) return { ok: false, reason: 'missing_code', pending };
 
     let tokens: TokenSet;
     try {
-      tokens = await this.rd.exchangeCode(pending.product, code);
+      tokens = await this.rd.exchangeCode(pending.product, code, pending.codeVerifier ?? undefined);
     } catch (error) {
       if (!(error instanceof RdStationError)) throw error;
-      this.logger.warn(
-        { account: pending.account, product: pending.product, errorCode: error.code },
-        'code exchange failed',
-      );
+      if (error.clientCredentialsRejected) {
+        const prefix = `RD_${pending.product.toUpperCase()}`;
+        this.logger.error(
+          { ...who, errorCode: error.code },
+          `code exchange refused the client credentials: check ${prefix}_CLIENT_ID and ${prefix}_CLIENT_SECRET`,
+        );
+        return { ok: false, reason: 'app_misconfigured', pending };
+      }
+      this.logger.warn({ ...who, errorCode: error.code }, 'code exchange failed');
       return {
         ok: false,
         reason: error.kind === 'permanent' ? 'code_rejected' : 'provider_unavailable',
@@ -98,6 +142,22 @@ export class OAuthService {
       await this.labelFor(pending.product, tokens.accessToken),
     );
     return stored ? { ok: true, pending } : { ok: false, reason: 'provider_unavailable', pending };
+  }
+
+  /** `access_denied` is the user declining; any other `error` is the provider's, shown with its code. */
+  private providerError(pending: PendingAuthorization, error: unknown): CallbackOutcome {
+    if (error === 'access_denied') return { ok: false, reason: 'access_denied', pending };
+    const providerError =
+      typeof error === 'string' && SAFE_PROVIDER_ERROR.test(error) ? error : undefined;
+    this.logger.warn(
+      {
+        account: pending.account,
+        product: pending.product,
+        providerError: providerError ?? '(not a valid error code)',
+      },
+      'RD Station answered the consent with an error',
+    );
+    return { ok: false, reason: 'provider_error', pending, providerError };
   }
 
   /** Marketing has an account name worth showing to operators; failing to read it is not fatal. */

@@ -79,9 +79,12 @@ export class RdStationClient implements OnModuleDestroy {
     return PRODUCT_SPECS[product]?.revokePath != null;
   }
 
-  /** The consent URL the user's browser is sent to. */
-  authorizeUrl(product: Product, state: string): string {
-    const { clientId } = this.credentials(product);
+  /**
+   * The consent URL the user's browser is sent to, with the product's `scope` when one is
+   * configured and the PKCE challenge (S256) when the caller made one.
+   */
+  authorizeUrl(product: Product, state: string, codeChallenge?: string): string {
+    const { clientId, scope } = this.credentials(product);
     const { consent } = PRODUCT_SPECS[product];
     const params = new URLSearchParams({
       ...consent.params,
@@ -89,12 +92,19 @@ export class RdStationClient implements OnModuleDestroy {
       redirect_uri: this.config.redirectUri,
       state,
     });
+    if (scope !== null) params.set('scope', scope);
+    if (codeChallenge !== undefined) {
+      params.set('code_challenge', codeChallenge);
+      params.set('code_challenge_method', 'S256');
+    }
     return `${this.config.rd[consent.host]}${consent.path}?${params.toString()}`;
   }
 
   /** Trades the callback's code for tokens. A missing refresh token is a permanent error. */
-  exchangeCode(product: Product, code: string): Promise<TokenSet> {
-    return this.tokenCall(product, 'exchange', code);
+  exchangeCode(product: Product, code: string, codeVerifier?: string): Promise<TokenSet> {
+    const extra: Record<string, string> =
+      codeVerifier === undefined ? {} : { code_verifier: codeVerifier };
+    return this.tokenCall(product, 'exchange', code, extra);
   }
 
   /** CRM refresh tokens roll: the one passed here is dead once RD answers. */
@@ -160,19 +170,21 @@ export class RdStationClient implements OnModuleDestroy {
     product: Product,
     operation: 'exchange' | 'refresh',
     grant: string,
+    extra: Record<string, string> = {},
   ): Promise<TokenSet> {
     const { clientId, clientSecrets } = this.credentials(product);
     const spec = PRODUCT_SPECS[product];
     const call = spec[operation];
     const context: CallContext = {
       label: `${product} ${operation}`,
-      secrets: [grant, ...clientSecrets],
+      secrets: [grant, ...Object.values(extra), ...clientSecrets],
       sentClientCredentials: true,
     };
     let rejected: RdStationError | undefined;
     for (const clientSecret of clientSecrets) {
       const fields = {
         ...call.fields(grant, this.config.redirectUri),
+        ...extra,
         client_id: clientId,
         client_secret: clientSecret,
       };
@@ -202,6 +214,10 @@ export class RdStationClient implements OnModuleDestroy {
     const { access_token: access, refresh_token: refresh, expires_in: expires } = body;
     if (typeof access !== 'string' || access === '') {
       throw invalidResponse(context, status, 'the answer has no access_token');
+    }
+    // The broker hands tokens out as Bearer: any other type (DPoP, MAC…) would not work as one.
+    if (body.token_type != null && String(body.token_type).toLowerCase() !== 'bearer') {
+      throw invalidResponse(context, status, 'token_type is not Bearer');
     }
     if (refresh != null && typeof refresh !== 'string') {
       throw invalidResponse(context, status, 'refresh_token is not a string');
