@@ -10,6 +10,7 @@ import { AuthModule } from './auth/auth.module';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { OAuthModule } from './oauth/oauth.module';
 import { TokensModule } from './tokens/tokens.module';
+import { ProxyModule } from './proxy/proxy.module';
 import { ConnectionsModule } from './connections/connections.module';
 import { SchedulerModule } from './scheduler/scheduler.module';
 
@@ -33,6 +34,7 @@ export class AppModule {
         HealthModule,
         MetricsModule,
         TokensModule,
+        ProxyModule,
         ConnectionsModule,
         OAuthModule,
         SchedulerModule,

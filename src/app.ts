@@ -8,6 +8,7 @@ import { BrokerMetrics } from './metrics/broker-metrics';
 import type { AppConfig } from './config/config';
 import { createLogger, NestPinoLogger, RequestLog } from './logging/logger';
 import { requestId } from './logging/request-id';
+import { registerProxyRoute } from './proxy/proxy.route';
 import { setupSwagger } from './swagger';
 
 export type ResolvedConfig = AppConfig & { database: { url: string } };
@@ -43,6 +44,7 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
   );
   observeRequestDurations(app);
   addSecurityHeaders(app);
+  registerProxyRoute(app);
   setupSwagger(app);
   return app;
 }

@@ -29,11 +29,84 @@ function httpMessage(exception: HttpException): string {
   return typeof message === 'string' ? message : exception.message;
 }
 
+export interface ErrorAnswer {
+  status: number;
+  body: Record<string, unknown> & { statusCode: number; error: string; message: string };
+  /** Seconds, for Retry-After. */
+  retryAfter?: number;
+}
+
 /**
  * The one place errors become HTTP: `{statusCode, error, message, ...details}` with a stable
  * `error` code. Anything unexpected is logged with the request id and answered as a bare 500,
- * so internals (and whatever secrets they hold) never reach a caller.
+ * so internals (and whatever secrets they hold) never reach a caller. Used by BrokerErrorFilter
+ * and by the /proxy route (src/proxy/proxy.route.ts), which runs outside Nest's filters.
  */
+export function errorAnswer(exception: unknown, requestId: unknown, logger: Logger): ErrorAnswer {
+  if (exception instanceof BrokerError) {
+    return {
+      status: exception.status,
+      body: {
+        ...exception.details,
+        statusCode: exception.status,
+        error: exception.code,
+        message: exception.message,
+      },
+      retryAfter: exception.retryAfter,
+    };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    return {
+      status,
+      body: {
+        statusCode: status,
+        error: CODE_BY_STATUS[status] ?? 'error',
+        message: httpMessage(exception),
+      },
+      retryAfter: (exception as { retryAfterSeconds?: number }).retryAfterSeconds,
+    };
+  }
+  if (isClientError(exception)) {
+    // fastify's own errors (malformed JSON, body too large, bad content type) carry a 4xx.
+    const status = exception.statusCode;
+    return {
+      status,
+      body: {
+        statusCode: status,
+        error: CODE_BY_STATUS[status] ?? 'invalid_request',
+        message: exception.message,
+      },
+    };
+  }
+  if (isDatabaseUnavailable(exception)) {
+    // PostgreSQL restarting, failing over or unreachable: a condition to retry, not a bug.
+    logger.warn(
+      { requestId, errorCode: errorCode(exception) },
+      'database unavailable; answered 503',
+    );
+    return {
+      status: 503,
+      body: {
+        statusCode: 503,
+        error: 'service_unavailable',
+        message: 'the database is unavailable; retry shortly',
+      },
+      retryAfter: DATABASE_RETRY_AFTER_SECONDS,
+    };
+  }
+  logger.error({ err: exception, requestId }, 'unhandled error');
+  return {
+    status: 500,
+    body: {
+      statusCode: 500,
+      error: 'internal_error',
+      message: `internal error; quote request id ${String(requestId)}`,
+    },
+  };
+}
+
+/** Every error of a Nest route, through `errorAnswer`. */
 @Catch()
 export class BrokerErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
@@ -41,57 +114,8 @@ export class BrokerErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const request = host.switchToHttp().getRequest<FastifyRequest>();
-    let status = 500;
-    let body: Record<string, unknown>;
-
-    if (exception instanceof BrokerError) {
-      status = exception.status;
-      body = {
-        ...exception.details,
-        statusCode: status,
-        error: exception.code,
-        message: exception.message,
-      };
-      if (exception.retryAfter !== undefined)
-        reply.header('Retry-After', String(exception.retryAfter));
-    } else if (exception instanceof HttpException) {
-      status = exception.getStatus();
-      const retryAfter = (exception as { retryAfterSeconds?: number }).retryAfterSeconds;
-      if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
-      body = {
-        statusCode: status,
-        error: CODE_BY_STATUS[status] ?? 'error',
-        message: httpMessage(exception),
-      };
-    } else if (isClientError(exception)) {
-      // fastify's own errors (malformed JSON, body too large, bad content type) carry a 4xx.
-      status = exception.statusCode;
-      body = {
-        statusCode: status,
-        error: CODE_BY_STATUS[status] ?? 'invalid_request',
-        message: exception.message,
-      };
-    } else if (isDatabaseUnavailable(exception)) {
-      // PostgreSQL restarting, failing over or unreachable: a condition to retry, not a bug.
-      status = 503;
-      this.logger.warn(
-        { requestId: request.id, errorCode: errorCode(exception) },
-        'database unavailable; answered 503',
-      );
-      reply.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
-      body = {
-        statusCode: 503,
-        error: 'service_unavailable',
-        message: 'the database is unavailable; retry shortly',
-      };
-    } else {
-      this.logger.error({ err: exception, requestId: request.id }, 'unhandled error');
-      body = {
-        statusCode: 500,
-        error: 'internal_error',
-        message: `internal error; quote request id ${String(request.id)}`,
-      };
-    }
+    const { status, body, retryAfter } = errorAnswer(exception, request.id, this.logger);
+    if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
     void reply.status(status).header('Cache-Control', 'no-store').send(body);
   }
 }
@@ -108,13 +132,15 @@ function isClientError(error: unknown): error is { statusCode: number; message: 
  */
 export function answerRouterError(
   error: { code?: string },
-  _request: FastifyRequest,
+  request: FastifyRequest,
   reply: FastifyReply,
 ): void {
   const message =
     error.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? 'a path parameter is too long (an account is 1-128 characters)'
       : 'the URL is malformed (invalid percent-encoding)';
+  // The proxy's callers tell the broker's answers from RD's by this header (src/proxy/).
+  if (request.url.startsWith('/proxy/')) reply.header('X-Broker-Error', 'invalid_request');
   void reply
     .status(400)
     .header('Cache-Control', 'no-store')

@@ -174,6 +174,11 @@ export const envSchema = z.object({
     ),
   RD_MARKETING_ISSUER: httpUrl.optional().describe('the same for Marketing'),
   RD_TIMEOUT_MS: integer(100, 60_000).default(10_000).describe('hard timeout of every call to RD'),
+  RD_RATE_LIMIT_PER_MINUTE: integer(1, 100_000)
+    .default(120)
+    .describe(
+      'RD API calls through `/proxy` per product × account per minute, shared by every replica',
+    ),
   REFRESH_CRON: cronExpression
     .default('*/1 * * * *')
     .describe(

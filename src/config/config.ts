@@ -47,7 +47,7 @@ export interface AppConfig {
   apiKeys: ApiKey[];
   adminApiKeys: ApiKey[];
   products: Partial<Record<Product, ProductCredentials>>;
-  rd: { apiUrl: string; accountsUrl: string; timeoutMs: number };
+  rd: { apiUrl: string; accountsUrl: string; timeoutMs: number; rateLimitPerMinute: number };
   refresh: { cron: string; aheadSeconds: number; concurrency: number };
   returnUrlAllowlist: string[];
   schedulerEnabled: boolean;
@@ -180,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       apiUrl: trimSlash(e.RD_API_URL),
       accountsUrl: trimSlash(e.RD_ACCOUNTS_URL),
       timeoutMs: e.RD_TIMEOUT_MS,
+      rateLimitPerMinute: e.RD_RATE_LIMIT_PER_MINUTE,
     },
     refresh: {
       cron: e.REFRESH_CRON,

@@ -38,11 +38,13 @@ export class RequestLog extends LogController {
   ): void {
     const url = request.raw.url ?? '';
     if (url.startsWith('/health') || url.startsWith('/metrics')) return;
+    // A proxied call's path and query are RD's and may carry a customer's data: the route only.
+    const proxied = url.startsWith('/proxy/');
     const status = reply.statusCode;
     const level =
       error || status >= 500
         ? 'error'
-        : status < 300 && url.startsWith('/tokens/')
+        : status < 300 && (proxied || url.startsWith('/tokens/'))
           ? 'debug'
           : 'info';
     // Flat fields: fastify's own `req`/`res` serializers would rewrite nested objects.
@@ -50,7 +52,7 @@ export class RequestLog extends LogController {
       {
         requestId: request.id,
         method: request.method,
-        url: redactUrl(url),
+        url: proxied ? '/proxy/*' : redactUrl(url),
         route: request.routeOptions.url,
         status,
         responseTime: Math.round(reply.elapsedTime * 100) / 100,

@@ -73,6 +73,30 @@ export class BrokerMetrics {
     registers: [this.registry],
   });
 
+  readonly proxyRequests = new Counter({
+    name: 'broker_proxy_requests_total',
+    help:
+      'Calls through /proxy by product, method, RD status class (2xx..5xx, or none when RD was not ' +
+      'called or did not answer) and outcome (proxied, retried after a 401, or the broker error code)',
+    labelNames: ['product', 'method', 'rd_status', 'outcome'],
+    registers: [this.registry],
+  });
+
+  readonly proxyRdDuration = new Histogram({
+    name: 'broker_proxy_rd_duration_seconds',
+    help: 'Time from sending a proxied call to RD until its answer headers, by product and status class',
+    labelNames: ['product', 'rd_status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly proxyBudgetRefusals = new Counter({
+    name: 'broker_proxy_budget_refusals_total',
+    help: 'Proxied calls refused before RD by reason: budget (RD_RATE_LIMIT_PER_MINUTE spent) or rd_pause (after an RD 429)',
+    labelNames: ['product', 'reason'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

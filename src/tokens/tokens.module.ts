@@ -10,5 +10,6 @@ import { TokensService } from './tokens.service';
   imports: [ConnectionsStoreModule, TokenCacheModule, RefreshModule],
   controllers: [TokensController],
   providers: [TokensService],
+  exports: [TokensService],
 })
 export class TokensModule {}

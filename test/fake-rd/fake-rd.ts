@@ -1,6 +1,7 @@
 /**
- * A fake RD Station: both OAuth servers (CRM and Marketing) and the two cheap API calls the broker
- * makes, in memory, following /work/shared/RDSTATION.md. One base URL serves the "accounts" and
+ * A fake RD Station: both OAuth servers (CRM and Marketing), the two cheap API calls the broker
+ * makes, and a few RD API endpoints for /proxy that echo what they receive and enforce RD's
+ * per-account rate limit (`echoRoute`), in memory, following /work/shared/RDSTATION.md. One base URL serves the "accounts" and
  * the "api" hosts (their paths do not collide). Used in-process by the tests and as a separate
  * process (main.ts) by the benchmark and the demo, which drive it through `/_fake/*`.
  *
@@ -75,6 +76,24 @@ export interface FakeRdStationOptions {
   marketingErrorWrapped?: boolean;
   marketingRotatesRefreshToken?: boolean;
   accessTokenTtlSeconds?: Partial<Record<Product, number>>;
+  /** RD API calls (not token calls) allowed per grant per clock minute; 429 past it. Default 120. */
+  apiRateLimitPerMinute?: number;
+  /** Delay of every RD API answer (the OAuth routes use `latencyMs`). */
+  apiLatencyMs?: number;
+}
+
+/** One call to an RD API endpoint, as the fake received it (tests read these back). */
+export interface FakeApiRequest {
+  at: number;
+  method: string;
+  path: string;
+  /** The raw query string, without `?`. */
+  query: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  /** The grant whose token was presented, when it was live. */
+  grantId?: string;
+  status: number;
 }
 
 const MINUTE = 60_000;
@@ -202,6 +221,9 @@ export class FakeRdStation {
   marketingErrorWrapped: boolean;
   marketingRotatesRefreshToken: boolean;
   accessTokenTtlSeconds: Record<Product, number>;
+  apiRateLimitPerMinute: number;
+  apiLatencyMs: number;
+  readonly apiRequests: FakeApiRequest[] = [];
 
   private readonly now: () => number;
   private app?: FastifyInstance;
@@ -212,6 +234,9 @@ export class FakeRdStation {
   private readonly byRefresh = new Map<string, Grant>();
   private failNextRules: FailureRule[] = [];
   private failAlwaysRule?: FailureRule;
+  private apiFailNextRules: { remaining: number; failure: Failure }[] = [];
+  /** API calls per grant in the current clock minute. */
+  private readonly apiWindows = new Map<string, { windowStart: number; used: number }>();
   private readonly callOfRequest = new WeakMap<FastifyRequest, FakeCall>();
   /** Wakes every pending latency sleep and hung request (on stop). */
   private readonly wakers = new Set<() => void>();
@@ -228,6 +253,8 @@ export class FakeRdStation {
       crm: options.accessTokenTtlSeconds?.crm ?? PRODUCTS.crm.accessTtlSeconds,
       marketing: options.accessTokenTtlSeconds?.marketing ?? PRODUCTS.marketing.accessTtlSeconds,
     };
+    this.apiRateLimitPerMinute = options.apiRateLimitPerMinute ?? 120;
+    this.apiLatencyMs = options.apiLatencyMs ?? 0;
   }
 
   get url(): string {
@@ -264,6 +291,14 @@ export class FakeRdStation {
         ],
       })),
     );
+    // RD API endpoints for the /proxy route: they echo what they received.
+    app.get('/crm/v2/contacts', (request, reply) => this.echoRoute('crm', request, reply));
+    app.post('/crm/v2/contacts', (request, reply) => this.echoRoute('crm', request, reply));
+    app.route({
+      method: ['GET', 'PUT', 'PATCH', 'DELETE'],
+      url: '/platform/contacts/:id',
+      handler: (request, reply) => this.echoRoute('marketing', request, reply),
+    });
     this.controlRoutes(app);
     const address = await app.listen({ port, host });
     this.app = app;
@@ -321,10 +356,23 @@ export class FakeRdStation {
     return { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresIn };
   }
 
-  /** Forgets calls and injected failures; keeps grants, codes and settings. */
+  /** The next `count` RD API calls (not token calls) fail so; tokens are not checked for them. */
+  failNextApi(count: number, failure: Failure): void {
+    if (count > 0) this.apiFailNextRules.push({ remaining: count, failure });
+  }
+
+  /** RD API calls that reached the fake, optionally only those of one path. */
+  apiCalls(path?: string): FakeApiRequest[] {
+    return path ? this.apiRequests.filter((r) => r.path === path) : this.apiRequests;
+  }
+
+  /** Forgets calls, API rate windows and injected failures; keeps grants, codes and settings. */
   reset(): void {
     this.calls.length = 0;
+    this.apiRequests.length = 0;
+    this.apiWindows.clear();
     this.failNextRules = [];
+    this.apiFailNextRules = [];
     this.failAlwaysRule = undefined;
   }
 
@@ -548,6 +596,81 @@ export class FakeRdStation {
     return this.send(reply, answer);
   }
 
+  /**
+   * An RD API endpoint: the bearer must be the grant's current access token (one refreshed away,
+   * revoked or expired answers 401, RD's `UNAUTHORIZED`), each grant has
+   * `apiRateLimitPerMinute` calls per clock minute (then 429 `RATE_LIMIT_EXCEDDED` with
+   * Retry-After), and the answer echoes the request. The echoed `authorization` names the grant
+   * instead of showing the token.
+   */
+  private async echoRoute(product: Product, request: FastifyRequest, reply: FastifyReply) {
+    const call = this.callOf(request);
+    call.product = product;
+    const url = request.url;
+    const queryAt = url.indexOf('?');
+    const seen: FakeApiRequest = {
+      at: this.now(),
+      method: request.method,
+      path: queryAt < 0 ? url : url.slice(0, queryAt),
+      query: queryAt < 0 ? '' : url.slice(queryAt + 1),
+      headers: { ...request.headers },
+      body: typeof request.body === 'string' ? request.body : '',
+      status: 0,
+    };
+    this.apiRequests.push(seen);
+    await this.sleep(this.apiLatencyMs);
+    const rule = this.apiFailNextRules[0];
+    if (rule) {
+      if (--rule.remaining <= 0) this.apiFailNextRules.shift();
+      const unauthorized = errorAnswer('rd', 'bearer', 'Invalid or expired access token.');
+      await this.inject(rule.failure, request, reply, unauthorized);
+      seen.status = reply.statusCode;
+      return reply;
+    }
+    const grant = this.bearerGrant(request, product);
+    let answer: Answer;
+    let headers: Record<string, string> = {};
+    if (!grant || grant.accessToken !== bearerOf(request)) {
+      answer = errorAnswer('rd', 'bearer', 'Invalid or expired access token.');
+    } else {
+      seen.grantId = grant.id;
+      const retryAfter = this.spendApiCall(grant);
+      if (retryAfter !== null) {
+        answer = errorAnswer('rd', 'rate', 'Rate limit exceeded, retry later.');
+        headers = { 'retry-after': String(retryAfter) };
+      } else {
+        const { authorization: _token, ...others } = seen.headers;
+        const echo = {
+          method: seen.method,
+          path: seen.path,
+          query: seen.query,
+          headers: { ...others, authorization: `Bearer <access token of ${grant.id}>` },
+          body: seen.body,
+        };
+        const status = request.method === 'POST' ? 201 : 200;
+        answer = { status, body: { account: grant.label, echo }, outcome: 'ok' };
+        headers = { 'x-rd-request-id': randomUUID(), 'set-cookie': 'rd_session=fake; Path=/' };
+      }
+    }
+    seen.status = answer.status;
+    return this.send(reply, answer, headers);
+  }
+
+  /** Seconds until the grant's next API call fits, or null after counting this one. */
+  private spendApiCall(grant: Grant): number | null {
+    const now = this.now();
+    const windowStart = Math.floor(now / MINUTE) * MINUTE;
+    let window = this.apiWindows.get(grant.id);
+    if (!window || window.windowStart !== windowStart) {
+      window = { windowStart, used: 0 };
+      this.apiWindows.set(grant.id, window);
+    }
+    if (window.used >= this.apiRateLimitPerMinute)
+      return Math.max(1, Math.ceil((windowStart + MINUTE - now) / 1000));
+    window.used += 1;
+    return null;
+  }
+
   private bearerGrant(request: FastifyRequest, product: Product): Grant | undefined {
     const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
     if (!match || !this.isLiveAccessToken(match[1])) return undefined;
@@ -741,6 +864,10 @@ export class FakeRdStation {
   private configure(body: Record<string, unknown>): void {
     const latency = optionalNumber(body.latencyMs, 'latencyMs');
     if (latency !== undefined) this.latencyMs = latency;
+    const apiLatency = optionalNumber(body.apiLatencyMs, 'apiLatencyMs');
+    if (apiLatency !== undefined) this.apiLatencyMs = apiLatency;
+    const apiLimit = optionalNumber(body.apiRateLimitPerMinute, 'apiRateLimitPerMinute');
+    if (apiLimit !== undefined) this.apiRateLimitPerMinute = apiLimit;
     if (body.consent !== undefined) {
       if (!['page', 'approve', 'deny'].includes(body.consent as string)) {
         throw new ControlError('consent must be page, approve or deny');
@@ -773,6 +900,8 @@ export class FakeRdStation {
     const { latencyMs, consent, crmErrorShape, marketingErrorWrapped } = this;
     return {
       latencyMs,
+      apiLatencyMs: this.apiLatencyMs,
+      apiRateLimitPerMinute: this.apiRateLimitPerMinute,
       consent,
       crmErrorShape,
       marketingErrorWrapped,
@@ -798,6 +927,10 @@ function matches(filter: FailureFilter, call: FailureFilter): boolean {
     (!filter.product || filter.product === call.product) &&
     (!filter.grantType || filter.grantType === call.grantType)
   );
+}
+
+function bearerOf(request: FastifyRequest): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
 }
 
 function grantTypeOf(product: Product, params: Record<string, string>): GrantType | undefined {
