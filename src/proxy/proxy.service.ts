@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
@@ -7,6 +6,7 @@ import type { ConnectionKey } from '../common/connection-key';
 import { BrokerError, ProviderUnavailableError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { BrokerMetrics } from '../metrics/broker-metrics';
+import { accessTokenHash } from '../refresh/refresh-policy';
 import { TokensService } from '../tokens/tokens.service';
 import { headersForCaller, headersForRd } from './proxy-headers';
 import { rdUrl, type ProxyTarget } from './proxy-target';
@@ -49,14 +49,6 @@ export interface ProxyAnswer {
   body: Readable;
   /** RD refused the first token with 401 and this is the answer to the retry. */
   retried: boolean;
-}
-
-/**
- * How callers name an access token RD refused: the first 16 hex characters of its SHA-256, as
- * `rejected` on GET /tokens/:account.
- */
-export function accessTokenHash(accessToken: string): string {
-  return createHash('sha256').update(accessToken).digest('hex').slice(0, 16);
 }
 
 /**

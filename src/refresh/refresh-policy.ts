@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Product } from '../config/config';
 import type { Connection } from '../connections/connection.entity';
 
@@ -11,7 +12,17 @@ import type { Connection } from '../connections/connection.entity';
 export type RefreshTrigger =
   | { kind: 'read'; minValiditySeconds: number }
   | { kind: 'due' }
-  | { kind: 'forced'; requestedAt: Date };
+  | { kind: 'forced'; requestedAt: Date }
+  /** A caller saw RD refuse the access token with this hash (`accessTokenHash`). */
+  | { kind: 'rejected'; tokenHash: string };
+
+/**
+ * How callers name an access token RD refused (`rejected` on GET /tokens/:account): the first 16
+ * hex characters of its SHA-256. Not a secret, so it may be logged; enough to tell tokens apart.
+ */
+export function accessTokenHash(accessToken: string): string {
+  return createHash('sha256').update(accessToken).digest('hex').slice(0, 16);
+}
 
 export type RefreshOutcome =
   | 'refreshed'
@@ -57,6 +68,9 @@ export function skipReason(
     case 'due':
       if (!connection.nextRefreshAt || connection.nextRefreshAt.getTime() > now)
         return 'not_needed';
+      break;
+    case 'rejected':
+      // Whether the refused token is still the stored one needs its plaintext: TokenRefresher.
       break;
     case 'forced':
       // An admin's "refresh now" is satisfied by any refresh committed after the request.

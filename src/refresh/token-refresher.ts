@@ -12,6 +12,7 @@ import { RdStationClient } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
 import { ConnectionLock } from './connection-lock';
 import {
+  accessTokenHash,
   backoffSeconds,
   skipReason,
   type RefreshOutcome,
@@ -80,7 +81,12 @@ export class TokenRefresher {
       key,
       async (session) => {
         const connection = await this.current(key, session);
-        const skip = skipReason(connection, trigger);
+        // Only the token that was refused is replaced: a report about an older one is stale.
+        const stale =
+          trigger.kind === 'rejected' &&
+          connection.status !== 'reauthorization_required' &&
+          accessTokenHash(this.connections.accessTokenOf(connection)) !== trigger.tokenHash;
+        const skip = stale ? 'not_needed' : skipReason(connection, trigger);
         if (skip) return { outcome: skip, connection };
         return this.callRdAndCommit(session, connection, trigger);
       },
@@ -107,7 +113,8 @@ export class TokenRefresher {
     try {
       const call = () => this.rd.refresh(connection.product, refreshToken);
       // A caller waiting on a read never queues behind the scheduler's REFRESH_CONCURRENCY slots.
-      const tokens = trigger.kind === 'read' ? await call() : await this.rdSlots.runExclusive(call);
+      const waited = trigger.kind === 'read' || trigger.kind === 'rejected';
+      const tokens = waited ? await call() : await this.rdSlots.runExclusive(call);
       outcome = 'refreshed';
       await session.manager.transaction(async (tx) => {
         await this.connections.saveRefreshed(tx, connection, tokens);

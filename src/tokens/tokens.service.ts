@@ -5,7 +5,8 @@ import type { ConnectionKey } from '../common/connection-key';
 import type { Connection } from '../connections/connection.entity';
 import { reauthorizationRequired } from '../connections/connection.errors';
 import { ConnectionsRepository } from '../connections/connections.repository';
-import { TokenRefresher } from '../refresh/token-refresher';
+import { accessTokenHash } from '../refresh/refresh-policy';
+import { TokenRefresher, type RefreshResult } from '../refresh/token-refresher';
 import { TokenCache, type CachedToken } from './token-cache';
 import type { TokenResponse } from './tokens.dto';
 
@@ -21,9 +22,14 @@ export class TokensService {
     private readonly metrics: BrokerMetrics,
   ) {}
 
-  async getToken(key: ConnectionKey, minValiditySeconds: number): Promise<TokenResponse> {
+  /** `rejected`: the hash of an access token RD refused; replaced first if it is still stored. */
+  async getToken(
+    key: ConnectionKey,
+    minValiditySeconds: number,
+    rejected?: string,
+  ): Promise<TokenResponse> {
     try {
-      const { token, outcome } = await this.readToken(key, minValiditySeconds);
+      const { token, outcome } = await this.readToken(key, minValiditySeconds, rejected);
       this.metrics.tokenReads.inc({ product: key.product, outcome });
       return toResponse(key, token);
     } catch (error) {
@@ -36,32 +42,65 @@ export class TokensService {
   private async readToken(
     key: ConnectionKey,
     minValiditySeconds: number,
+    rejected: string | undefined,
   ): Promise<{ token: CachedToken; outcome: ReadOutcome }> {
     // Fastest path: a decrypted token in memory, kept current by LISTEN/NOTIFY.
     const cached = this.cache.get(key);
-    if (cached && validFor(cached.expiresAt, minValiditySeconds))
+    if (
+      cached &&
+      validFor(cached.expiresAt, minValiditySeconds) &&
+      !(rejected && accessTokenHash(cached.accessToken) === rejected)
+    )
       return { token: cached, outcome: 'cache_hit' };
 
     // Fast path: one primary-key read, no write.
     const ticket = this.cache.ticket();
     let connection = await this.connections.findOne(key);
     if (!connection) throw new NotConnectedError(key.account, key.product);
+    let accessToken = this.connections.accessTokenOf(connection);
     let outcome: ReadOutcome = 'db';
-    if (
-      connection.status !== 'reauthorization_required' &&
-      !validFor(connection.expiresAt, minValiditySeconds)
-    ) {
-      ({ connection } = await this.refresher.refresh(key, { kind: 'read', minValiditySeconds }));
-      outcome = 'refreshed';
+    const refused = () => rejected !== undefined && accessTokenHash(accessToken) === rejected;
+    if (connection.status !== 'reauthorization_required') {
+      if (refused()) {
+        ({ connection } = await this.replaceRefused(key, rejected as string));
+        outcome = 'refreshed';
+      } else if (!validFor(connection.expiresAt, minValiditySeconds)) {
+        ({ connection } = await this.refresher.refresh(key, { kind: 'read', minValiditySeconds }));
+        outcome = 'refreshed';
+      }
+      if (outcome === 'refreshed') accessToken = this.connections.accessTokenOf(connection);
     }
     if (connection.status === 'reauthorization_required') throw reauthorizationRequired(connection);
-    if (!validFor(connection.expiresAt, minValiditySeconds)) throw providerUnavailable(connection);
-    const token = {
-      accessToken: this.connections.accessTokenOf(connection),
-      expiresAt: connection.expiresAt,
-    };
+    // RD refused the stored token and it could not be replaced (RD failing, backing off, busy).
+    if (refused())
+      throw providerUnavailable(
+        connection,
+        'RD refused the stored token and it could not be refreshed',
+      );
+    if (!validFor(connection.expiresAt, minValiditySeconds))
+      throw providerUnavailable(
+        connection,
+        'RD Station could not refresh the token and the stored one has too little validity left',
+      );
+    const token = { accessToken, expiresAt: connection.expiresAt };
     this.cache.set(key, token, ticket);
     return { token, outcome };
+  }
+
+  /**
+   * Refreshes because RD refused the token with hash `rejected`: the refresher re-checks under
+   * the cross-replica lock, so of many callers reporting one token only the first calls RD. A
+   * refresh already in flight in this replica for another reason may have been joined instead;
+   * if that one left the refused token in place, ask once more.
+   */
+  private async replaceRefused(key: ConnectionKey, rejected: string): Promise<RefreshResult> {
+    const trigger = { kind: 'rejected', tokenHash: rejected } as const;
+    const result = await this.refresher.refresh(key, trigger);
+    const unchanged =
+      result.outcome === 'not_needed' &&
+      result.connection.status !== 'reauthorization_required' &&
+      accessTokenHash(this.connections.accessTokenOf(result.connection)) === rejected;
+    return unchanged ? this.refresher.refresh(key, trigger) : result;
   }
 }
 
@@ -80,12 +119,11 @@ function toResponse(key: ConnectionKey, token: CachedToken): TokenResponse {
   };
 }
 
-function providerUnavailable(connection: Connection): ProviderUnavailableError {
+function providerUnavailable(connection: Connection, what: string): ProviderUnavailableError {
   const retryAt = connection.nextRefreshAt?.getTime() ?? Date.now();
   const retryAfter = Math.min(300, Math.max(1, Math.ceil((retryAt - Date.now()) / 1000)));
   return new ProviderUnavailableError(
-    `RD Station could not refresh the token and the stored one has too little validity left` +
-      (connection.lastError ? ` (${connection.lastError})` : ''),
+    what + (connection.lastError ? ` (${connection.lastError})` : ''),
     retryAfter,
   );
 }
