@@ -230,7 +230,10 @@ export class FakeRdStation {
   private baseUrl?: string;
   private grantSeq = 0;
   private readonly codes = new Map<string, AuthCode>();
-  private readonly byAccess = new Map<string, { grant: Grant; expiresAt: number }>();
+  private readonly byAccess = new Map<
+    string,
+    { grant: Grant; expiresAt: number; invalidated?: boolean }
+  >();
   private readonly byRefresh = new Map<string, Grant>();
   private failNextRules: FailureRule[] = [];
   private failAlwaysRule?: FailureRule;
@@ -264,7 +267,12 @@ export class FakeRdStation {
 
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
     if (this.app) throw new Error('FakeRdStation is already started');
-    const app = Fastify({ logger: false, forceCloseConnections: true });
+    const app = Fastify({
+      logger: false,
+      forceCloseConnections: true,
+      // Tokens in /_fake/*-tokens/:token paths are JWT-sized, past fastify's default of 100.
+      routerOptions: { maxParamLength: 4096 },
+    });
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) =>
       done(null, body),
@@ -334,7 +342,17 @@ export class FakeRdStation {
 
   isLiveAccessToken(token: string): boolean {
     const entry = this.byAccess.get(token);
-    return !!entry && !entry.grant.revoked && this.now() < entry.expiresAt;
+    return !!entry && !entry.grant.revoked && !entry.invalidated && this.now() < entry.expiresAt;
+  }
+
+  /**
+   * RD stops accepting this access token before it expires (as RD does when it invalidates a
+   * token on its side); the grant and its refresh token stay valid. False for an unknown token.
+   */
+  invalidateAccessToken(token: string): boolean {
+    const entry = this.byAccess.get(token);
+    if (entry) entry.invalidated = true;
+    return !!entry;
   }
 
   /** The current state of the grant a token (current or old, access or refresh) belongs to. */
@@ -854,6 +872,9 @@ export class FakeRdStation {
     }));
     app.get('/_fake/access-tokens/:token', async (request) => ({
       live: this.isLiveAccessToken((request.params as { token: string }).token),
+    }));
+    app.post('/_fake/access-tokens/:token/invalidate', async (request) => ({
+      invalidated: this.invalidateAccessToken((request.params as { token: string }).token),
     }));
     app.post('/_fake/reset', async () => {
       this.reset();

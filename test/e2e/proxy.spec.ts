@@ -1,0 +1,408 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SERVICE_KEY } from '../support/broker';
+import { auth, connect, createHarness, type Harness } from '../support/harness';
+import { rawRequest, type RawResponse } from '../support/raw-http';
+
+/** The token the broker currently serves for an account (what RD should receive). */
+async function servedToken(h: Harness, account: string, product = 'crm'): Promise<string> {
+  const res = await fetch(`${h.broker.url}/tokens/${account}?product=${product}`, {
+    headers: { authorization: auth.service },
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { accessToken: string }).accessToken;
+}
+
+function proxy(
+  h: Harness,
+  path: string,
+  options: {
+    method?: string;
+    account?: string;
+    product?: string;
+    headers?: Record<string, string | string[]>;
+    body?: string | Buffer;
+    replica?: number;
+  } = {},
+): Promise<RawResponse> {
+  const headers: Record<string, string | string[]> = {
+    authorization: auth.service,
+    ...(options.account === '' ? {} : { 'x-account': options.account ?? 'acme' }),
+    ...(options.product === '' ? {} : { 'x-product': options.product ?? 'crm' }),
+    ...options.headers,
+  };
+  return rawRequest(h.brokers[options.replica ?? 0].url, {
+    method: options.method ?? 'GET',
+    path,
+    headers,
+    body: options.body,
+  });
+}
+
+function expectBrokerError(res: RawResponse, status: number, code: string) {
+  expect(res.status).toBe(status);
+  expect(res.headers['x-broker-error']).toBe(code);
+  expect(res.json).toMatchObject({ statusCode: status, error: code });
+}
+
+describe('/proxy on two replicas and the fake RD', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await createHarness({ replicas: 2, rd: { apiRateLimitPerMinute: 10_000 } });
+    expect((await connect(h, 'acme', 'crm')).status).toBe(200);
+    expect((await connect(h, 'acme', 'marketing')).status).toBe(200);
+  });
+  afterAll(() => h.close());
+  beforeEach(() => h.rd.reset());
+
+  describe('passthrough', () => {
+    it("sends method, path, query, body and the caller's own headers to RD with the connection's token, and nothing of the caller's secrets", async () => {
+      const body = JSON.stringify({ name: 'Ana', emails: [{ email: 'ana@example.com' }] });
+      const res = await proxy(h, '/proxy/crm/v2/contacts?page=2&q=a%20b&tags=x,y', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          accept: 'application/json',
+          'x-trace-id': 'trace-123',
+          cookie: 'broker_session=secret-cookie',
+          'x-forwarded-for': '203.0.113.9',
+          'x-forwarded-host': 'internal.example',
+          forwarded: 'for=203.0.113.9',
+          connection: 'keep-alive, x-hop-secret',
+          'x-hop-secret': 'hop-value',
+          'proxy-authorization': 'Basic cHJveHk6c2VjcmV0',
+        },
+        body,
+      });
+      expect(res.status).toBe(201);
+      expect(res.headers['x-broker-error']).toBeUndefined();
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.headers['x-rd-request-id']).toEqual(expect.any(String));
+      expect(res.headers['set-cookie']).toBeUndefined();
+
+      const [seen] = h.rd.apiCalls('/crm/v2/contacts');
+      expect(seen).toMatchObject({
+        method: 'POST',
+        path: '/crm/v2/contacts',
+        query: 'page=2&q=a%20b&tags=x,y',
+        body,
+        status: 201,
+      });
+      expect(seen.headers).toMatchObject({
+        'content-type': 'application/json; charset=utf-8',
+        accept: 'application/json',
+        'x-trace-id': 'trace-123',
+        authorization: `Bearer ${await servedToken(h, 'acme')}`,
+      });
+      for (const name of [
+        'cookie',
+        'x-account',
+        'x-product',
+        'x-forwarded-for',
+        'x-forwarded-host',
+        'forwarded',
+        'x-hop-secret',
+        'proxy-authorization',
+      ]) {
+        expect(seen.headers[name]).toBeUndefined();
+      }
+      const everything = JSON.stringify(seen);
+      for (const secret of [SERVICE_KEY, 'secret-cookie', 'hop-value', 'cHJveHk6c2VjcmV0']) {
+        expect(everything).not.toContain(secret);
+      }
+      // The echo is RD's body, streamed back untouched.
+      expect((res.json as { echo: { body: string } }).echo.body).toBe(body);
+    });
+
+    it.each(['GET', 'PUT', 'PATCH', 'DELETE'])(
+      'forwards %s to a Marketing path with a colon and an @, chosen by X-Product',
+      async (method) => {
+        const body = method === 'GET' || method === 'DELETE' ? undefined : '{"tags":["a"]}';
+        const res = await proxy(h, '/proxy/platform/contacts/email:ana@example.com?x=1', {
+          method,
+          product: 'marketing',
+          replica: 1,
+          headers: body ? { 'content-type': 'application/json' } : {},
+          body,
+        });
+        expect(res.status).toBe(200);
+        const [seen] = h.rd.apiCalls('/platform/contacts/email:ana@example.com');
+        expect(seen).toMatchObject({ method, query: 'x=1', body: body ?? '' });
+        expect(seen.headers.authorization).toBe(
+          `Bearer ${await servedToken(h, 'acme', 'marketing')}`,
+        );
+      },
+    );
+
+    it('buffers a binary body byte for byte, and refuses one over 1 MiB with 413 before RD', async () => {
+      const bytes = Buffer.from([0, 1, 2, 250, 255, 10, 13]);
+      const ok = await proxy(h, '/proxy/crm/v2/contacts', {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: bytes,
+      });
+      expect(ok.status).toBe(201);
+      const [seen] = h.rd.apiCalls();
+      expect(seen.headers['content-length']).toBe(String(bytes.length));
+      expect(seen.headers['content-type']).toBe('application/octet-stream');
+      expect(seen.body).toBe(bytes.toString('utf8')); // the fake reads bodies as UTF-8 text
+
+      h.rd.reset();
+      const big = await proxy(h, '/proxy/crm/v2/contacts', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.alloc(1024 * 1024 + 1, 0x20),
+      });
+      expectBrokerError(big, 413, 'payload_too_large');
+      expect(h.rd.calls).toHaveLength(0);
+    });
+  });
+
+  describe('RD refuses the token', () => {
+    it('dead token: 401 → one refresh → the call retried with the new token → 200', async () => {
+      const dead = await servedToken(h, 'acme');
+      expect(h.rd.invalidateAccessToken(dead)).toBe(true);
+      const res = await proxy(h, '/proxy/crm/v2/contacts?page=1');
+      expect(res.status).toBe(200);
+      expect(h.rd.tokenCalls({ grantType: 'refresh_token' })).toHaveLength(1);
+      const calls = h.rd.apiCalls('/crm/v2/contacts');
+      expect(calls.map((c) => c.status)).toEqual([401, 200]);
+      const fresh = await servedToken(h, 'acme');
+      expect(fresh).not.toBe(dead);
+      expect(calls[1].headers.authorization).toBe(`Bearer ${fresh}`);
+    });
+
+    it('50 concurrent calls on a dead token over two replicas: exactly one refresh at RD, all 200', async () => {
+      expect((await connect(h, 'stampede', 'crm')).status).toBe(200);
+      const account = 'stampede';
+      const dead = await servedToken(h, account);
+      // Both replicas hold the token in their caches before RD stops accepting it.
+      await Promise.all(
+        [0, 1].map((replica) => proxy(h, '/proxy/crm/v2/users', { account, replica })),
+      );
+      h.rd.reset();
+      h.rd.invalidateAccessToken(dead);
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          proxy(h, '/proxy/crm/v2/contacts', { account, replica: i % 2 }),
+        ),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
+      expect(h.rd.tokenCalls({ grantType: 'refresh_token' })).toHaveLength(1);
+      expect(h.rd.isLiveAccessToken(await servedToken(h, account))).toBe(true);
+    });
+
+    it("passes RD's second 401 through (no X-Broker-Error) after one refresh", async () => {
+      h.rd.failNextApi(2, { kind: 'status', status: 503 });
+      // A 503 from RD is RD's answer too: passed through, not retried.
+      const unavailable = await proxy(h, '/proxy/crm/v2/contacts');
+      expect(unavailable.status).toBe(503);
+      expect(unavailable.headers['x-broker-error']).toBeUndefined();
+      h.rd.reset();
+
+      const token = await servedToken(h, 'acme');
+      h.rd.invalidateAccessToken(token);
+      // The refreshed token is refused as well: RD's 401 goes back as it is.
+      const refreshes = h.rd.tokenCalls({ grantType: 'refresh_token' }).length;
+      h.rd.failNextApi(2, { kind: 'invalid_grant' });
+      const res = await proxy(h, '/proxy/crm/v2/contacts');
+      expect(res.status).toBe(401);
+      expect(res.headers['x-broker-error']).toBeUndefined();
+      expect(res.json).toMatchObject({ errors: { error_type: 'UNAUTHORIZED' } });
+      expect(h.rd.apiCalls('/crm/v2/contacts')).toHaveLength(2);
+      expect(h.rd.tokenCalls({ grantType: 'refresh_token' })).toHaveLength(refreshes + 1);
+    });
+  });
+
+  describe('rate budget', () => {
+    it("RD's 429 is passed through, and every replica then holds the account until RD's Retry-After", async () => {
+      expect((await connect(h, 'paused', 'crm')).status).toBe(200);
+      h.rd.reset();
+      h.rd.failNextApi(1, { kind: 'rate_limited', retryAfter: 30 });
+      const first = await proxy(h, '/proxy/crm/v2/contacts', { account: 'paused', replica: 0 });
+      expect(first.status).toBe(429);
+      expect(first.headers['retry-after']).toBe('30');
+      expect(first.headers['x-broker-error']).toBeUndefined();
+      expect(first.json).toMatchObject({ errors: { error_type: 'RATE_LIMIT_EXCEDDED' } });
+
+      const held = await proxy(h, '/proxy/crm/v2/contacts', { account: 'paused', replica: 1 });
+      expectBrokerError(held, 429, 'rate_limited');
+      expect(Number(held.headers['retry-after'])).toBeGreaterThanOrEqual(28);
+      expect(Number(held.headers['retry-after'])).toBeLessThanOrEqual(30);
+      expect(h.rd.apiCalls()).toHaveLength(1);
+      // Only that account is held.
+      expect((await proxy(h, '/proxy/crm/v2/contacts', { replica: 1 })).status).toBe(200);
+    });
+
+    it("passes RD's own per-account limit through when the broker's budget is higher", async () => {
+      expect((await connect(h, 'rdlimit', 'crm')).status).toBe(200);
+      h.rd.reset();
+      h.rd.apiRateLimitPerMinute = 2;
+      try {
+        const statuses: number[] = [];
+        for (let i = 0; i < 3; i++)
+          statuses.push((await proxy(h, '/proxy/crm/v2/contacts', { account: 'rdlimit' })).status);
+        expect(statuses).toEqual([200, 200, 429]);
+        expect(h.rd.apiCalls()).toHaveLength(3);
+        const held = await proxy(h, '/proxy/crm/v2/contacts', { account: 'rdlimit', replica: 1 });
+        expectBrokerError(held, 429, 'rate_limited');
+        expect(h.rd.apiCalls()).toHaveLength(3);
+      } finally {
+        h.rd.apiRateLimitPerMinute = 10_000;
+      }
+    });
+
+    it('300 calls in a minute for one account over two replicas with a budget of 120: at most 126 reach RD, the rest get 429 rate_limited', async () => {
+      expect((await connect(h, 'burst', 'crm')).status).toBe(200);
+      h.rd.reset();
+      const results: RawResponse[] = [];
+      for (let batch = 0; batch < 6; batch++) {
+        results.push(
+          ...(await Promise.all(
+            Array.from({ length: 50 }, (_, i) =>
+              proxy(h, '/proxy/crm/v2/contacts', { account: 'burst', replica: i % 2 }),
+            ),
+          )),
+        );
+      }
+      const passed = results.filter((r) => r.status === 200);
+      const refused = results.filter((r) => r.status !== 200);
+      expect(h.rd.apiCalls()).toHaveLength(passed.length);
+      expect(passed.length).toBeLessThanOrEqual(126);
+      expect(passed.length).toBeGreaterThanOrEqual(100);
+      expect(refused.length).toBe(300 - passed.length);
+      for (const r of refused) {
+        expectBrokerError(r, 429, 'rate_limited');
+        expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      }
+      // The budget is per product × account: the same account's Marketing calls still pass.
+      expect((await connect(h, 'burst', 'marketing')).status).toBe(200);
+      const other = await proxy(h, '/proxy/platform/contacts/1', {
+        account: 'burst',
+        product: 'marketing',
+      });
+      expect(other.status).toBe(200);
+    });
+  });
+
+  describe("the broker's own refusals", () => {
+    let evil: Server;
+    let evilHits = 0;
+    let evilHost = '';
+
+    beforeAll(async () => {
+      evil = createServer((_req, res) => {
+        evilHits += 1;
+        res.end('owned');
+      });
+      await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+      evilHost = `127.0.0.1:${(evil.address() as AddressInfo).port}`;
+    });
+    afterAll(() => new Promise((resolve) => evil.close(resolve)));
+
+    it.each([
+      ['an absolute URL', () => `/proxy/http://${evilHost}/crm/v2/contacts`],
+      ['a protocol-relative host', () => `/proxy//${evilHost}/crm/v2/contacts`],
+      ['a .. segment', () => '/proxy/crm/v2/../../_fake/calls'],
+      ['an encoded .. segment', () => '/proxy/crm/%2e%2e/_fake/calls'],
+      ['an encoded slash', () => '/proxy/crm%2fv2/contacts'],
+      ['an encoded backslash', () => '/proxy/crm%5cv2/contacts'],
+      ['a backslash', () => `/proxy/\\\\${evilHost}/x`],
+      ['an encoded CR/LF in the path', () => '/proxy/crm/v2/contacts%0d%0aHost:evil'],
+      ['an encoded LF in the query', () => '/proxy/crm/v2/contacts?x=%0aHost:evil'],
+      ['broken percent-encoding', () => '/proxy/crm/v2/%zz'],
+    ])('refuses %s with 400 invalid_request, contacting no host', async (_what, path) => {
+      const res = await proxy(h, path());
+      expectBrokerError(res, 400, 'invalid_request');
+      expect(h.rd.calls).toHaveLength(0);
+      expect(evilHits).toBe(0);
+    });
+
+    it('400 without X-Account, with a bad one, or with a product not given when two are configured', async () => {
+      expectBrokerError(
+        await proxy(h, '/proxy/crm/v2/contacts', { account: '' }),
+        400,
+        'invalid_request',
+      );
+      expectBrokerError(
+        await proxy(h, '/proxy/crm/v2/contacts', { account: 'a b/../c' }),
+        400,
+        'invalid_request',
+      );
+      expectBrokerError(
+        await proxy(h, '/proxy/crm/v2/contacts', { product: '' }),
+        400,
+        'invalid_request',
+      );
+      expectBrokerError(
+        await proxy(h, '/proxy/crm/v2/contacts', { product: 'hubspot' }),
+        400,
+        'invalid_request',
+      );
+      expect(h.rd.calls).toHaveLength(0);
+    });
+
+    it('401 unauthorized without a valid API key', async () => {
+      const res = await proxy(h, '/proxy/crm/v2/contacts', {
+        headers: { authorization: 'Bearer not-a-key-0123456789abcdef0123456789' },
+      });
+      expectBrokerError(res, 401, 'unauthorized');
+      expect(h.rd.calls).toHaveLength(0);
+    });
+
+    it('404 not_connected for an account without a connection', async () => {
+      expectBrokerError(
+        await proxy(h, '/proxy/crm/v2/contacts', { account: 'nobody' }),
+        404,
+        'not_connected',
+      );
+      expect(h.rd.calls).toHaveLength(0);
+    });
+
+    it('409 reauthorization_required for a condemned connection', async () => {
+      expect((await connect(h, 'condemned', 'crm')).status).toBe(200);
+      await h.db.dataSource.query(
+        `UPDATE connections SET status = 'reauthorization_required', last_error = 'RD rejected the refresh token (invalid_grant)', last_error_at = now()
+          WHERE account = 'condemned'`,
+      );
+      h.rd.reset();
+      const res = await proxy(h, '/proxy/crm/v2/contacts', { account: 'condemned', replica: 1 });
+      expectBrokerError(res, 409, 'reauthorization_required');
+      expect(res.json).toMatchObject({ reason: expect.stringContaining('invalid_grant') });
+      expect(h.rd.calls).toHaveLength(0);
+    });
+
+    it('503 provider_unavailable with Retry-After when RD does not answer in RD_TIMEOUT_MS', async () => {
+      h.rd.failNextApi(1, { kind: 'hang' });
+      const res = await proxy(h, '/proxy/crm/v2/contacts');
+      expectBrokerError(res, 503, 'provider_unavailable');
+      expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    });
+
+    it('404 for methods the proxy does not forward', async () => {
+      const res = await proxy(h, '/proxy/crm/v2/contacts', { method: 'OPTIONS' });
+      expect(res.status).toBe(404);
+      expect(h.rd.calls).toHaveLength(0);
+    });
+  });
+
+  it('counts proxied calls by product, method, RD status class and outcome, and budget refusals', async () => {
+    const metrics = await (await fetch(`${h.broker.url}/metrics`)).text();
+    expect(metrics).toMatch(
+      /broker_proxy_requests_total\{product="crm",method="POST",rd_status="2xx",outcome="proxied"\} \d+/,
+    );
+    expect(metrics).toMatch(
+      /broker_proxy_requests_total\{product="crm",method="GET",rd_status="2xx",outcome="retried"\} \d+/,
+    );
+    expect(metrics).toMatch(
+      /broker_proxy_requests_total\{product="crm",method="GET",rd_status="none",outcome="rate_limited"\} \d+/,
+    );
+    expect(metrics).toMatch(
+      /broker_proxy_budget_refusals_total\{product="crm",reason="budget"\} \d+/,
+    );
+    expect(metrics).toMatch(
+      /broker_proxy_rd_duration_seconds_count\{product="crm",rd_status="2xx"\} \d+/,
+    );
+  });
+});
