@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { addProxyOperations } from './proxy/proxy.openapi';
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -16,7 +17,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       description: 'a secret from API_KEYS or ADMIN_API_KEYS',
     })
     .build();
-  return SwaggerModule.createDocument(app, config);
+  // /proxy is a fastify route of its own (src/proxy/proxy.route.ts), unseen by Nest's scanner.
+  return addProxyOperations(SwaggerModule.createDocument(app, config));
 }
 
 /** Swagger UI at /docs and the OpenAPI document at /docs-json. */
