@@ -52,6 +52,45 @@ export function nextRefreshAt(
   return new Date(next);
 }
 
+/**
+ * A read never refreshes a token refreshed less than this ago: it is the freshest the provider
+ * gives, and refreshing again would only rotate the grant (and, under load, storm the provider).
+ */
+export const RECENTLY_REFRESHED_MS = 10_000;
+
+type ReadView = Pick<Connection, 'expiresAt' | 'lastRefreshedAt'>;
+
+/**
+ * The validity a read may insist on: `minValidity`, capped by the provider's token lifetime as
+ * last seen (expiresAt − lastRefreshedAt). A minValidity that even a fresh token cannot meet is
+ * read as "as fresh as reasonable": half the lifetime, where the scheduler refreshes anyway
+ * (nextRefreshAt), so a caller asking for more than the provider gives causes no extra refresh.
+ */
+export function requiredValidityMs(connection: ReadView, minValiditySeconds: number): number {
+  const wanted = minValiditySeconds * 1000;
+  if (!connection.lastRefreshedAt) return wanted;
+  const lifetime = connection.expiresAt.getTime() - connection.lastRefreshedAt.getTime();
+  return lifetime > 0 && wanted > lifetime ? lifetime / 2 : wanted;
+}
+
+/**
+ * Whether a read asking `minValiditySeconds` is answered with the stored token as it is: it has
+ * the (capped) validity asked for, or it was refreshed moments ago and has not expired.
+ */
+export function servesRead(
+  connection: ReadView,
+  minValiditySeconds: number,
+  now = Date.now(),
+): boolean {
+  const left = connection.expiresAt.getTime() - now;
+  if (left <= 0) return false;
+  if (left >= requiredValidityMs(connection, minValiditySeconds)) return true;
+  return (
+    connection.lastRefreshedAt !== null &&
+    now - connection.lastRefreshedAt.getTime() < RECENTLY_REFRESHED_MS
+  );
+}
+
 /** Why a refresh asked for by `trigger` should not call RD, or null when it should. */
 export function skipReason(
   connection: Pick<Connection, 'status' | 'expiresAt' | 'nextRefreshAt' | 'lastRefreshedAt'>,
@@ -62,8 +101,8 @@ export function skipReason(
   if (connection.status === 'reauthorization_required') return 'not_needed';
   switch (trigger.kind) {
     case 'read':
-      if (connection.expiresAt.getTime() - now >= trigger.minValiditySeconds * 1000)
-        return 'not_needed';
+      // Under the lock this also stops the waiters of a stampede: the holder just refreshed.
+      if (servesRead(connection, trigger.minValiditySeconds, now)) return 'not_needed';
       break;
     case 'due':
       if (!connection.nextRefreshAt || connection.nextRefreshAt.getTime() > now)

@@ -31,6 +31,9 @@ export class TokensController {
     summary: 'A valid access token for this account',
     description:
       'Answers with a token that has at least `minValidity` seconds left, refreshing it first when needed. ' +
+      '`minValidity` is capped by the provider’s token lifetime: when even a fresh token cannot meet it, the ' +
+      'freshest token is served with its real `expiresIn` (refreshed at half its lifetime), and a token refreshed ' +
+      'in the last 10 seconds is never refreshed again by a read. ' +
       'Cache it until `expiresAt - 60 s`; on 503 retry after `Retry-After` seconds.',
   })
   @ApiParam({
@@ -66,7 +69,8 @@ export class TokensController {
     name: 'minValidity',
     required: false,
     schema: { type: 'integer', minimum: 0, maximum: 3600, default: DEFAULT_MIN_VALIDITY },
-    description: 'seconds the token must still be valid',
+    description:
+      'seconds the token must still be valid; capped by the provider’s token lifetime (see above)',
   })
   getToken(
     @Param('account') account: string,

@@ -5,14 +5,17 @@ import type { ConnectionKey } from '../common/connection-key';
 import type { Connection } from '../connections/connection.entity';
 import { reauthorizationRequired } from '../connections/connection.errors';
 import { ConnectionsRepository } from '../connections/connections.repository';
-import { accessTokenHash } from '../refresh/refresh-policy';
+import { accessTokenHash, servesRead } from '../refresh/refresh-policy';
 import { TokenRefresher, type RefreshResult } from '../refresh/token-refresher';
 import { TokenCache, type CachedToken } from './token-cache';
 import type { TokenResponse } from './tokens.dto';
 
 type ReadOutcome = 'cache_hit' | 'db' | 'refreshed';
 
-/** `GET /tokens/:account`: a token with at least `minValidity` seconds left, refreshing first if needed. */
+/**
+ * `GET /tokens/:account`: a token with at least `minValidity` seconds left (capped by the
+ * provider's token lifetime), refreshing first if needed.
+ */
 @Injectable()
 export class TokensService {
   constructor(
@@ -64,7 +67,9 @@ export class TokensService {
       if (refused()) {
         ({ connection } = await this.replaceRefused(key, rejected as string));
         outcome = 'refreshed';
-      } else if (!validFor(connection.expiresAt, minValiditySeconds)) {
+      } else if (!servesRead(connection, minValiditySeconds)) {
+        // servesRead caps minValidity by the provider's token lifetime and never refreshes a
+        // token refreshed seconds ago (refresh-policy.ts): asking more than RD gives is no storm.
         ({ connection } = await this.refresher.refresh(key, { kind: 'read', minValiditySeconds }));
         outcome = 'refreshed';
       }
@@ -77,7 +82,7 @@ export class TokensService {
         connection,
         'RD refused the stored token and it could not be refreshed',
       );
-    if (!validFor(connection.expiresAt, minValiditySeconds))
+    if (!servesRead(connection, minValiditySeconds))
       throw providerUnavailable(
         connection,
         'RD Station could not refresh the token and the stored one has too little validity left',

@@ -3,7 +3,9 @@ import { auth, connect, connectionRow, createHarness, type Harness } from '../su
 
 async function expireToken(h: Harness, account: string, product: string, secondsLeft = -1) {
   await h.db.dataSource.query(
-    `UPDATE connections SET expires_at = now() + make_interval(secs => $3) WHERE account = $1 AND product = $2`,
+    // Aged consistently: a token near its end was refreshed long ago (refresh-policy.ts reads both).
+    `UPDATE connections SET expires_at = now() + make_interval(secs => $3), last_refreshed_at = now() - interval '2 hours'
+      WHERE account = $1 AND product = $2`,
     [account, product, secondsLeft],
   );
 }

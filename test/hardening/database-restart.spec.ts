@@ -212,7 +212,8 @@ describe('PostgreSQL restart under load', () => {
     // with 30 s left is refreshed before it is handed out with the default minValidity of 60).
     const [first] = ACCOUNTS;
     await query(
-      `UPDATE connections SET expires_at = now() + interval '30 seconds' WHERE account = $1`,
+      `UPDATE connections SET expires_at = now() + interval '30 seconds', last_refreshed_at = now() - interval '2 hours'
+        WHERE account = $1`,
       [first],
     );
     const fresh = await waitFor(

@@ -128,6 +128,7 @@ describe('RD outage', () => {
     h.rd.failAlways({ kind: 'status', status: 503 });
     await h.db.dataSource.query(
       `UPDATE connections SET expires_at = now() + interval '90 seconds',
+                              last_refreshed_at = now() - interval '2 hours',
                               next_refresh_at = now() - interval '1 second'`,
     );
     await untilBrokerSees(KEYS, 90);
@@ -152,7 +153,7 @@ describe('RD outage', () => {
 
     // 2. Under minValidity: 503 provider_unavailable with Retry-After. RD now times out, then resets.
     await h.db.dataSource.query(
-      `UPDATE connections SET expires_at = now() + interval '30 seconds'`,
+      `UPDATE connections SET expires_at = now() + interval '30 seconds', last_refreshed_at = now() - interval '2 hours'`,
     );
     h.rd.failAlways({ kind: 'hang' });
     const timingOut = await hammer(2_000);
@@ -215,7 +216,8 @@ describe('RD outage', () => {
     h.rd.reset();
     expect((await connect(h, 'ratelimited', 'crm')).status).toBe(200);
     await h.db.dataSource.query(
-      `UPDATE connections SET expires_at = now() + interval '30 seconds' WHERE account = 'ratelimited'`,
+      `UPDATE connections SET expires_at = now() + interval '30 seconds', last_refreshed_at = now() - interval '2 hours'
+        WHERE account = 'ratelimited'`,
     );
     await untilBrokerSees([['ratelimited', 'crm']], 30);
     h.rd.reset();

@@ -38,12 +38,11 @@ describe('token cache', () => {
 
     it('still refreshes when the cached token has less than minValidity left', async () => {
       await h.db.dataSource.query('TRUNCATE connections');
-      h.rd.accessTokenTtlSeconds.crm = 1800;
-      try {
-        await connect(h, 'acme', 'crm');
-      } finally {
-        h.rd.accessTokenTtlSeconds.crm = 7200;
-      }
+      await connect(h, 'acme', 'crm');
+      // A 2-hour token with 30 minutes left (minValidity 3600 is within the provider's lifetime).
+      await h.db.dataSource.query(
+        `UPDATE connections SET expires_at = now() + interval '30 minutes', last_refreshed_at = now() - interval '90 minutes'`,
+      );
       h.rd.reset();
       const cached = await read(h.brokers[1].url); // 1800 s left: cached for default reads
       const res = await fetch(`${h.brokers[1].url}/tokens/acme?product=crm&minValidity=3600`, {
