@@ -26,6 +26,9 @@ export class AppModule {
           // A lock holder is never slower than one RD call (RD_TIMEOUT_MS): wait a little longer.
           ...dataSourceOptions(config.database.url, { lockTimeoutMs: config.rd.timeoutMs + 5_000 }),
           migrationsRun: true,
+          // main.ts checks the database once before Nest starts and says what is wrong; a failure
+          // here is not worth ten identical retry lines.
+          toRetry: () => false,
         }),
         CryptoModule,
         AuthModule,

@@ -8,10 +8,14 @@ import { BrokerMetrics } from './metrics/broker-metrics';
 import type { AppConfig } from './config/config';
 import { createLogger, NestPinoLogger, RequestLog } from './logging/logger';
 import { requestId } from './logging/request-id';
+import { useJsonBodyParser } from './http/json-body';
+import { capConnectionsPerAddress, serverOptions } from './http/server-limits';
 import { registerProxyRoute } from './proxy/proxy.route';
 import { setupSwagger } from './swagger';
 
 export type ResolvedConfig = AppConfig & { database: { url: string } };
+
+const BODY_LIMIT = 64 * 1024;
 
 /** Builds the broker (not yet listening): used by main.ts, the tests and the benchmark alike. */
 export async function createApp(config: ResolvedConfig): Promise<NestFastifyApplication> {
@@ -24,11 +28,11 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
     // Fastify 404s a path parameter longer than this before any route runs; accounts are ≤ 128
     // chars, and longer ones must reach validation to get the contract's 400.
     routerOptions: { maxParamLength: 1024 },
-    bodyLimit: 64 * 1024,
+    bodyLimit: BODY_LIMIT,
     genReqId: requestId,
-    // X-Forwarded-For is believed only from proxies on private networks (a load balancer, an
-    // ingress); a client on the internet cannot choose the address its rate limits count against.
-    trustProxy: 'loopback, linklocal, uniquelocal',
+    // Timeouts, and X-Forwarded-For believed only from TRUSTED_PROXIES: without a listed proxy,
+    // no client can choose the address its rate limits count against.
+    ...serverOptions(config.http),
     // Refusals that happen before Nest runs get the same `{statusCode, error, message}` shape.
     frameworkErrors: answerRouterError,
     clientErrorHandler: answerClientError,
@@ -38,6 +42,8 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
     adapter,
     { logger: new NestPinoLogger(logger) },
   );
+  capConnectionsPerAddress(app.getHttpServer(), config.http);
+  useJsonBodyParser(app, BODY_LIMIT);
   app.useGlobalFilters(new BrokerErrorFilter());
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),

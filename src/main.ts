@@ -4,6 +4,7 @@ import { createApp } from './app';
 import { ConfigError, loadConfig, type AppConfig } from './config/config';
 import { rotateKeys } from './crypto/key-rotation';
 import { TokenCipher } from './crypto/token-cipher';
+import { checkDatabase, DatabaseUnavailableError } from './database/database-check';
 import { dataSourceOptions } from './database/data-source-options';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres';
 
@@ -15,7 +16,10 @@ function log(level: 'info' | 'warn', msg: string): void {
 async function resolveDatabase(
   config: AppConfig,
 ): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
-  if (config.database.url) return { url: config.database.url };
+  if (config.database.url) {
+    await checkDatabase(config.database.url);
+    return { url: config.database.url };
+  }
   const embedded = await startEmbeddedPostgres(config.database.dataDir, (msg) => log('info', msg));
   return { url: embedded.url, embedded };
 }
@@ -106,6 +110,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof DatabaseUnavailableError) {
+    process.stderr.write(`database error: ${error.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`fatal: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

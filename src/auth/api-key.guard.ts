@@ -56,9 +56,11 @@ export class ApiKeyGuard implements CanActivate {
     const request = context
       .switchToHttp()
       .getRequest<{ headers: Record<string, unknown>; ip: string; raw: AuthenticatedRequest }>();
-    this.limiter.assertNotBlocked(request.ip);
+    // The key first: a valid key is served whatever failures its address has collected, so
+    // failing from (or behind the same proxy as) a service never locks that service out.
     const key = this.identify(request.headers.authorization);
     if (!key) {
+      this.limiter.assertNotBlocked(request.ip);
       this.limiter.recordFailure(request.ip);
       throw new UnauthorizedException(
         'a valid API key is required: Authorization: Bearer <secret>',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CronTime } from 'cron';
+import proxyAddr from '@fastify/proxy-addr';
 
 /**
  * Every environment variable the broker reads, with its default and its rule. This schema is the
@@ -85,6 +86,30 @@ const cronExpression = z.string().refine(
   },
   { error: 'must be a cron expression of five fields, or six with seconds first' },
 );
+
+/**
+ * TRUSTED_PROXIES: empty trusts no one (the socket's peer is the client); otherwise a
+ * comma-separated list of addresses/CIDRs, checked with the parser fastify's `trustProxy` uses.
+ * No hop count: it cannot tell a proxy from a client that forges enough hops (fastify 5 itself
+ * treats a numeric `trustProxy` as "trust none").
+ */
+const trustedProxies = z
+  .string()
+  .default('')
+  .transform((value, ctx): string[] => {
+    const entries = list(value);
+    for (const entry of entries) {
+      try {
+        proxyAddr.compile(entry);
+      } catch {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${entry}" is not an IP address or CIDR range`,
+        });
+      }
+    }
+    return entries;
+  });
 
 export const envSchema = z.object({
   PORT: integer(0, 65535).default(3000).describe('HTTP port'),
@@ -210,6 +235,27 @@ export const envSchema = z.object({
     .min(16, { error: 'must be at least 16 characters' })
     .optional()
     .describe('HMAC-SHA256 key of `X-Broker-Signature` (required with `EVENTS_WEBHOOK_URL`)'),
+  TRUSTED_PROXIES: trustedProxies.describe(
+    'comma-separated addresses/CIDRs of the proxies whose `X-Forwarded-For` is believed; empty trusts none (every limit counts the connecting address)',
+  ),
+  HTTP_REQUEST_TIMEOUT_MS: integer(100, 600_000)
+    .default(30_000)
+    .describe(
+      'time a client has to send a whole request (headers and body); then 408 and the connection is closed',
+    ),
+  HTTP_HEADERS_TIMEOUT_MS: integer(100, 600_000)
+    .default(10_000)
+    .describe(
+      'time a client has to send the request line and headers (at most `HTTP_REQUEST_TIMEOUT_MS`)',
+    ),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: integer(100, 600_000)
+    .default(72_000)
+    .describe('how long an idle keep-alive connection stays open between requests'),
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS: integer(0, 100_000)
+    .default(128)
+    .describe(
+      'open connections allowed from one client address (0: no cap); trusted proxies are not capped',
+    ),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')

@@ -54,6 +54,17 @@ export interface AppConfig {
   tokenCacheMax: number;
   events: { webhookUrl?: string; webhookSecret?: string };
   logLevel: Env['LOG_LEVEL'];
+  http: HttpLimits;
+}
+
+export interface HttpLimits {
+  /** Addresses/CIDRs whose X-Forwarded-For is believed; empty: none. */
+  trustedProxies: string[];
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** 0: no cap. */
+  maxConnectionsPerAddress: number;
 }
 
 /** A configuration problem, worded as the one line an operator sees before the process exits. */
@@ -150,6 +161,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     throw new ConfigError('EVENTS_WEBHOOK_SECRET: is required when EVENTS_WEBHOOK_URL is set');
   }
 
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      `HTTP_HEADERS_TIMEOUT_MS: must be at most HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`,
+    );
+  }
+
   let current: Buffer;
   let generated = false;
   if (e.TOKEN_ENCRYPTION_KEY) {
@@ -192,5 +209,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     tokenCacheMax: e.TOKEN_CACHE_MAX,
     events: { webhookUrl: e.EVENTS_WEBHOOK_URL, webhookSecret: e.EVENTS_WEBHOOK_SECRET },
     logLevel: e.LOG_LEVEL,
+    http: {
+      trustedProxies: e.TRUSTED_PROXIES,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnectionsPerAddress: e.HTTP_MAX_CONNECTIONS_PER_ADDRESS,
+    },
   };
 }

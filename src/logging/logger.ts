@@ -15,7 +15,21 @@ export function createLogger(config: Pick<AppConfig, 'logLevel'>): Logger {
     level: config.logLevel,
     formatters: { level: (label) => ({ level: label }) },
     redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
+    serializers: { err: serializeError },
   });
+}
+
+/** A system error code (ECONNREFUSED), a SQLSTATE (3D000) or a Node/fastify code (ERR_…, FST_…). */
+const ERROR_CODE = /^(?:E[A-Z0-9_]+|ERR_[A-Z0-9_]+|FST_[A-Z0-9_]+|[0-9A-Z]{5})$/;
+
+/**
+ * pino's error serializer, with an error's `code` moved to `errorCode`: `code` is a redacted
+ * field (an OAuth code), which would hide the one word that says why a connection failed.
+ */
+function serializeError(error: Error): Record<string, unknown> {
+  const { code, ...serialized } = pino.stdSerializers.err(error) as Record<string, unknown>;
+  if (typeof code === 'string' && ERROR_CODE.test(code)) serialized.errorCode = code;
+  return serialized;
 }
 
 /**

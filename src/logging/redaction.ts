@@ -26,8 +26,41 @@ export const REDACT_PATHS = [
   ...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]),
 ];
 
-const SECRET_QUERY = /([?&](?:code|state|token|access_token|refresh_token|client_secret)=)[^&#]*/gi;
+const SECRET_PARAMETERS = new Set([
+  'code',
+  'state',
+  'token',
+  'access_token',
+  'refresh_token',
+  'client_secret',
+]);
 
+/**
+ * The URL with the value of every secret-bearing query parameter replaced. Names are compared as
+ * the query parser reads them (percent- and `+`-decoded, any case, with or without a `[…]`
+ * suffix), so `?%73tate=…&%63ode=…`, which the callback accepts as state and code, is masked too.
+ */
 export function redactUrl(url: string | undefined): string | undefined {
-  return url?.replace(SECRET_QUERY, '$1[Redacted]');
+  if (url === undefined) return undefined;
+  const queryStart = url.indexOf('?');
+  if (queryStart < 0) return url;
+  const pairs = url
+    .slice(queryStart + 1)
+    .split('&')
+    .map((pair) => {
+      const separator = pair.indexOf('=');
+      const name = separator < 0 ? pair : pair.slice(0, separator);
+      return separator >= 0 && isSecretParameter(name) ? `${name}=[Redacted]` : pair;
+    });
+  return `${url.slice(0, queryStart)}?${pairs.join('&')}`;
+}
+
+function isSecretParameter(rawName: string): boolean {
+  let name = rawName.replace(/\+/g, ' ');
+  try {
+    name = decodeURIComponent(name);
+  } catch {
+    // A broken escape: compare the text as it is (and mask when in doubt below).
+  }
+  return SECRET_PARAMETERS.has(name.toLowerCase().replace(/\[.*$/, '').trim());
 }

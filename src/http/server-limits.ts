@@ -1,0 +1,63 @@
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import proxyAddr from '@fastify/proxy-addr';
+import type { FastifyHttpOptions } from 'fastify';
+import type { HttpLimits } from '../config/config';
+
+/**
+ * How long a client may take and whom the broker believes, as fastify server options. Fastify
+ * leaves `requestTimeout` at 0 (a request whose body never arrives holds its socket forever);
+ * here every request must arrive whole within HTTP_REQUEST_TIMEOUT_MS and its headers within
+ * HTTP_HEADERS_TIMEOUT_MS, or Node answers 408 (answerClientError) and closes the socket. A
+ * connection that sends nothing at all is closed by the headers timeout too.
+ */
+export function serverOptions(limits: HttpLimits): FastifyHttpOptions<Server> {
+  return {
+    trustProxy: limits.trustedProxies.length > 0 ? limits.trustedProxies : false,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: limits.headersTimeoutMs,
+      // Node checks both timeouts on this interval (default 30 s, which would stretch a short
+      // timeout); a quarter of the shorter one keeps the overshoot small at a negligible cost.
+      connectionsCheckingInterval: Math.max(
+        50,
+        Math.min(30_000, Math.floor(limits.headersTimeoutMs / 4)),
+      ),
+    },
+  };
+}
+
+/**
+ * Caps the connections open at once from one peer address: a host that opens hundreds of idle or
+ * stalled sockets would otherwise use up the replica's file descriptors, and with them the token
+ * reads and the readiness probe of everyone else. Connections beyond the cap are closed at once,
+ * before any byte is read. A trusted proxy (TRUSTED_PROXIES) carries many clients and is not capped.
+ */
+export function capConnectionsPerAddress(server: Server, limits: HttpLimits): void {
+  const max = limits.maxConnectionsPerAddress;
+  if (max === 0) return;
+  const isTrustedProxy = trustTest(limits.trustedProxies);
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress;
+    if (address === undefined || isTrustedProxy(address)) return;
+    const count = open.get(address) ?? 0;
+    if (count >= max) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, count + 1);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left > 0) open.set(address, left);
+      else open.delete(address);
+    });
+  });
+}
+
+function trustTest(trusted: string[]): (address: string) => boolean {
+  if (trusted.length === 0) return () => false;
+  const trust = proxyAddr.compile(trusted);
+  return (address) => trust(address, 0);
+}
