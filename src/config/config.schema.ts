@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CronTime } from 'cron';
+import { isIP } from 'node:net';
 import proxyAddr from '@fastify/proxy-addr';
 
 /**
@@ -100,6 +101,9 @@ const trustedProxies = z
     const entries = list(value);
     for (const entry of entries) {
       try {
+        // isIP first: the range parser also reads shorthand such as `2` as 0.0.0.2, so a hop
+        // count would silently become an address.
+        if (isIP(entry.split('/')[0]) === 0) throw new Error('not an address');
         proxyAddr.compile(entry);
       } catch {
         ctx.addIssue({

@@ -57,7 +57,7 @@ function decodedPath(pathname: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (/[\\;%\x00-\x1f\x7f]/.test(decoded)) return undefined;
+  if (/[\\;%]|\p{Cc}/u.test(decoded)) return undefined;
   if (decoded.split('/').some((segment) => segment === '.' || segment === '..')) return undefined;
   return decoded;
 }

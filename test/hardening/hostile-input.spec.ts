@@ -5,12 +5,15 @@
  * (every row of every table compared before and after). HTML pages must not reflect raw markup.
  */
 import { connect as connectSocket } from 'node:net';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../src/http/json-body';
 import { CALLBACK_FAILURES, type CallbackFailure } from '../../src/oauth/oauth.service';
 import { snapshotDatabase } from '../support/db-snapshot';
 import { auth, connect, createHarness, type Harness } from '../support/harness';
 import { rawRequest, type RawResponse } from '../support/raw-http';
 
 const ALLOWED_RETURN = 'https://app.example.com/rd';
+/** The allowlist entry of the outside review's returnTo findings. */
+const ALLOWED_DEEP_RETURN = 'https://app.example.com/integrations/rd';
 const STABLE_CODES = [
   'invalid_request',
   'unauthorized',
@@ -53,6 +56,9 @@ const authorize = (json: unknown, extra: Partial<JsonCase> = {}): JsonCase =>
   bad('/oauth/authorize-url', { method: 'POST', json, ...extra });
 const returnTo = (value: unknown) =>
   authorize({ account: 'acme', product: 'crm', returnTo: value });
+/** A body whose `pad` field nests `depth` arrays (`[[[…]]]`). */
+const nested = (depth: number, fields = '"account":"acme","product":"crm"') =>
+  `{${fields},"pad":${'['.repeat(depth)}${']'.repeat(depth)}}`;
 const importBody = (json: unknown, account = 'acme', extra: Partial<JsonCase> = {}): JsonCase =>
   bad(`/connections/${account}`, { method: 'PUT', who: 'admin', json, ...extra });
 
@@ -159,6 +165,15 @@ const JSON_CASES: Array<[string, JsonCase]> = [
     authorize(undefined, { raw: big(2 * 1024 * 1024), status: 413, error: 'payload_too_large' }),
   ],
   [
+    'JSON nested 30,000 deep (60 KB, class-transformer recursion)',
+    authorize(undefined, { raw: nested(30_000) }),
+  ],
+  [`JSON nested ${MAX_JSON_DEPTH + 1} deep`, authorize(undefined, { raw: nested(MAX_JSON_DEPTH) })],
+  [
+    'JSON nested 10,000 deep in objects',
+    authorize(undefined, { raw: `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}` }),
+  ],
+  [
     'content-type text/plain (read as a string, not as JSON)',
     authorize(undefined, { raw: '{"account":"acme","product":"crm"}', contentType: 'text/plain' }),
   ],
@@ -220,6 +235,19 @@ const JSON_CASES: Array<[string, JsonCase]> = [
   ['returnTo NUL', returnTo('https://app.example.com/rd\u0000')],
   ['returnTo empty', returnTo('')],
   ['returnTo of 3,000 chars', returnTo(`${ALLOWED_RETURN}/${'a'.repeat(3000)}`)],
+  // The outside review's escapes, under the allowlisted prefix /integrations/rd.
+  [
+    'returnTo ..%2F escapes the prefix path',
+    returnTo(`${ALLOWED_DEEP_RETURN}/..%2F..%2Flogout?next=https://evil.com`),
+  ],
+  ['returnTo ..;/ path parameters', returnTo(`${ALLOWED_DEEP_RETURN}/..;/..;/admin`)],
+  ['returnTo %5c.. encoded backslashes', returnTo(`${ALLOWED_DEEP_RETURN}/%5c..%5c..%5cadmin`)],
+  ['returnTo lower-case %2f', returnTo(`${ALLOWED_DEEP_RETURN}/%2e%2e%2fadmin`)],
+  ['returnTo double-encoded dot-segments', returnTo(`${ALLOWED_DEEP_RETURN}/%252e%252e/admin`)],
+  ['returnTo a ; parameter on the last segment', returnTo(`${ALLOWED_DEEP_RETURN};jsessionid=x`)],
+  ['returnTo empty userinfo', returnTo('https://:@app.example.com/integrations/rd')],
+  ['returnTo empty user', returnTo('https://@app.example.com/integrations/rd')],
+
   // ---- PUT /connections/:account (admin import)
   [
     'import: traversal in the account',
@@ -318,6 +346,15 @@ const JSON_CASES: Array<[string, JsonCase]> = [
     bad(`/connections?cursor=${b64url('{"__proto__":{"a":1}}')}`, { who: 'admin' }),
   ],
   ['list: cursor of 500 chars', bad(`/connections?cursor=${'A'.repeat(500)}`, { who: 'admin' })],
+  [
+    'list: cursor holding a NUL',
+    bad(`/connections?cursor=${b64url('["acme\\u0000","crm"]')}`, { who: 'admin' }),
+  ],
+  [
+    'list: cursor holding an account that cannot exist',
+    bad(`/connections?cursor=${b64url(`["${'a'.repeat(200)}","crm"]`)}`, { who: 'admin' }),
+  ],
+
   ['get: emoji account', bad(`/connections/${enc('😀')}`, { who: 'admin' })],
   ['get: 129-char account', bad(`/connections/${'b'.repeat(129)}`, { who: 'admin' })],
 ];
@@ -529,7 +566,13 @@ describe('hostile input', () => {
   let client = 0;
 
   beforeAll(async () => {
-    h = await createHarness({ env: { OAUTH_RETURN_URL_ALLOWLIST: ALLOWED_RETURN } });
+    h = await createHarness({
+      env: {
+        OAUTH_RETURN_URL_ALLOWLIST: `${ALLOWED_RETURN},${ALLOWED_DEEP_RETURN}`,
+        // The test client is the "proxy": each case claims its own address (see clientAddress).
+        TRUSTED_PROXIES: '127.0.0.1',
+      },
+    });
     // Real data for the attacks to aim at.
     expect((await connect(h, 'acme', 'crm')).status).toBe(200);
     expect((await connect(h, 'acme', 'marketing')).status).toBe(200);
@@ -716,6 +759,32 @@ describe('hostile input', () => {
       error: 'invalid_request',
       message: expect.any(String),
     });
+  });
+
+  it('accepts a returnTo that stays inside the prefix once decoded', async () => {
+    for (const value of [
+      `${ALLOWED_DEEP_RETURN}/done`,
+      `${ALLOWED_DEEP_RETURN}/caf%C3%A9?next=a%2Fb`,
+      ALLOWED_DEEP_RETURN,
+    ]) {
+      const res = await rawRequest(h.broker.url, {
+        method: 'POST',
+        path: '/oauth/authorize-url',
+        headers: { authorization: auth.service, 'content-type': 'application/json' },
+        body: JSON.stringify({ account: 'return-ok', product: 'crm', returnTo: value }),
+      });
+      expect({ value, status: res.status }).toEqual({ value, status: 201 });
+    }
+    await h.db.dataSource.query(`DELETE FROM oauth_states WHERE account = 'return-ok'`);
+  });
+
+  it('counts only brackets outside strings when measuring JSON depth', () => {
+    const deepInString = JSON.stringify({ account: '[{'.repeat(5000) });
+    expect(nestsDeeperThan(Buffer.from(deepInString), MAX_JSON_DEPTH)).toBe(false);
+    const escapedQuote = `{"a":"\\"${'['.repeat(100)}"}`;
+    expect(nestsDeeperThan(Buffer.from(escapedQuote), MAX_JSON_DEPTH)).toBe(false);
+    expect(nestsDeeperThan(Buffer.from(nested(MAX_JSON_DEPTH - 1)), MAX_JSON_DEPTH)).toBe(false);
+    expect(nestsDeeperThan(Buffer.from(nested(MAX_JSON_DEPTH)), MAX_JSON_DEPTH)).toBe(true);
   });
 
   it('left the real connections intact and usable', async () => {
