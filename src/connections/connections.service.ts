@@ -3,6 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
 import { InvalidRequestError, NotConnectedError, ProviderUnavailableError } from '../common/errors';
+import { ACCOUNT_PATTERN } from '../common/validation';
+import { PRODUCTS, type Product } from '../config/config';
 import { EventsOutbox } from '../events/events.outbox';
 import { RdStationClient } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
@@ -28,13 +30,23 @@ export function encodeCursor(key: ConnectionKey): string {
   return Buffer.from(JSON.stringify([key.account, key.product])).toString('base64url');
 }
 
+/**
+ * A cursor is only ever one this broker encoded: an [account, product] pair whose account obeys
+ * the account rule. Anything else (a NUL, which PostgreSQL refuses in text, an account no
+ * connection can have) is the caller's mistake, answered 400 before any query runs.
+ */
 export function decodeCursor(cursor: string): ConnectionKey {
   try {
-    const [account, product] = JSON.parse(
-      Buffer.from(cursor, 'base64url').toString('utf8'),
-    ) as unknown[];
-    if (typeof account === 'string' && (product === 'crm' || product === 'marketing'))
-      return { account, product };
+    const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(decoded) && decoded.length === 2) {
+      const [account, product] = decoded as unknown[];
+      if (
+        typeof account === 'string' &&
+        ACCOUNT_PATTERN.test(account) &&
+        PRODUCTS.includes(product as Product)
+      )
+        return { account, product: product as Product };
+    }
   } catch {
     // fall through
   }

@@ -555,7 +555,8 @@ const CALLBACK_CASES: Array<[string, CallbackCase]> = [
           ['error', SCRIPT],
           ['error_description', `"><img src=x onerror=alert(1)>`],
         ]),
-      reason: 'access_denied',
+      // Not RD's access_denied: any other provider error code (its code is not reflected).
+      reason: 'provider_error',
       consumes: ['cb-denied'],
     },
   ],
