@@ -256,7 +256,7 @@ export const envSchema = z.object({
     .default(72_000)
     .describe('how long an idle keep-alive connection stays open between requests'),
   HTTP_MAX_CONNECTIONS_PER_ADDRESS: integer(0, 100_000)
-    .default(128)
+    .default(256)
     .describe(
       'open connections allowed from one client address (0: no cap); trusted proxies are not capped',
     ),
