@@ -1,6 +1,7 @@
 /**
- * `npm run docs:openapi` (also the last step of `npm run build`): writes the OpenAPI document the
- * broker serves at /docs-json to `openapi.json`, pretty-printed, keys sorted, trailing newline.
+ * `npm run docs:openapi` (also a step of `npm run build`): writes the OpenAPI document the
+ * broker serves at /docs-json to `openapi.json`, pretty-printed, keys sorted, trailing newline,
+ * and the TypeScript client's types generated from it (client/src/openapi.ts).
  *
  * The document is built from the compiled app in dist/ (tsc emits the decorator metadata that
  * @nestjs/swagger reads; tsx's esbuild does not), in Nest's preview mode: modules and routes are
@@ -18,6 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
+import { syncClientTypes } from './client-types';
 import type * as AppModuleFile from '../src/app.module';
 import type * as ConfigFile from '../src/config/config';
 import type * as SwaggerFile from '../src/swagger';
@@ -121,17 +123,23 @@ async function main(): Promise<void> {
   const committed = existsSync(OPENAPI_FILE) ? readFileSync(OPENAPI_FILE, 'utf8') : undefined;
   if (committed === generated) {
     console.log('openapi: openapi.json is up to date');
-    return;
-  }
-  if (check) {
+  } else if (check) {
     console.error(
       'openapi: openapi.json differs from the document the code generates: run `npm run docs:openapi` and commit it',
     );
     if (args.has('--check')) process.exitCode = 1;
-    return;
+  } else {
+    writeFileSync(OPENAPI_FILE, generated);
+    console.log(`openapi: wrote ${OPENAPI_FILE}`);
   }
-  writeFileSync(OPENAPI_FILE, generated);
-  console.log(`openapi: wrote ${OPENAPI_FILE}`);
+
+  // The TypeScript client's types follow the document (scripts/client-types.ts).
+  if (!(await syncClientTypes({ check })) && check) {
+    console.error(
+      'openapi: client/src/openapi.ts differs from openapi.json: run `npm run docs:openapi` and commit it',
+    );
+    if (args.has('--check')) process.exitCode = 1;
+  }
 }
 
 if (require.main === module) {

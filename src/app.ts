@@ -49,6 +49,7 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
   observeRequestDurations(app);
+  echoRequestId(app);
   addSecurityHeaders(app);
   registerProxyRoute(app);
   setupSwagger(app);
@@ -70,6 +71,20 @@ function observeRequestDurations(app: NestFastifyApplication): void {
         },
         reply.elapsedTime / 1000,
       );
+      done();
+    });
+}
+
+/**
+ * Every answer names the request id its log lines carry (the caller's X-Request-Id when
+ * well-formed, else a fresh one: logging/request-id.ts), so a caller can quote it.
+ */
+function echoRequestId(app: NestFastifyApplication): void {
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', (request, reply, done) => {
+      reply.header('X-Request-Id', request.id);
       done();
     });
 }

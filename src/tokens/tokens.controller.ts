@@ -34,7 +34,8 @@ export class TokensController {
       '`minValidity` is capped by the provider’s token lifetime: when even a fresh token cannot meet it, the ' +
       'freshest token is served with its real `expiresIn` (refreshed at half its lifetime), and a token refreshed ' +
       'in the last 10 seconds is never refreshed again by a read. ' +
-      'Cache it until `expiresAt - 60 s`; on 503 retry after `Retry-After` seconds.',
+      'Cache it until `expiresAt - 60 s`; on 503 retry after `Retry-After` seconds. ' +
+      'When RD refuses the token (401), ask again with `rejected` set to its hash to get a replacement.',
   })
   @ApiParam({
     name: 'account',
@@ -43,7 +44,7 @@ export class TokensController {
   @ApiOkResponse({ type: TokenResponse })
   @ApiBadRequestResponse({
     type: ErrorResponse,
-    description: '`invalid_request`: bad account, product or minValidity',
+    description: '`invalid_request`: bad account, product, minValidity or rejected',
   })
   @ApiNotFoundResponse({
     type: ErrorResponse,
@@ -72,12 +73,22 @@ export class TokensController {
     description:
       'seconds the token must still be valid; capped by the provider’s token lifetime (see above)',
   })
+  @ApiQuery({
+    name: 'rejected',
+    required: false,
+    schema: { type: 'string', pattern: '^[0-9a-f]{16}$', example: '5e884898da280471' },
+    description:
+      'the first 16 lowercase hex characters of the SHA-256 of an access token RD refused (401). ' +
+      'If it is still the stored token, the broker refreshes it (once, however many callers report it) ' +
+      'and answers with the new one; if the token has already changed, the current one is answered ' +
+      'without calling RD',
+  })
   getToken(
     @Param('account') account: string,
     @Query() query: Record<string, unknown>,
   ): Promise<TokenResponse> {
-    const { product, minValiditySeconds } = parseTokenQuery(query);
+    const { product, minValiditySeconds, rejected } = parseTokenQuery(query);
     const key = { account: assertAccount(account), product: resolveProduct(this.config, product) };
-    return this.tokens.getToken(key, minValiditySeconds);
+    return this.tokens.getToken(key, minValiditySeconds, rejected);
   }
 }

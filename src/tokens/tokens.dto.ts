@@ -4,28 +4,49 @@ import { InvalidRequestError } from '../common/errors';
 export const DEFAULT_MIN_VALIDITY = 60;
 import type { Product } from '../config/config';
 
-/**
- * The query of `GET /tokens/:account` (`product`, `minValidity`), parsed by hand rather than by
- * the global ValidationPipe: this is the hot path, and class-transformer + class-validator cost
- * ~13% of its CPU. Documented by the controller's @ApiQuery decorators.
- */
-export function parseTokenQuery(query: Record<string, unknown>): {
+/** `rejected`: the first 16 lowercase hex characters of the SHA-256 of an access token. */
+export const REJECTED_TOKEN_HASH = /^[0-9a-f]{16}$/;
+
+export interface TokenQuery {
   product: unknown;
   minValiditySeconds: number;
-} {
+  /** The hash prefix of an access token RD refused (not a secret; may be logged). */
+  rejected?: string;
+}
+
+/**
+ * The query of `GET /tokens/:account` (`product`, `minValidity`, `rejected`), parsed by hand
+ * rather than by the global ValidationPipe: this is the hot path, and class-transformer +
+ * class-validator cost ~13% of its CPU. Documented by the controller's @ApiQuery decorators.
+ */
+export function parseTokenQuery(query: Record<string, unknown>): TokenQuery {
   for (const name of Object.keys(query)) {
-    if (name !== 'product' && name !== 'minValidity')
+    if (name !== 'product' && name !== 'minValidity' && name !== 'rejected')
       throw new InvalidRequestError(`property ${name} should not exist`);
   }
-  const raw = query.minValidity;
-  if (raw === undefined)
-    return { product: query.product, minValiditySeconds: DEFAULT_MIN_VALIDITY };
+  const parsed: TokenQuery = {
+    product: query.product,
+    minValiditySeconds: parseMinValidity(query.minValidity),
+  };
+  if (query.rejected !== undefined) {
+    if (typeof query.rejected !== 'string' || !REJECTED_TOKEN_HASH.test(query.rejected)) {
+      throw new InvalidRequestError(
+        'rejected must be the first 16 lowercase hex characters of the SHA-256 of the refused access token',
+      );
+    }
+    parsed.rejected = query.rejected;
+  }
+  return parsed;
+}
+
+function parseMinValidity(raw: unknown): number {
+  if (raw === undefined) return DEFAULT_MIN_VALIDITY;
   if (typeof raw !== 'string' || !/^\d{1,4}$/.test(raw) || Number(raw) > 3600) {
     throw new InvalidRequestError(
       'minValidity must be an integer number of seconds between 0 and 3600',
     );
   }
-  return { product: query.product, minValiditySeconds: Number(raw) };
+  return Number(raw);
 }
 
 export class TokenResponse {

@@ -453,6 +453,29 @@ describe('API calls', () => {
   });
 });
 
+describe('invalidated access tokens', () => {
+  it('refuses an invalidated access token before it expires, and keeps the grant alive', async () => {
+    const grant = fake.issueGrant('crm');
+    const other = fake.issueGrant('crm');
+    expect((await bearer('/crm/v2/users', grant.accessToken)).status).toBe(200);
+    const hook = await fetch(
+      `${fake.url}/_fake/access-tokens/${encodeURIComponent(grant.accessToken)}/invalidate`,
+      { method: 'POST' },
+    ).then(reply);
+    expect(hook.body).toEqual({ invalidated: true });
+    expect(fake.isLiveAccessToken(grant.accessToken)).toBe(false);
+    expect((await bearer('/crm/v2/users', grant.accessToken)).body).toMatchObject({
+      errors: { error_type: 'UNAUTHORIZED' },
+    });
+    expect((await bearer('/crm/v2/users', other.accessToken)).status).toBe(200);
+    // The refresh token still works and its new access token is accepted.
+    const refreshed = await crmRefresh(grant.refreshToken);
+    expect(refreshed.status).toBe(200);
+    expect((await bearer('/crm/v2/users', refreshed.body.access_token as string)).status).toBe(200);
+    expect(fake.invalidateAccessToken('not-a-token')).toBe(false);
+  });
+});
+
 describe('failure injection', () => {
   it('answers injected 5xx to matching calls only, without processing them', async () => {
     const crm = fake.issueGrant('crm');

@@ -1,0 +1,900 @@
+/**
+ * Generated from openapi.json by scripts/client-types.ts (openapi-typescript + prettier): do not
+ * edit. `npm run docs:openapi` regenerates it; test/client/types.spec.ts fails when it drifts.
+ */
+export interface paths {
+  '/connections': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A page of connections (no token material) */
+    get: operations['ConnectionsController_list'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/connections/{account}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** This account's connections per product: status, expiry, last refresh, last error */
+    get: operations['ConnectionsController_get'];
+    /**
+     * Import an existing grant (migration from another system)
+     * @description Stores the refresh token encrypted. Unless an access token valid for more than a minute comes with it, the grant is proven by one refresh first; a grant RD rejects is refused and nothing is stored.
+     */
+    put: operations['ConnectionsController_import'];
+    post?: never;
+    /**
+     * Revoke at RD (Marketing; CRM has no revocation endpoint) and delete
+     * @description A revocation RD refuses or cannot answer is logged and does not block the delete.
+     */
+    delete: operations['ConnectionsController_delete'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/connections/{account}/refresh': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Refresh now; answers with the new status */
+    post: operations['ConnectionsController_refresh'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/health/live': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Liveness: the process answers */
+    get: operations['HealthController_live'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/health/ready': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Readiness: the database answers a ping (503 when it does not) */
+    get: operations['HealthController_ready'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/metrics': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Prometheus metrics (expose on the internal network only) */
+    get: operations['MetricsController_scrape'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/oauth/authorize-url': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * An RD Station consent URL for this account
+     * @description Send the user’s browser to `url`. Its state is random, single-use and expires in 10 minutes. After consent, RD sends the browser to /oauth/callback, which stores the connection and then redirects to `returnTo?account=…&product=…&status=connected` (or `status=error&reason=…`), or shows a small page.
+     */
+    post: operations['OAuthController_authorizeUrl'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/oauth/callback': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Where RD Station sends the browser back (not for API callers)
+     * @description Exchanges the code and stores the connection, then 302 to returnTo or a small HTML page. A bad, used or expired state, a provider error or a failed exchange stores nothing: 400 page or returnTo with status=error.
+     */
+    get: operations['OAuthController_callback'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/tokens/{account}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A valid access token for this account
+     * @description Answers with a token that has at least `minValidity` seconds left, refreshing it first when needed. Cache it until `expiresAt - 60 s`; on 503 retry after `Retry-After` seconds. When RD refuses the token (401), ask again with `rejected` set to its hash to get a replacement.
+     */
+    get: operations['TokensController_getToken'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+  schemas: {
+    AccountConnections: {
+      /** @example acme-42 */
+      account: string;
+      connections: components['schemas']['ConnectionView'][];
+    };
+    AuthorizeUrlBody: {
+      /**
+       * @description the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : -
+       * @example acme-42
+       */
+      account: string;
+      /**
+       * @description crm or marketing; may be left out when only one product is configured
+       * @enum {string}
+       */
+      product?: 'crm' | 'marketing';
+      /**
+       * @description where the browser goes after the callback; must start with an OAUTH_RETURN_URL_ALLOWLIST prefix
+       * @example https://app.example.com/integrations/rd
+       */
+      returnTo?: string;
+    };
+    AuthorizeUrlResponse: {
+      /**
+       * Format: date-time
+       * @description the state in the URL is single-use and expires then (10 minutes)
+       */
+      expiresAt: string;
+      /** @example https://accounts.rdstation.com/oauth/authorize?response_type=code&client_id=…&redirect_uri=…&state=… */
+      url: string;
+    };
+    ConnectionPage: {
+      items: components['schemas']['ConnectionView'][];
+      /** @description pass as `cursor` for the next page; null on the last page */
+      nextCursor: Record<string, never> | null;
+    };
+    ConnectionView: {
+      /** @example acme-42 */
+      account: string;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      expiresAt: string;
+      /**
+       * @description RD account name (Marketing)
+       * @example Acme Marketing
+       */
+      label: Record<string, never> | null;
+      /** @example RD refresh failed (http_503): Service Unavailable */
+      lastError: Record<string, never> | null;
+      /** Format: date-time */
+      lastErrorAt: Record<string, never> | null;
+      /** Format: date-time */
+      lastRefreshedAt: Record<string, never> | null;
+      /** Format: date-time */
+      nextRefreshAt: Record<string, never> | null;
+      /** @enum {string} */
+      product: 'crm' | 'marketing';
+      /** @enum {string} */
+      status: 'active' | 'refresh_failing' | 'reauthorization_required';
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    ErrorResponse: {
+      /**
+       * @description stable machine code
+       * @example not_connected
+       */
+      error: string;
+      /** @example no crm connection for account "acme-42" */
+      message: string;
+      /** @example 404 */
+      statusCode: number;
+    };
+    ImportConnectionBody: {
+      /**
+       * @description with expiresAt, skips the proving refresh
+       * @example example-access-token-not-real
+       */
+      accessToken?: string;
+      /**
+       * Format: date-time
+       * @example 2026-11-26T12:00:00.000Z
+       */
+      expiresAt?: string;
+      /**
+       * @description crm or marketing; may be left out when only one product is configured
+       * @enum {string}
+       */
+      product?: 'crm' | 'marketing';
+      /**
+       * @description the grant to take over; write-only
+       * @example example-refresh-token-not-real
+       */
+      refreshToken: string;
+    };
+    ReauthorizationErrorResponse: {
+      /**
+       * @description stable machine code
+       * @example not_connected
+       */
+      error: string;
+      /** @example no crm connection for account "acme-42" */
+      message: string;
+      /** @example RD rejected the refresh token (invalid_grant): token revoked */
+      reason: Record<string, never> | null;
+      /**
+       * Format: date-time
+       * @description when RD rejected the grant
+       */
+      since: Record<string, never> | null;
+      /** @example 404 */
+      statusCode: number;
+    };
+    TokenResponse: {
+      /**
+       * @description send as `Authorization: Bearer` to RD
+       * @example example-access-token-not-real
+       */
+      accessToken: string;
+      /** @example acme-42 */
+      account: string;
+      /**
+       * Format: date-time
+       * @example 2026-11-26T12:00:00.000Z
+       */
+      expiresAt: string;
+      /**
+       * @description seconds left; cache the token until expiresAt - 60 s
+       * @example 7140
+       */
+      expiresIn: number;
+      /**
+       * @example crm
+       * @enum {string}
+       */
+      product: 'crm' | 'marketing';
+      /**
+       * @example Bearer
+       * @enum {string}
+       */
+      tokenType: 'Bearer';
+    };
+  };
+  responses: never;
+  parameters: never;
+  requestBodies: never;
+  headers: never;
+  pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+  ConnectionsController_list: {
+    parameters: {
+      query?: {
+        /** @description crm or marketing; may be left out when only one product is configured */
+        product?: 'crm' | 'marketing';
+        status?: 'active' | 'refresh_failing' | 'reauthorization_required';
+        limit?: number;
+        /** @description `nextCursor` of the previous page */
+        cursor?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ConnectionPage'];
+        };
+      };
+      /** @description `invalid_request` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `forbidden`: the key is not an admin key */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `rate_limited`: too many failed attempts from this address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  ConnectionsController_get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : - */
+        account: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AccountConnections'];
+        };
+      };
+      /** @description `invalid_request` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `forbidden`: the key is not an admin key */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `not_connected` */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `rate_limited`: too many failed attempts from this address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  ConnectionsController_import: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : - */
+        account: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ImportConnectionBody'];
+      };
+    };
+    responses: {
+      /** @description an existing connection replaced */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ConnectionView'];
+        };
+      };
+      /** @description a new connection */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ConnectionView'];
+        };
+      };
+      /** @description `invalid_request` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `forbidden`: the key is not an admin key */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `rate_limited`: too many failed attempts from this address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `provider_unavailable`: RD could not be reached */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  ConnectionsController_delete: {
+    parameters: {
+      query?: {
+        /** @description crm or marketing; may be left out when only one product is configured */
+        product?: 'crm' | 'marketing';
+      };
+      header?: never;
+      path: {
+        /** @description the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : - */
+        account: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description deleted */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `invalid_request` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `forbidden`: the key is not an admin key */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `not_connected` */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `rate_limited`: too many failed attempts from this address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  ConnectionsController_refresh: {
+    parameters: {
+      query?: {
+        /** @description crm or marketing; may be left out when only one product is configured */
+        product?: 'crm' | 'marketing';
+      };
+      header?: never;
+      path: {
+        /** @description the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : - */
+        account: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ConnectionView'];
+        };
+      };
+      /** @description `invalid_request` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `forbidden`: the key is not an admin key */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `not_connected` */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `reauthorization_required` */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+        };
+      };
+      /** @description `rate_limited`: too many failed attempts from this address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  HealthController_live: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description alive */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': unknown;
+        };
+      };
+    };
+  };
+  HealthController_ready: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description ready */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': unknown;
+        };
+      };
+      /** @description the database does not answer */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  MetricsController_scrape: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Prometheus text exposition format */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  OAuthController_authorizeUrl: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['AuthorizeUrlBody'];
+      };
+    };
+    responses: {
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AuthorizeUrlResponse'];
+        };
+      };
+      /** @description `invalid_request`: bad account/product, or returnTo not allowed */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `rate_limited`: too many failed attempts from this address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  OAuthController_callback: {
+    parameters: {
+      query?: {
+        /** @description set by RD when the user declined */
+        error?: unknown;
+        /** @description the state of the consent URL */
+        state?: unknown;
+        /** @description the authorization code RD sends */
+        code?: unknown;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description HTML page: connected */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/html': unknown;
+        };
+      };
+      /** @description redirect to returnTo with account, product and status=connected, or status=error&reason=… */
+      302: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description HTML page: invalid_state, access_denied, missing_code, code_rejected or provider_unavailable; nothing stored */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/html': unknown;
+        };
+      };
+      /** @description `rate_limited`: more than 60 callbacks a minute from one address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  TokensController_getToken: {
+    parameters: {
+      query?: {
+        /** @description the first 16 lowercase hex characters of the SHA-256 of an access token RD refused (401). If it is still the stored token, the broker refreshes it (once, however many callers report it) and answers with the new one; if the token has already changed, the current one is answered without calling RD */
+        rejected?: string;
+        /** @description seconds the token must still be valid */
+        minValidity?: number;
+        /** @description crm or marketing; may be left out when only one product is configured */
+        product?: 'crm' | 'marketing';
+      };
+      header?: never;
+      path: {
+        /** @description the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : - */
+        account: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TokenResponse'];
+        };
+      };
+      /** @description `invalid_request`: bad account, product, minValidity or rejected */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `not_connected`: no connection for this account and product */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+        };
+      };
+      /** @description `rate_limited`: too many failed attempts from this address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `provider_unavailable`: RD failed and the stored token is too short-lived; `Retry-After` is set */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+}
