@@ -60,7 +60,10 @@ export function parseRetryAfter(header: string | null, now = Date.now()): number
 }
 
 /** Builds the BrokerError of a broker answer that is not a success; reads (and so ends) its body. */
-export async function brokerErrorOf(response: Response, sentRequestId: string): Promise<BrokerError> {
+export async function brokerErrorOf(
+  response: Response,
+  sentRequestId: string,
+): Promise<BrokerError> {
   const text = await response.text().catch(() => '');
   let body: Record<string, unknown> = {};
   try {

@@ -17,10 +17,19 @@ export type RetryDecision = { retry: true; waitMs: number } | { retry: false };
 
 const NETWORK_BACKOFF_BASE_MS = 100;
 
-/** `Retry-After` plus up to 20% (at least 100 ms) of jitter, so waiting callers do not return in step. */
-export function retryAfterWaitMs(retryAfterSeconds: number | undefined, random = Math.random): number {
-  const baseMs = (retryAfterSeconds ?? 1) * 1000;
-  return Math.round(baseMs + random() * Math.max(100, baseMs * 0.2));
+/** The shortest wait, even after `Retry-After: 0`: a broker that refuses is not asked again at once. */
+const MIN_WAIT_MS = 100;
+
+/**
+ * `Retry-After` (1 s when absent; at least 100 ms) plus up to 20% (at least 100 ms) of jitter,
+ * so callers refused together do not come back together.
+ */
+export function retryAfterWaitMs(
+  retryAfterSeconds: number | undefined,
+  random = Math.random,
+): number {
+  const baseMs = Math.max(MIN_WAIT_MS, (retryAfterSeconds ?? 1) * 1000);
+  return Math.round(baseMs + random() * Math.max(MIN_WAIT_MS, baseMs * 0.2));
 }
 
 export function decideRetry(

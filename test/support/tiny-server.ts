@@ -1,0 +1,80 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface SeenRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+export type Handler = (
+  request: SeenRequest,
+  response: ServerResponse,
+  raw: IncomingMessage,
+) => void | Promise<void>;
+
+export interface TinyServer {
+  url: string;
+  /** Every request received, in order. */
+  requests: SeenRequest[];
+  /** Answers the next requests; change it between steps of a test. */
+  handle: Handler;
+  close(): Promise<void>;
+}
+
+/**
+ * A node:http server whose answers a test writes by hand: the stand-in for the broker in the
+ * client's unit tests (the client talks to it over real sockets, with Node's own fetch).
+ */
+export async function startTinyServer(handle: Handler = notFound): Promise<TinyServer> {
+  const sockets = new Set<Socket>();
+  const server = createServer((raw, response) => {
+    const chunks: Buffer[] = [];
+    raw.on('data', (chunk: Buffer) => chunks.push(chunk));
+    raw.on('end', () => {
+      const url = new URL(raw.url ?? '/', 'http://tiny');
+      const seen: SeenRequest = {
+        method: raw.method ?? '',
+        path: url.pathname,
+        query: url.searchParams,
+        headers: raw.headers,
+        body: Buffer.concat(chunks).toString(),
+      };
+      tiny.requests.push(seen);
+      Promise.resolve(tiny.handle(seen, response, raw)).catch(() => response.destroy());
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const tiny: TinyServer = {
+    url: `http://127.0.0.1:${port}`,
+    requests: [],
+    handle,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  return tiny;
+}
+
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers });
+  response.end(JSON.stringify(body));
+}
+
+function notFound(_request: SeenRequest, response: ServerResponse): void {
+  sendJson(response, 404, { statusCode: 404, error: 'not_found', message: 'no handler' });
+}
