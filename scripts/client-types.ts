@@ -5,6 +5,7 @@
  *
  *   tsx scripts/client-types.ts            rewrite client/src/openapi.ts when it differs
  *   tsx scripts/client-types.ts --check    write nothing; exit 1 when it differs
+ *   tsx scripts/client-types.ts --print    write nothing; print what the file should hold
  *
  * test/client/types.spec.ts fails when the committed file differs from what this generates.
  */
@@ -48,7 +49,15 @@ export async function syncClientTypes({ check }: { check: boolean }): Promise<bo
   return false;
 }
 
-if (require.main === module) {
+if (require.main === module && process.argv.includes('--print')) {
+  generateClientTypes(readFileSync(OPENAPI_FILE, 'utf8')).then(
+    (generated) => process.stdout.write(generated),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+} else if (require.main === module) {
   const check = process.argv.includes('--check');
   syncClientTypes({ check }).then(
     (upToDate) => {
