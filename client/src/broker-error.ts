@@ -1,3 +1,8 @@
+import type { components } from './openapi';
+
+/** The broker's error answer (the 409's carries `since` and `reason`). */
+type ErrorBody = Partial<components['schemas']['ReauthorizationErrorResponse']>;
+
 /**
  * Every failure of a broker call: the broker's own error code (`not_connected`,
  * `reauthorization_required`, `provider_unavailable`, `rate_limited`, `unauthorized`,
@@ -65,11 +70,12 @@ export async function brokerErrorOf(
   sentRequestId: string,
 ): Promise<BrokerError> {
   const text = await response.text().catch(() => '');
-  let body: Record<string, unknown> = {};
+  // Read field by field with typeof checks: the body may be anything (a proxy's page, say).
+  let body: Record<keyof ErrorBody, unknown> | Record<string, never> = {};
   try {
     const parsed: unknown = JSON.parse(text);
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
-      body = parsed as Record<string, unknown>;
+      body = parsed as Record<keyof ErrorBody, unknown>;
   } catch {
     // not the broker's JSON (a load balancer's page, say): the status decides the code
   }

@@ -142,7 +142,7 @@ export interface paths {
     };
     /**
      * Where RD Station sends the browser back (not for API callers)
-     * @description Exchanges the code and stores the connection, then 302 to returnTo or a small HTML page. A bad, used or expired state, a provider error or a failed exchange stores nothing: 400 page or returnTo with status=error.
+     * @description Exchanges the code and stores the connection, then 302 to returnTo or a small HTML page. A bad, used or expired state, an `iss` other than the configured issuer, a provider error or a failed exchange stores nothing: 400 page or returnTo with status=error&reason=….
      */
     get: operations['OAuthController_callback'];
     put?: never;
@@ -282,12 +282,12 @@ export interface components {
       /** @example no crm connection for account "acme-42" */
       message: string;
       /** @example RD rejected the refresh token (invalid_grant): token revoked */
-      reason: Record<string, never> | null;
+      reason: string | null;
       /**
        * Format: date-time
        * @description when RD rejected the grant
        */
-      since: Record<string, never> | null;
+      since: string | null;
       /** @example 404 */
       statusCode: number;
     };
@@ -771,7 +771,9 @@ export interface operations {
   OAuthController_callback: {
     parameters: {
       query?: {
-        /** @description set by RD when the user declined */
+        /** @description the issuer of the answer (RFC 9207); must equal RD_<PRODUCT>_ISSUER when that is set */
+        iss?: unknown;
+        /** @description set by RD instead of `code`: `access_denied` when the user declined, another OAuth error code otherwise */
         error?: unknown;
         /** @description the state of the consent URL */
         state?: unknown;
@@ -793,14 +795,14 @@ export interface operations {
           'text/html': unknown;
         };
       };
-      /** @description redirect to returnTo with account, product and status=connected, or status=error&reason=… */
+      /** @description redirect to returnTo with account, product and status=connected, or status=error&reason=… (plus providerError=<RD error code> when reason=provider_error) */
       302: {
         headers: {
           [name: string]: unknown;
         };
         content?: never;
       };
-      /** @description HTML page: invalid_state, access_denied, missing_code, code_rejected or provider_unavailable; nothing stored */
+      /** @description HTML page naming the failure, nothing stored. Reasons: invalid_state, access_denied (the user declined), provider_error (any other RD `error`, its code shown), missing_code, code_rejected, app_misconfigured (RD refused the client id/secret), invalid_issuer, provider_unavailable */
       400: {
         headers: {
           [name: string]: unknown;

@@ -13,10 +13,16 @@ export class ErrorResponse {
 }
 
 export class ReauthorizationErrorResponse extends ErrorResponse {
-  @ApiProperty({ format: 'date-time', nullable: true, description: 'when RD rejected the grant' })
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'when RD rejected the grant',
+  })
   since: string | null;
 
   @ApiProperty({
+    type: String,
     nullable: true,
     example: 'RD rejected the refresh token (invalid_grant): token revoked',
   })
