@@ -91,6 +91,10 @@ Swagger UI: ${BROKER}/docs        (Ctrl-C stops everything)
 
 2. Get a token, as an internal service would:
    curl -s ${BROKER}/tokens/demo-account?product=crm -H 'Authorization: Bearer ${SERVICE_KEY}'
+   or from TypeScript with the client (client/, cached, retried; in \`node\` started in this folder):
+   const { BrokerClient } = require('./client');
+   const broker = new BrokerClient({ baseUrl: '${BROKER}', apiKey: '${SERVICE_KEY}', product: 'crm' });
+   await broker.withToken('demo-account', (token) => fetch('${rdUrl}/crm/v2/users', { headers: { authorization: 'Bearer ' + token } })).then((r) => r.json());
 
 3. Force a refresh (admin key), then get the token again: it has changed, and so has the rolled refresh token:
    curl -s -X POST '${BROKER}/connections/demo-account/refresh?product=crm' -H 'Authorization: Bearer ${ADMIN_KEY}'
