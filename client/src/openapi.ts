@@ -153,6 +153,42 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/proxy/{rdPath}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * GET on RD Station's API with the account's token
+     * @description Forwards to `RD_API_URL/<rdPath>?<query>` (the path and query as sent) with the connection's `Authorization: Bearer <access token>` replacing the caller's, and streams RD's answer back: status, body, `content-type`, `retry-after` and its other headers (never `set-cookie` or hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, `X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed (once across replicas) and the call retried once; a second 401 is RD's answer. Each product × account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy, shared by every replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a service (`/proxy/crm/v2/contacts?page=2`).
+     */
+    get: operations['proxy_get'];
+    /**
+     * PUT on RD Station's API with the account's token
+     * @description Forwards to `RD_API_URL/<rdPath>?<query>` (the path and query as sent) with the connection's `Authorization: Bearer <access token>` replacing the caller's, and streams RD's answer back: status, body, `content-type`, `retry-after` and its other headers (never `set-cookie` or hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, `X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed (once across replicas) and the call retried once; a second 401 is RD's answer. Each product × account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy, shared by every replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a service (`/proxy/crm/v2/contacts?page=2`).
+     */
+    put: operations['proxy_put'];
+    /**
+     * POST on RD Station's API with the account's token
+     * @description Forwards to `RD_API_URL/<rdPath>?<query>` (the path and query as sent) with the connection's `Authorization: Bearer <access token>` replacing the caller's, and streams RD's answer back: status, body, `content-type`, `retry-after` and its other headers (never `set-cookie` or hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, `X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed (once across replicas) and the call retried once; a second 401 is RD's answer. Each product × account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy, shared by every replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a service (`/proxy/crm/v2/contacts?page=2`).
+     */
+    post: operations['proxy_post'];
+    /**
+     * DELETE on RD Station's API with the account's token
+     * @description Forwards to `RD_API_URL/<rdPath>?<query>` (the path and query as sent) with the connection's `Authorization: Bearer <access token>` replacing the caller's, and streams RD's answer back: status, body, `content-type`, `retry-after` and its other headers (never `set-cookie` or hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, `X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed (once across replicas) and the call retried once; a second 401 is RD's answer. Each product × account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy, shared by every replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a service (`/proxy/crm/v2/contacts?page=2`).
+     */
+    delete: operations['proxy_delete'];
+    options?: never;
+    head?: never;
+    /**
+     * PATCH on RD Station's API with the account's token
+     * @description Forwards to `RD_API_URL/<rdPath>?<query>` (the path and query as sent) with the connection's `Authorization: Bearer <access token>` replacing the caller's, and streams RD's answer back: status, body, `content-type`, `retry-after` and its other headers (never `set-cookie` or hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, `X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed (once across replicas) and the call retried once; a second 401 is RD's answer. Each product × account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy, shared by every replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a service (`/proxy/crm/v2/contacts?page=2`).
+     */
+    patch: operations['proxy_patch'];
+    trace?: never;
+  };
   '/tokens/{account}': {
     parameters: {
       query?: never;
@@ -162,7 +198,7 @@ export interface paths {
     };
     /**
      * A valid access token for this account
-     * @description Answers with a token that has at least `minValidity` seconds left, refreshing it first when needed. Cache it until `expiresAt - 60 s`; on 503 retry after `Retry-After` seconds. When RD refuses the token (401), ask again with `rejected` set to its hash to get a replacement.
+     * @description Answers with a token that has at least `minValidity` seconds left, refreshing it first when needed. `minValidity` is capped by the provider’s token lifetime: when even a fresh token cannot meet it, the freshest token is served with its real `expiresIn` (refreshed at half its lifetime), and a token refreshed in the last 10 seconds is never refreshed again by a read. Cache it until `expiresAt - 60 s`; on 503 retry after `Retry-After` seconds. When RD refuses the token (401), ask again with `rejected` set to its hash to get a replacement.
      */
     get: operations['TokensController_getToken'];
     put?: never;
@@ -820,12 +856,617 @@ export interface operations {
       };
     };
   };
+  proxy_get: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : - */
+        'X-Account': string;
+        /** @description crm or marketing; may be left out when only one product is configured */
+        'X-Product'?: 'crm' | 'marketing';
+      };
+      path: {
+        /** @description RD's API path, slashes included (`crm/v2/contacts`, `platform/contacts/email:x@y.com`). Absolute URLs, `//`, `.` and `..` segments (also encoded), encoded slashes or backslashes, and CR/LF anywhere are refused with 400 before any call */
+        rdPath: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error: invalid_request` */
+      400: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'invalid_request';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      401: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'unauthorized';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error: forbidden` */
+      403: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'forbidden';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error: not_connected` */
+      404: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'not_connected';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
+      409: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'reauthorization_required';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+        };
+      };
+      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error: payload_too_large` */
+      413: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'payload_too_large';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      429: {
+        headers: {
+          /** @description seconds to wait before calling again */
+          'Retry-After'?: number;
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'rate_limited';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
+      503: {
+        headers: {
+          /** @description seconds to wait before calling again */
+          'Retry-After'?: number;
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'provider_unavailable';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  proxy_put: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : - */
+        'X-Account': string;
+        /** @description crm or marketing; may be left out when only one product is configured */
+        'X-Product'?: 'crm' | 'marketing';
+      };
+      path: {
+        /** @description RD's API path, slashes included (`crm/v2/contacts`, `platform/contacts/email:x@y.com`). Absolute URLs, `//`, `.` and `..` segments (also encoded), encoded slashes or backslashes, and CR/LF anywhere are refused with 400 before any call */
+        rdPath: string;
+      };
+      cookie?: never;
+    };
+    /** @description forwarded byte for byte, any content type, up to 1 MiB (buffered so a retry can resend it) */
+    requestBody?: {
+      content: {
+        '*/*': string;
+      };
+    };
+    responses: {
+      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error: invalid_request` */
+      400: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'invalid_request';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      401: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'unauthorized';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error: forbidden` */
+      403: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'forbidden';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error: not_connected` */
+      404: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'not_connected';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
+      409: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'reauthorization_required';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+        };
+      };
+      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error: payload_too_large` */
+      413: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'payload_too_large';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      429: {
+        headers: {
+          /** @description seconds to wait before calling again */
+          'Retry-After'?: number;
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'rate_limited';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
+      503: {
+        headers: {
+          /** @description seconds to wait before calling again */
+          'Retry-After'?: number;
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'provider_unavailable';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  proxy_post: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : - */
+        'X-Account': string;
+        /** @description crm or marketing; may be left out when only one product is configured */
+        'X-Product'?: 'crm' | 'marketing';
+      };
+      path: {
+        /** @description RD's API path, slashes included (`crm/v2/contacts`, `platform/contacts/email:x@y.com`). Absolute URLs, `//`, `.` and `..` segments (also encoded), encoded slashes or backslashes, and CR/LF anywhere are refused with 400 before any call */
+        rdPath: string;
+      };
+      cookie?: never;
+    };
+    /** @description forwarded byte for byte, any content type, up to 1 MiB (buffered so a retry can resend it) */
+    requestBody?: {
+      content: {
+        '*/*': string;
+      };
+    };
+    responses: {
+      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error: invalid_request` */
+      400: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'invalid_request';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      401: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'unauthorized';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error: forbidden` */
+      403: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'forbidden';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error: not_connected` */
+      404: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'not_connected';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
+      409: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'reauthorization_required';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+        };
+      };
+      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error: payload_too_large` */
+      413: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'payload_too_large';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      429: {
+        headers: {
+          /** @description seconds to wait before calling again */
+          'Retry-After'?: number;
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'rate_limited';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
+      503: {
+        headers: {
+          /** @description seconds to wait before calling again */
+          'Retry-After'?: number;
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'provider_unavailable';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  proxy_delete: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : - */
+        'X-Account': string;
+        /** @description crm or marketing; may be left out when only one product is configured */
+        'X-Product'?: 'crm' | 'marketing';
+      };
+      path: {
+        /** @description RD's API path, slashes included (`crm/v2/contacts`, `platform/contacts/email:x@y.com`). Absolute URLs, `//`, `.` and `..` segments (also encoded), encoded slashes or backslashes, and CR/LF anywhere are refused with 400 before any call */
+        rdPath: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error: invalid_request` */
+      400: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'invalid_request';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      401: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'unauthorized';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error: forbidden` */
+      403: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'forbidden';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error: not_connected` */
+      404: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'not_connected';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
+      409: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'reauthorization_required';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+        };
+      };
+      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error: payload_too_large` */
+      413: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'payload_too_large';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      429: {
+        headers: {
+          /** @description seconds to wait before calling again */
+          'Retry-After'?: number;
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'rate_limited';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
+      503: {
+        headers: {
+          /** @description seconds to wait before calling again */
+          'Retry-After'?: number;
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'provider_unavailable';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  proxy_patch: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : - */
+        'X-Account': string;
+        /** @description crm or marketing; may be left out when only one product is configured */
+        'X-Product'?: 'crm' | 'marketing';
+      };
+      path: {
+        /** @description RD's API path, slashes included (`crm/v2/contacts`, `platform/contacts/email:x@y.com`). Absolute URLs, `//`, `.` and `..` segments (also encoded), encoded slashes or backslashes, and CR/LF anywhere are refused with 400 before any call */
+        rdPath: string;
+      };
+      cookie?: never;
+    };
+    /** @description forwarded byte for byte, any content type, up to 1 MiB (buffered so a retry can resend it) */
+    requestBody?: {
+      content: {
+        '*/*': string;
+      };
+    };
+    responses: {
+      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error: invalid_request` */
+      400: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'invalid_request';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      401: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'unauthorized';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error: forbidden` */
+      403: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'forbidden';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error: not_connected` */
+      404: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'not_connected';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
+      409: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'reauthorization_required';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+        };
+      };
+      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error: payload_too_large` */
+      413: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'payload_too_large';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      429: {
+        headers: {
+          /** @description seconds to wait before calling again */
+          'Retry-After'?: number;
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'rate_limited';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
+      503: {
+        headers: {
+          /** @description seconds to wait before calling again */
+          'Retry-After'?: number;
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'provider_unavailable';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
   TokensController_getToken: {
     parameters: {
       query?: {
         /** @description the first 16 lowercase hex characters of the SHA-256 of an access token RD refused (401). If it is still the stored token, the broker refreshes it (once, however many callers report it) and answers with the new one; if the token has already changed, the current one is answered without calling RD */
         rejected?: string;
-        /** @description seconds the token must still be valid */
+        /** @description seconds the token must still be valid; capped by the provider’s token lifetime (see above) */
         minValidity?: number;
         /** @description crm or marketing; may be left out when only one product is configured */
         product?: 'crm' | 'marketing';
