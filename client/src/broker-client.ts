@@ -7,7 +7,10 @@ import { decideRetry, type RetryLimits } from './retry-policy';
 import { rejectedTokenHash } from './token-hash';
 
 type TokenBody = components['schemas']['TokenResponse'];
-type TokenQuery = NonNullable<operations['TokensController_getToken']['parameters']['query']>;
+/** The query of GET /tokens/:account (from openapi.json), with the validity always named. */
+type TokenQuery = NonNullable<operations['TokensController_getToken']['parameters']['query']> & {
+  minValidity: number;
+};
 export type Product = TokenBody['product'];
 
 export interface BrokerClientOptions {
@@ -36,6 +39,13 @@ export interface BrokerToken {
   product: Product;
 }
 
+/** A cached token; `heldUntil` for one answered with less than `heldHorizon` seconds left. */
+interface CacheEntry {
+  token: BrokerToken;
+  heldUntil?: number;
+  heldHorizon?: number;
+}
+
 export interface TokenOptions {
   product?: Product;
   /** Seconds the token must still be valid, 0-3600 (default 60). */
@@ -46,6 +56,14 @@ const DEFAULT_MIN_VALIDITY = 60;
 /** The broker's cap on `minValidity` (CONTRACT.md). */
 const MAX_MIN_VALIDITY = 3600;
 const PRODUCTS: Product[] = ['crm', 'marketing'];
+/**
+ * The broker may answer a token with less validity than asked for: `minValidity` is capped by the
+ * provider's token lifetime, and a token refreshed seconds ago is not refreshed again by a read
+ * (src/refresh/refresh-policy.ts). Asking again at once would get the same answer, so such a
+ * token is kept for this long (at most half its remaining life) instead of costing a broker
+ * request per call.
+ */
+const SHORT_ANSWER_HOLD_MS = 10_000;
 /** Proxied requests that may be sent twice when no answer arrived. */
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
@@ -62,7 +80,7 @@ export class BrokerClient {
   private readonly skewSeconds: number;
   private readonly timeoutMs: number;
   private readonly limits: RetryLimits;
-  private readonly cache: LruMap<string, BrokerToken>;
+  private readonly cache: LruMap<string, CacheEntry>;
   private readonly inFlight = new Map<string, Promise<BrokerToken>>();
   /** Bumped by every invalidation: a request that started before one does not fill the cache. */
   private generation = 0;
@@ -91,7 +109,7 @@ export class BrokerClient {
     const horizon = this.horizon(options.minValidity);
     const key = cacheKey(account, product);
     const cached = this.cache.get(key);
-    if (cached && validFor(cached, horizon)) return { ...cached };
+    if (cached && usable(cached, horizon)) return { ...cached.token };
     return this.load(key, { account, product, minValidity: horizon });
   }
 
@@ -100,7 +118,7 @@ export class BrokerClient {
     const chosen = product ?? this.product;
     this.generation++;
     const unnamed = cacheKey(account, undefined);
-    if (!chosen || this.cache.peek(unnamed)?.product === chosen) this.forget(unnamed);
+    if (!chosen || this.cache.peek(unnamed)?.token.product === chosen) this.forget(unnamed);
     for (const each of chosen ? [chosen] : PRODUCTS) this.forget(cacheKey(account, each));
   }
 
@@ -179,11 +197,11 @@ export class BrokerClient {
     const horizon = this.horizon(options.minValidity);
     const key = cacheKey(account, product);
     const cached = this.cache.peek(key);
-    if (cached?.accessToken === failed.accessToken) {
+    if (cached?.token.accessToken === failed.accessToken) {
       this.cache.delete(key);
       this.generation++; // a request already on its way would bring the refused token back
-    } else if (cached && validFor(cached, horizon)) {
-      return { ...cached }; // another caller has already replaced it
+    } else if (cached && usable(cached, horizon)) {
+      return { ...cached.token }; // another caller has already replaced it
     }
     const rejected = rejectedTokenHash(failed.accessToken);
     return this.load(key, { account, product, minValidity: horizon, rejected });
@@ -196,7 +214,7 @@ export class BrokerClient {
     if (!pending) {
       const generation = this.generation;
       const request = this.requestToken(query).then((token) => {
-        if (generation === this.generation) this.cache.set(key, token);
+        if (generation === this.generation) this.cache.set(key, entryFor(token, query.minValidity));
         return token;
       });
       pending = request.finally(() => {
@@ -305,8 +323,18 @@ function cacheKey(account: string, product: Product | undefined): string {
   return `${product ?? '*'}:${account}`;
 }
 
-function validFor(token: BrokerToken, seconds: number): boolean {
-  return token.expiresAt.getTime() - Date.now() >= seconds * 1000;
+function entryFor(token: BrokerToken, horizon: number, now = Date.now()): CacheEntry {
+  const left = token.expiresAt.getTime() - now;
+  if (left >= horizon * 1000) return { token };
+  return { token, heldUntil: now + Math.min(SHORT_ANSWER_HOLD_MS, left / 2), heldHorizon: horizon };
+}
+
+/** Whether a cached token answers a call needing `horizon` seconds (minValidity + skew). */
+function usable(entry: CacheEntry, horizon: number, now = Date.now()): boolean {
+  if (entry.token.expiresAt.getTime() - now >= horizon * 1000) return true;
+  return (
+    entry.heldUntil !== undefined && now < entry.heldUntil && horizon <= (entry.heldHorizon ?? 0)
+  );
 }
 
 function nonNegative(name: string, value: number | undefined, fallback: number): number {

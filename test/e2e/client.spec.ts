@@ -62,11 +62,16 @@ describe('the TypeScript client against real broker processes (e2e)', () => {
     return grant.accessToken;
   }
 
-  /** Leaves the stored token `seconds` of validity (the import route refreshes shorter ones). */
-  async function shorten(account: string, seconds: number): Promise<void> {
+  /**
+   * Leaves the stored token `seconds` of validity, refreshed an hour ago (the import route
+   * refreshes short tokens itself, and a read never refreshes a token refreshed seconds ago).
+   */
+  async function age(account: string, seconds?: number): Promise<void> {
     await db.dataSource.query(
-      `UPDATE connections SET expires_at = now() + make_interval(secs => $2) WHERE account = $1`,
-      [account, seconds],
+      `UPDATE connections SET last_refreshed_at = now() - interval '1 hour',
+              expires_at = COALESCE(now() + make_interval(secs => $2), expires_at)
+        WHERE account = $1`,
+      [account, seconds ?? null],
     );
   }
 
@@ -126,6 +131,7 @@ describe('the TypeScript client against real broker processes (e2e)', () => {
     rd.accessTokenTtlSeconds.crm = 70;
     try {
       const seeded = await seed('expiring', 70);
+      await age('expiring');
       const broker = client({ skewSeconds: 5 });
       const before = await brokerTokenRequests();
       const first = await broker.getToken('expiring');
@@ -205,6 +211,25 @@ describe('the TypeScript client against real broker processes (e2e)', () => {
     expect(used[0]).not.toBe(seeded);
   });
 
+  it('fetch goes through /proxy: RD answers with the connection token, and RD itself sees one call', async () => {
+    await seed('proxied');
+    const response = await client().fetch('proxied', '/crm/v2/contacts?page=2', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Ada' }),
+    });
+    expect(response.status).toBe(201);
+    const { echo } = (await response.json()) as { echo: { query: string; body: string } };
+    expect(echo).toMatchObject({ query: 'page=2', body: '{"name":"Ada"}' });
+    const calls = rd.calls.filter((call) => call.path === '/crm/v2/contacts');
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatchObject({ method: 'POST', status: 201 });
+
+    // The broker's own refusal (X-Broker-Error) is a BrokerError; RD's own answers are returned.
+    const error = await caught(client().fetch('nobody', 'crm/v2/contacts'));
+    expect(error).toMatchObject({ code: 'not_connected', status: 404 });
+  });
+
   describe('each error code arrives as a BrokerError with its fields', () => {
     it('not_connected (404)', async () => {
       const error = await caught(client().getToken('nobody'));
@@ -225,7 +250,7 @@ describe('the TypeScript client against real broker processes (e2e)', () => {
 
     it('reauthorization_required (409) with since and reason', async () => {
       await seed('revoked');
-      await shorten('revoked', 30); // under minValidity: the read refreshes
+      await age('revoked', 30); // under minValidity: the read refreshes
       rd.failNext(1, { kind: 'invalid_grant' });
       const error = await caught(client().getToken('revoked'));
       expect(error).toMatchObject({ code: 'reauthorization_required', status: 409 });
@@ -237,7 +262,7 @@ describe('the TypeScript client against real broker processes (e2e)', () => {
 
     it('provider_unavailable (503) with retryAfter, thrown once the retry budget is spent', async () => {
       await seed('down');
-      await shorten('down', 30);
+      await age('down', 30);
       rd.failAlways({ kind: 'status', status: 503 });
       try {
         const error = await caught(client({ maxRetryWaitMs: 0 }).getToken('down'));
@@ -250,7 +275,7 @@ describe('the TypeScript client against real broker processes (e2e)', () => {
 
     it('provider_unavailable (503) is retried after Retry-After, and recovers when RD does', async () => {
       await seed('flaky');
-      await shorten('flaky', 30);
+      await age('flaky', 30);
       rd.failNext(1, { kind: 'status', status: 503 });
       const broker = client({ maxRetryWaitMs: 10_000 });
       // The first refresh fails and the broker backs off 1-2 s (its Retry-After); the client
