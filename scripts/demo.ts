@@ -12,6 +12,8 @@ const BROKER = `http://localhost:${PORT}`;
 // Demo-only secrets: the broker runs on localhost against a fake RD.
 const SERVICE_KEY = 'demo-service-key-0123456789abcdef0123456789';
 const ADMIN_KEY = 'demo-admin-key-0123456789abcdef01234567890';
+// Low enough to see the proxy's rate budget refuse a call from a shell loop.
+const RATE_LIMIT = 10;
 
 async function waitReady(url: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
       RD_MARKETING_CLIENT_SECRET: 'demo-marketing-secret',
       RD_API_URL: rdUrl,
       RD_ACCOUNTS_URL: rdUrl,
+      RD_RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT),
       LOG_LEVEL: 'warn',
     },
   });
@@ -101,6 +104,23 @@ Swagger UI: ${BROKER}/docs        (Ctrl-C stops everything)
 
 4. Inspect the connection (no token material):
    curl -s ${BROKER}/connections/demo-account -H 'Authorization: Bearer ${ADMIN_KEY}'
+
+5. Call RD's API through the broker (/proxy): it adds the account's token, and the fake RD echoes
+   what it received (your API key and X-Account never reach it; the token is shown as a grant id):
+   curl -s '${BROKER}/proxy/crm/v2/contacts?page=2' -H 'Authorization: Bearer ${SERVICE_KEY}' -H 'X-Account: demo-account' -H 'X-Product: crm'
+   curl -s -X POST ${BROKER}/proxy/crm/v2/contacts -H 'Authorization: Bearer ${SERVICE_KEY}' -H 'X-Account: demo-account' -H 'X-Product: crm' -H 'content-type: application/json' -d '{"name":"Ana"}'
+
+6. Make RD refuse the current token (as when RD invalidates it); the next proxied call gets RD's 401,
+   refreshes once and retries, and you still get 200 (step 2 now shows a new token):
+   TOKEN=$(curl -s ${BROKER}/tokens/demo-account?product=crm -H 'Authorization: Bearer ${SERVICE_KEY}' | sed -E 's/.*"accessToken":"([^"]+)".*/\\1/')
+   curl -s -X POST ${rdUrl}/_fake/access-tokens/$TOKEN/invalidate
+   curl -s -i '${BROKER}/proxy/crm/v2/users' -H 'Authorization: Bearer ${SERVICE_KEY}' -H 'X-Account: demo-account' -H 'X-Product: crm'
+
+7. The rate budget: RD_RATE_LIMIT_PER_MINUTE (${RATE_LIMIT} in this demo) calls a minute per account, shared
+   by every replica. Past it the broker answers 429 with Retry-After and X-Broker-Error: rate_limited,
+   without calling RD (a 429 without that header would be RD's own):
+   for i in $(seq 1 ${RATE_LIMIT + 2}); do curl -s -o /dev/null -w '%{http_code} ' ${BROKER}/proxy/crm/v2/users -H 'Authorization: Bearer ${SERVICE_KEY}' -H 'X-Account: demo-account' -H 'X-Product: crm'; done; echo
+   Refused paths (400 invalid_request, nothing contacted): curl -s --path-as-is '${BROKER}/proxy/crm/../_fake/calls' -H 'Authorization: Bearer ${SERVICE_KEY}' -H 'X-Account: demo-account'
 `);
 }
 
