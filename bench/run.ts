@@ -4,7 +4,9 @@
  * Starts PostgreSQL (or uses DATABASE_URL), the fake RD Station and the built broker as separate
  * processes, seeds N connections through the admin import route, then measures in one run:
  *   1. the read path against two baselines (L1 constant JSON, L2 one pg SELECT) with autocannon;
- *   2. the refresh drain with one and then two scheduler replicas.
+ *   2. the proxy (`/proxy/crm/v2/contacts`) against the fake RD's endpoint called directly, and
+ *      the rate budget's statement alone;
+ *   3. the refresh drain with one and then two scheduler replicas.
  * Prints the figures, writes them to bench/results/latest.json (latest-quick.json for --quick),
  * and exits non-zero if something is broken (non-2xx, duplicate or missed refreshes).
  */
@@ -12,6 +14,7 @@ import { provideDatabase, serverVersion, type Database } from './lib/database';
 import { runDrain, type DrainContext, type DrainResult } from './lib/drain';
 import { measure, round2, type LoadOptions, type LoadResult } from './lib/load';
 import { cleanupAll, installSignalHandlers, type Child } from './lib/processes';
+import { measureProxy } from './lib/proxy';
 import { format, loadNow, machine, problems, writeJson, type Summary } from './lib/report';
 import {
   accountNames,
@@ -185,6 +188,21 @@ async function benchmark(config: Config): Promise<Summary> {
   const loadAtStart = loadNow();
   const setup = await setUp(config);
   const read = await measureReads(config, setup);
+  step(
+    `proxy: GET /proxy/crm/v2/contacts vs the fake's endpoint directly (${config.seconds} s each)`,
+  );
+  const proxy = await measureProxy({
+    databaseUrl: setup.database.url,
+    fake: setup.fake,
+    secrets: setup.secrets,
+    accounts: setup.accounts,
+    connections: config.connections,
+    seconds: config.seconds,
+    quick: config.quick,
+  });
+  step(
+    `  direct ${proxy.direct.reqPerSec} req/s, proxy ${proxy.proxy.reqPerSec} req/s (ratio ${proxy.ratio}), added p50 ${proxy.addedP50Ms} ms`,
+  );
   const drain = await measureDrains(config, setup);
   if (setup.database.origin === 'DATABASE_URL') await removeBenchRows(setup.database.url);
   const postgres = await serverVersion(setup.database.url);
@@ -193,6 +211,7 @@ async function benchmark(config: Config): Promise<Summary> {
     quick: config.quick,
     machine: machine(postgres, setup.database.origin, loadAtStart),
     read,
+    proxy,
     drain,
   };
 }

@@ -106,7 +106,7 @@ function randomAccount(accounts: string[]): string {
   return accounts[Math.floor(Math.random() * accounts.length)];
 }
 
-function percentile(sorted: Float64Array, p: number): number {
+export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[index];

@@ -4,6 +4,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { DrainResult } from './drain';
 import type { LoadResult } from './load';
+import type { ProxyLoad, ProxyResult } from './proxy';
 import { RESULTS_DIR } from './processes';
 
 export interface Machine {
@@ -33,6 +34,7 @@ export interface Summary {
     broker: LoadResult;
     ratios: { brokerToL1: number; brokerToL2: number };
   };
+  proxy: ProxyResult;
   drain: DrainResult[];
 }
 
@@ -75,7 +77,16 @@ function readOutcomes(broker: LoadResult): string {
 }
 
 export function format(summary: Summary): string {
-  const { machine: m, read, drain } = summary;
+  const { machine: m, read, proxy, drain } = summary;
+  const proxyRow = (name: string, r: ProxyLoad) => [
+    name,
+    r.reqPerSec,
+    r.p50Ms.toFixed(2),
+    r.p99Ms.toFixed(2),
+    r.non2xx + r.errors,
+    r.serverCpuMicrosPerRequest,
+  ];
+  const b = proxy.budget;
   const loadRow = (name: string, r: LoadResult) => [
     name,
     r.reqPerSec,
@@ -131,6 +142,16 @@ export function format(summary: Summary): string {
     readOutcomes(read.broker),
     `broker/L1 = ${read.ratios.brokerToL1.toFixed(2)}   broker/L2 = ${read.ratios.brokerToL2.toFixed(2)}  (req/s)`,
     '',
+    `Proxy: GET /proxy/crm/v2/contacts?page=1 over ${proxy.accounts} accounts vs the fake RD's ` +
+      `endpoint called directly with their tokens, ${proxy.connections} connections, ${proxy.seconds} s each`,
+    table(
+      ['path', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx/errors', 'CPU µs/req (broker; fake)'],
+      [proxyRow('direct to the fake RD', proxy.direct), proxyRow('through /proxy', proxy.proxy)],
+    ),
+    `proxy/direct = ${proxy.ratio.toFixed(2)} (target ≥ 0.5)   added p50 = ${proxy.addedP50Ms.toFixed(2)} ms (target ≤ 1 ms)`,
+    `rate budget statement: ${b.sequentialMicros} µs per call sequential (SELECT 1: ${b.roundTripMicros} µs); ` +
+      `${b.hotAccountPerSec}/s on one hot account, ${b.spreadPerSec}/s over 1,000 accounts (50 in flight, pool of 20)`,
+    '',
     `Refresh drain: all connections due at once, fake RD ${drain[0]?.latencyMs} ms, ` +
       `REFRESH_CONCURRENCY ${drain[0]?.concurrency}, REFRESH_CRON every second`,
     table(
@@ -167,6 +188,13 @@ export function problems(summary: Summary): string[] {
       found.push(`${name}: ${r.non2xx} non-2xx answers ${JSON.stringify(r.statusCodes)}`);
     if (r.errors > 0) found.push(`${name}: ${r.errors} request errors (${r.timeouts} timeouts)`);
     if (r.warmupFailures > 0) found.push(`${name}: ${r.warmupFailures} failures during warm-up`);
+  }
+  for (const [name, r] of [
+    ['proxy: direct', summary.proxy.direct],
+    ['proxy: through the broker', summary.proxy.proxy],
+  ] as const) {
+    if (r.non2xx > 0) found.push(`${name}: ${r.non2xx} non-2xx answers`);
+    if (r.errors > 0) found.push(`${name}: ${r.errors} request errors`);
   }
   for (const d of summary.drain) {
     const where = `drain with ${d.replicas} replica(s)`;

@@ -110,6 +110,8 @@ export interface BrokerOptions {
   scheduler: boolean;
   refreshCron?: string;
   refreshConcurrency?: number;
+  /** More environment for this broker. */
+  env?: Record<string, string>;
 }
 
 function brokerEnv(
@@ -153,6 +155,7 @@ export async function startBroker(
   env.SCHEDULER_ENABLED = String(options.scheduler);
   if (options.refreshCron) env.REFRESH_CRON = options.refreshCron;
   if (options.refreshConcurrency) env.REFRESH_CONCURRENCY = String(options.refreshConcurrency);
+  Object.assign(env, options.env);
   const child = startNode(options.name, [BROKER_MAIN], env, `http://127.0.0.1:${port}`);
   await waitForHttp(child, '/health/ready');
   return child;

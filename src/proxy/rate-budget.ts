@@ -10,30 +10,12 @@ import { DataSource } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { secondsUntilAllowed, type BudgetState } from './rate-budget.policy';
+import { PAUSE_SQL, PRUNE_SQL, STATE_SQL, TAKE_SQL } from './rate-budget.sql';
 
 export type BudgetDecision =
   { allowed: true } | { allowed: false; reason: 'budget' | 'rd_pause'; retryAfterSeconds: number };
 
 const PRUNE_EVERY_MS = 10 * 60_000;
-
-// The window rolls over inside the statement, on the database's clock (one clock for every
-// replica). The WHERE is the sliding-window rule of rate-budget.policy.ts (`allows`): when it
-// fails, nothing is written and no row comes back. `$3` is the limit.
-const ROLLED_USED = `CASE WHEN b.window_start = EXCLUDED.window_start THEN b.used ELSE 0 END`;
-const ROLLED_PREVIOUS = `CASE WHEN b.window_start = EXCLUDED.window_start THEN b.previous_used
-       WHEN b.window_start = EXCLUDED.window_start - interval '1 minute' THEN b.used
-       ELSE 0 END`;
-const TAKE = `
-  INSERT INTO rate_budgets AS b (product, account, window_start, used, previous_used)
-  VALUES ($1, $2, date_trunc('minute', now()), 1, 0)
-  ON CONFLICT (product, account) DO UPDATE SET
-    previous_used = ${ROLLED_PREVIOUS},
-    used = ${ROLLED_USED} + 1,
-    window_start = EXCLUDED.window_start
-  WHERE (b.paused_until IS NULL OR b.paused_until <= now())
-    AND ${ROLLED_USED} + (${ROLLED_PREVIOUS})
-        * (1 - extract(epoch FROM now() - EXCLUDED.window_start) / 60) < $3
-  RETURNING used`;
 
 /**
  * RD_RATE_LIMIT_PER_MINUTE per product × account, shared by every replica through PostgreSQL:
@@ -69,13 +51,13 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** Takes one call from the budget of `key`, or says why not and for how long. */
   async take({ product, account }: ConnectionKey): Promise<BudgetDecision> {
-    const taken = (await this.dataSource.query(TAKE, [product, account, this.limit])) as unknown[];
+    const taken = (await this.dataSource.query(TAKE_SQL, [
+      product,
+      account,
+      this.limit,
+    ])) as unknown[];
     if (taken.length > 0) return { allowed: true };
-    const rows = (await this.dataSource.query(
-      `SELECT window_start, used, previous_used, paused_until, now() AS now
-         FROM rate_budgets WHERE product = $1 AND account = $2`,
-      [product, account],
-    )) as {
+    const rows = (await this.dataSource.query(STATE_SQL, [product, account])) as {
       window_start: Date;
       used: number;
       previous_used: number;
@@ -102,22 +84,12 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** RD answered 429: no replica calls RD for this account for `seconds`. */
   async pause({ product, account }: ConnectionKey, seconds: number): Promise<void> {
-    await this.dataSource.query(
-      `INSERT INTO rate_budgets AS b (product, account, window_start, used, previous_used, paused_until)
-       VALUES ($1, $2, date_trunc('minute', now()), 0, 0, now() + make_interval(secs => $3))
-       ON CONFLICT (product, account) DO UPDATE
-         SET paused_until = GREATEST(b.paused_until, EXCLUDED.paused_until)`,
-      [product, account, seconds],
-    );
+    await this.dataSource.query(PAUSE_SQL, [product, account, seconds]);
   }
 
   /** Forgets accounts with no call for two minutes and no pause running. */
   async prune(): Promise<number> {
-    const [, deleted] = (await this.dataSource.query(
-      `DELETE FROM rate_budgets
-        WHERE window_start < now() - interval '2 minutes'
-          AND (paused_until IS NULL OR paused_until < now())`,
-    )) as [unknown, number];
+    const [, deleted] = (await this.dataSource.query(PRUNE_SQL)) as [unknown, number];
     return deleted;
   }
 }
