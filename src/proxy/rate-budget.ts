@@ -6,6 +6,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
 import { APP_CONFIG, type AppConfig } from '../config/config';
@@ -28,12 +29,26 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
   private readonly logger = new Logger(RateBudget.name);
   private readonly limit: number;
   private pruneTimer: NodeJS.Timeout | null = null;
+  /**
+   * A small pool of its own, on node-postgres directly: one statement per proxied call, prepared
+   * once per session, without TypeORM's per-query runner (about half the CPU per call), and
+   * never queued behind the refresh transactions of the main pool.
+   */
+  private readonly pool: Pool;
 
-  constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
-    @InjectDataSource() private readonly dataSource: DataSource,
-  ) {
+  constructor(@Inject(APP_CONFIG) config: AppConfig, @InjectDataSource() dataSource: DataSource) {
     this.limit = config.rd.rateLimitPerMinute;
+    this.pool = new Pool({
+      connectionString: (dataSource.options as { url?: string }).url,
+      max: 10,
+      connectionTimeoutMillis: 5_000,
+      application_name: 'rdstation-token-broker:budget',
+    });
+    // An idle session that dies (a database restart) must not crash the process: the next query
+    // opens a new one, and a query that fails is answered 503 by errorAnswer.
+    this.pool.on('error', (error) =>
+      this.logger.warn({ err: error.message }, 'rate budget session lost'),
+    );
   }
 
   onApplicationBootstrap(): void {
@@ -45,25 +60,26 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
     this.pruneTimer.unref();
   }
 
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
+    await this.pool.end();
   }
 
   /** Takes one call from the budget of `key`, or says why not and for how long. */
   async take({ product, account }: ConnectionKey): Promise<BudgetDecision> {
-    const taken = (await this.dataSource.query(TAKE_SQL, [
-      product,
-      account,
-      this.limit,
-    ])) as unknown[];
-    if (taken.length > 0) return { allowed: true };
-    const rows = (await this.dataSource.query(STATE_SQL, [product, account])) as {
+    const taken = await this.pool.query({
+      name: 'rate_budget_take',
+      text: TAKE_SQL,
+      values: [product, account, this.limit],
+    });
+    if (taken.rowCount) return { allowed: true };
+    const { rows } = await this.pool.query<{
       window_start: Date;
       used: number;
       previous_used: number;
       paused_until: Date | null;
       now: Date;
-    }[];
+    }>(STATE_SQL, [product, account]);
     // Pruned between the two statements: there is room again.
     if (rows.length === 0) return this.take({ product, account });
     const row = rows[0];
@@ -84,12 +100,11 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** RD answered 429: no replica calls RD for this account for `seconds`. */
   async pause({ product, account }: ConnectionKey, seconds: number): Promise<void> {
-    await this.dataSource.query(PAUSE_SQL, [product, account, seconds]);
+    await this.pool.query(PAUSE_SQL, [product, account, seconds]);
   }
 
   /** Forgets accounts with no call for two minutes and no pause running. */
   async prune(): Promise<number> {
-    const [, deleted] = (await this.dataSource.query(PRUNE_SQL)) as [unknown, number];
-    return deleted;
+    return (await this.pool.query(PRUNE_SQL)).rowCount ?? 0;
   }
 }

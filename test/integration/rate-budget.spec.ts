@@ -7,9 +7,12 @@ describe('RateBudget (PostgreSQL)', () => {
   let db: TestDatabase;
   const key = { product: 'crm' as const, account: 'acme' };
 
+  const opened: RateBudget[] = [];
   function budget(limit: number): RateBudget {
     const config = { rd: { rateLimitPerMinute: limit } } as AppConfig;
-    return new RateBudget(config, db.dataSource);
+    const created = new RateBudget(config, db.dataSource);
+    opened.push(created);
+    return created;
   }
 
   async function row() {
@@ -24,7 +27,10 @@ describe('RateBudget (PostgreSQL)', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
   });
-  afterAll(() => db.drop());
+  afterAll(async () => {
+    await Promise.all(opened.map((b) => b.onApplicationShutdown()));
+    await db.drop();
+  });
   beforeEach(() => db.dataSource.query('DELETE FROM rate_budgets'));
 
   it('gives exactly the limit to concurrent takers on separate sessions, and counts no refusal', async () => {
