@@ -476,6 +476,106 @@ describe('invalidated access tokens', () => {
   });
 });
 
+describe('RD API endpoints for /proxy', () => {
+  async function api(path: string, token: string, init: RequestInit = {}) {
+    return reply(
+      await fetch(`${fake.url}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) },
+      }),
+    );
+  }
+
+  it('echo what they received, with the token named by its grant, and record it', async () => {
+    fake.reset();
+    const crm = fake.issueGrant('crm');
+    const created = await api('/crm/v2/contacts?page=2&q=a%20b', crm.accessToken, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-trace': 't1' },
+      body: '{"name":"Ana"}',
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.echo).toMatchObject({
+      method: 'POST',
+      path: '/crm/v2/contacts',
+      query: 'page=2&q=a%20b',
+      body: '{"name":"Ana"}',
+      headers: {
+        'x-trace': 't1',
+        authorization: expect.stringMatching(/^Bearer <access token of grant-\d+>$/),
+      },
+    });
+    expect(created.text).not.toContain(crm.accessToken);
+    expect(fake.apiCalls('/crm/v2/contacts')).toEqual([
+      expect.objectContaining({
+        method: 'POST',
+        status: 201,
+        headers: expect.objectContaining({ authorization: `Bearer ${crm.accessToken}` }),
+      }),
+    ]);
+    const mkt = fake.issueGrant('marketing');
+    for (const method of ['GET', 'PUT', 'PATCH', 'DELETE']) {
+      const answer = await api('/platform/contacts/email:a@b.c', mkt.accessToken, { method });
+      expect(answer.status).toBe(200);
+      expect(answer.body.echo).toMatchObject({ method, path: '/platform/contacts/email:a@b.c' });
+    }
+    // A token of the other product is refused.
+    expect((await api('/platform/contacts/1', crm.accessToken)).status).toBe(401);
+  });
+
+  it('refuse a token refreshed away, invalidated or revoked with 401 UNAUTHORIZED', async () => {
+    const crm = fake.issueGrant('crm');
+    const refreshed = await fetch(`${fake.url}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: crm.refreshToken,
+        ...CRM_AUTH,
+      }),
+    }).then(reply);
+    expect(refreshed.status).toBe(200);
+    const old = await api('/crm/v2/contacts', crm.accessToken);
+    expect(old.status).toBe(401);
+    expect(old.body).toMatchObject({ errors: { error_type: 'UNAUTHORIZED' } });
+    const current = refreshed.body.access_token as string;
+    expect((await api('/crm/v2/contacts', current)).status).toBe(200);
+    fake.invalidateAccessToken(current);
+    expect((await api('/crm/v2/contacts', current)).status).toBe(401);
+  });
+
+  it('allow apiRateLimitPerMinute calls per grant per minute, then 429 RATE_LIMIT_EXCEDDED with Retry-After', async () => {
+    fake.reset();
+    clock = Math.floor(clock / MINUTE) * MINUTE + 15_000;
+    fake.apiRateLimitPerMinute = 3;
+    try {
+      const a = fake.issueGrant('crm');
+      const b = fake.issueGrant('crm');
+      const statuses = [];
+      for (let i = 0; i < 4; i++)
+        statuses.push((await api('/crm/v2/contacts', a.accessToken)).status);
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      const limited = await api('/crm/v2/contacts', a.accessToken);
+      expect(limited.headers.get('retry-after')).toBe('45');
+      expect(limited.body).toMatchObject({ errors: { error_type: 'RATE_LIMIT_EXCEDDED' } });
+      expect((await api('/crm/v2/contacts', b.accessToken)).status).toBe(200);
+      clock += 45_000;
+      expect((await api('/crm/v2/contacts', a.accessToken)).status).toBe(200);
+    } finally {
+      fake.apiRateLimitPerMinute = 120;
+    }
+  });
+
+  it('answer injected failures to the next API calls', async () => {
+    const crm = fake.issueGrant('crm');
+    fake.failNextApi(1, { kind: 'rate_limited', retryAfter: 7 });
+    const limited = await api('/crm/v2/contacts', crm.accessToken);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('7');
+    expect((await api('/crm/v2/contacts', crm.accessToken)).status).toBe(200);
+  });
+});
+
 describe('failure injection', () => {
   it('answers injected 5xx to matching calls only, without processing them', async () => {
     const crm = fake.issueGrant('crm');

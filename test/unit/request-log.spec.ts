@@ -1,0 +1,43 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RequestLog } from '../../src/logging/logger';
+
+/** The one request line of RequestLog, for a request to `url` answered with `status`. */
+function logLine(url: string, status: number) {
+  const lines: Array<{ level: string; fields: Record<string, unknown> }> = [];
+  const log = Object.fromEntries(
+    ['debug', 'info', 'error'].map((level) => [
+      level,
+      (fields: Record<string, unknown>) => lines.push({ level, fields }),
+    ]),
+  );
+  const request = {
+    id: 'req-1',
+    method: 'POST',
+    ip: '127.0.0.1',
+    raw: { url },
+    routeOptions: { url: url.startsWith('/proxy/') ? '/proxy/*' : '/tokens/:account' },
+    log,
+  } as unknown as FastifyRequest;
+  const reply = { statusCode: status, elapsedTime: 1.5 } as unknown as FastifyReply;
+  new RequestLog().requestCompleted(null, request, reply);
+  expect(lines).toHaveLength(1);
+  return lines[0];
+}
+
+describe('RequestLog', () => {
+  it("shows a proxied call's route, never RD's path or query", () => {
+    const { level, fields } = logLine(
+      '/proxy/platform/contacts/email:ana@example.com?q=secret',
+      200,
+    );
+    expect(level).toBe('debug');
+    expect(fields).toMatchObject({ url: '/proxy/*', route: '/proxy/*', status: 200 });
+    expect(JSON.stringify(fields)).not.toMatch(/ana@example|secret|platform/);
+  });
+
+  it('logs a refused proxied call at info, still without its path', () => {
+    const { level, fields } = logLine('/proxy/crm/../admin?x=1', 400);
+    expect(level).toBe('info');
+    expect(fields.url).toBe('/proxy/*');
+  });
+});
