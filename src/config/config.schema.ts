@@ -202,6 +202,12 @@ export const envSchema = z.object({
       'when set, a CRM callback must carry `iss` equal to it (RFC 9207); unset accepts callbacks without `iss`',
     ),
   RD_MARKETING_ISSUER: httpUrl.optional().describe('the same for Marketing'),
+  RD_MARKETING_OAUTH: z
+    .enum(['legacy', 'oauth2'], { error: 'must be legacy or oauth2' })
+    .default('legacy')
+    .describe(
+      "Marketing's OAuth server: `legacy` (`/auth/dialog` + `/auth/token`) or `oauth2` (`RD_ACCOUNTS_URL/oauth/authorize` + `/oauth2/token`, as RD's own n8n Marketing node)",
+    ),
   RD_TIMEOUT_MS: integer(100, 60_000).default(10_000).describe('hard timeout of every call to RD'),
   RD_RATE_LIMIT_PER_MINUTE: integer(1, 100_000)
     .default(120)
@@ -217,6 +223,14 @@ export const envSchema = z.object({
     .default(600)
     .describe('refresh a token when it has less than this left'),
   REFRESH_CONCURRENCY: integer(1, 256).default(8).describe('provider calls in flight per replica'),
+  REFRESH_CONDEMN_GUARD_MAX: integer(0, 100_000)
+    .default(5)
+    .describe(
+      'blast-radius guard: at most this many grants of one product are condemned (`reauthorization_required`) within the window; further rejections are held as `refresh_failing` until an admin confirms them',
+    ),
+  REFRESH_CONDEMN_GUARD_WINDOW_SECONDS: integer(10, 7 * 86_400)
+    .default(600)
+    .describe('the window of the blast-radius guard, in seconds'),
   OAUTH_RETURN_URL_ALLOWLIST: z
     .string()
     .default('')
@@ -233,6 +247,11 @@ export const envSchema = z.object({
   TOKEN_CACHE_MAX: integer(0, 10_000_000)
     .default(10_000)
     .describe('decrypted tokens kept in memory per replica (0 disables the cache)'),
+  TOKEN_CACHE_HEARTBEAT_MS: integer(100, 60_000)
+    .default(5000)
+    .describe(
+      "how often the cache's LISTEN connection proves itself by a NOTIFY to itself; a heartbeat not back within the same time empties and bypasses the cache (stale for at most twice this)",
+    ),
   EVENTS_WEBHOOK_URL: httpUrl.optional().describe('where connection events are POSTed'),
   EVENTS_WEBHOOK_SECRET: z
     .string()

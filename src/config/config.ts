@@ -47,11 +47,24 @@ export interface AppConfig {
   apiKeys: ApiKey[];
   adminApiKeys: ApiKey[];
   products: Partial<Record<Product, ProductCredentials>>;
-  rd: { apiUrl: string; accountsUrl: string; timeoutMs: number; rateLimitPerMinute: number };
-  refresh: { cron: string; aheadSeconds: number; concurrency: number };
+  rd: {
+    apiUrl: string;
+    accountsUrl: string;
+    timeoutMs: number;
+    rateLimitPerMinute: number;
+    marketingOAuth: Env['RD_MARKETING_OAUTH'];
+  };
+  refresh: {
+    cron: string;
+    aheadSeconds: number;
+    concurrency: number;
+    /** The blast-radius guard: condemnations of one product allowed per window. */
+    condemnGuard: { max: number; windowSeconds: number };
+  };
   returnUrlAllowlist: string[];
   schedulerEnabled: boolean;
   tokenCacheMax: number;
+  tokenCacheHeartbeatMs: number;
   events: { webhookUrl?: string; webhookSecret?: string };
   logLevel: Env['LOG_LEVEL'];
   http: HttpLimits;
@@ -198,15 +211,21 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       accountsUrl: trimSlash(e.RD_ACCOUNTS_URL),
       timeoutMs: e.RD_TIMEOUT_MS,
       rateLimitPerMinute: e.RD_RATE_LIMIT_PER_MINUTE,
+      marketingOAuth: e.RD_MARKETING_OAUTH,
     },
     refresh: {
       cron: e.REFRESH_CRON,
       aheadSeconds: e.REFRESH_AHEAD_SECONDS,
       concurrency: e.REFRESH_CONCURRENCY,
+      condemnGuard: {
+        max: e.REFRESH_CONDEMN_GUARD_MAX,
+        windowSeconds: e.REFRESH_CONDEMN_GUARD_WINDOW_SECONDS,
+      },
     },
     returnUrlAllowlist: e.OAUTH_RETURN_URL_ALLOWLIST,
     schedulerEnabled: e.SCHEDULER_ENABLED,
     tokenCacheMax: e.TOKEN_CACHE_MAX,
+    tokenCacheHeartbeatMs: e.TOKEN_CACHE_HEARTBEAT_MS,
     events: { webhookUrl: e.EVENTS_WEBHOOK_URL, webhookSecret: e.EVENTS_WEBHOOK_SECRET },
     logLevel: e.LOG_LEVEL,
     http: {

@@ -127,15 +127,36 @@ export class ConnectionsController {
   @ApiOperation({
     summary: 'Revoke at RD (Marketing; CRM has no revocation endpoint) and delete',
     description:
-      'A revocation RD refuses or cannot answer is logged and does not block the delete.',
+      'Marketing grants are revoked with their refresh token (`token_type_hint=refresh_token`), which works even ' +
+      'when the access token has expired. A revocation RD refuses or cannot answer does not block the delete; it is ' +
+      'logged as an error, recorded in the `connection.deleted` event (`revocation: "failed"`), and `X-Revoked` says so.',
   })
   @ApiParam(ACCOUNT_PARAM)
-  @ApiNoContentResponse({ description: 'deleted' })
+  @ApiNoContentResponse({
+    description: 'deleted',
+    headers: {
+      'X-Revoked': {
+        description:
+          '`true` when RD confirmed the revocation; `false` when it failed (the grant may still be live at RD) or the product has no revocation endpoint (CRM)',
+        schema: { type: 'string', enum: ['true', 'false'] },
+      },
+      'X-Revocation': {
+        description: '`confirmed`, `failed` or `unsupported` (CRM)',
+        schema: { type: 'string', enum: ['confirmed', 'failed', 'unsupported'] },
+      },
+    },
+  })
   @ApiNotFoundResponse({ type: ErrorResponse, description: '`not_connected`' })
-  async delete(@Param('account') account: string, @Query() query: ProductQuery): Promise<void> {
-    await this.service.delete({
+  async delete(
+    @Param('account') account: string,
+    @Query() query: ProductQuery,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<void> {
+    const revocation = await this.service.delete({
       account: assertAccount(account),
       product: resolveProduct(this.config, query.product),
     });
+    reply.header('X-Revoked', String(revocation === 'confirmed'));
+    reply.header('X-Revocation', revocation);
   }
 }

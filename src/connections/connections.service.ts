@@ -19,6 +19,9 @@ import {
   type ImportConnectionBody,
 } from './connections.dto';
 
+/** What happened to the grant at RD when a connection was deleted. */
+export type Revocation = 'confirmed' | 'failed' | 'unsupported';
+
 /** An imported access token must have at least this long left to be taken without a proving refresh. */
 const IMPORT_MIN_VALIDITY_MS = 60_000;
 
@@ -137,42 +140,74 @@ export class ConnectionsService {
       };
     } catch (error) {
       if (!(error instanceof RdStationError)) throw error;
-      if (error.kind === 'permanent') {
-        throw new InvalidRequestError(
-          `RD rejected the refresh token (${error.code}); nothing was stored`,
-        );
+      // What each class means is decided in rdstation.errors.ts; here only how to answer it.
+      switch (error.kind) {
+        case 'grant_rejected':
+          throw new InvalidRequestError(
+            `RD rejected the refresh token (${error.code}); nothing was stored`,
+          );
+        case 'client_rejected':
+          throw new ProviderUnavailableError(
+            `RD rejected the ${key.product} app's client credentials (${error.code}); fix RD_${key.product.toUpperCase()}_CLIENT_ID/SECRET and import again; nothing was stored`,
+            60,
+          );
+        case 'suspect':
+          this.logger.error(
+            { ...key, status: error.status, body: error.bodyExcerpt },
+            'RD answered an import proof in an unknown shape; nothing stored',
+          );
+          throw new ProviderUnavailableError(
+            `RD answered HTTP ${error.status} in a shape the broker does not recognise, so the refresh token was neither proven nor refused; nothing was stored`,
+            error.retryAfterSeconds ?? 30,
+          );
+        case 'transient':
+          throw new ProviderUnavailableError(
+            `RD could not be reached to prove the refresh token (${error.code})`,
+            error.retryAfterSeconds ?? 5,
+          );
       }
-      throw new ProviderUnavailableError(
-        `RD could not be reached to prove the refresh token (${error.code})`,
-        error.retryAfterSeconds ?? 5,
-      );
     }
   }
 
-  /** Revokes at RD where RD supports it (Marketing), then deletes. A failed revoke does not block the delete. */
-  async delete(key: ConnectionKey): Promise<void> {
-    await this.lock.withLock(
+  /**
+   * Revokes at RD where RD supports it (Marketing), with the refresh token, then deletes. A
+   * failed revoke does not block the delete, but it is never silent: an error log line, the
+   * `connection.deleted` event's detail, and the answer (`revocation`).
+   */
+  async delete(key: ConnectionKey): Promise<Revocation> {
+    return this.lock.withLock(
       key,
       async (session) => {
         const connection = await this.connections.findOne(key, session.manager);
         if (!connection) throw new NotConnectedError(key.account, key.product);
-        let revoked = false;
+        let revocation: Revocation = 'unsupported';
+        let revokeError: string | undefined;
         if (this.rd.supportsRevocation(key.product)) {
           try {
-            revoked = await this.rd.revoke(key.product, this.connections.accessTokenOf(connection));
+            await this.rd.revoke(key.product, {
+              refreshToken: this.connections.refreshTokenOf(connection),
+              accessToken: this.connections.accessTokenOf(connection),
+            });
+            revocation = 'confirmed';
           } catch (error) {
-            this.logger.warn(
-              { ...key, errorCode: (error as RdStationError).code },
-              'revocation at RD failed; deleting anyway',
+            if (!(error instanceof RdStationError)) throw error;
+            revocation = 'failed';
+            revokeError = error.message;
+            this.logger.error(
+              { ...key, errorCode: error.code, status: error.status },
+              'revocation at RD failed: the grant may still be live at RD; deleting the connection anyway',
             );
           }
         }
         await session.manager.transaction(async (tx) => {
           await this.connections.delete(tx, key);
           await this.events.record(tx, 'connection.deleted', key, {
-            revokedAtRd: revoked,
+            revokedAtRd: revocation === 'confirmed',
+            revocation,
+            ...(revokeError ? { revokeError } : {}),
           });
         });
+        return revocation;
       },
       busy,
     );

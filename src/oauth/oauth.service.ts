@@ -132,7 +132,7 @@ export class OAuthService {
       this.logger.warn({ ...who, errorCode: error.code }, 'code exchange failed');
       return {
         ok: false,
-        reason: error.kind === 'permanent' ? 'code_rejected' : 'provider_unavailable',
+        reason: error.kind === 'grant_rejected' ? 'code_rejected' : 'provider_unavailable',
         pending,
       };
     }

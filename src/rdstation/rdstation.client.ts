@@ -15,7 +15,7 @@ import {
   transportError,
   type CallContext,
 } from './rdstation.errors';
-import { PRODUCT_SPECS, type TokenCall } from './rdstation.products';
+import { productSpecs, type ProductSpec, type TokenCall } from './rdstation.products';
 
 export interface TokenSet {
   accessToken: string;
@@ -53,11 +53,13 @@ function encode(encoding: TokenCall['encoding'], fields: Record<string, string>)
 @Injectable()
 export class RdStationClient implements OnModuleDestroy {
   private readonly agent: Agent;
+  private readonly specs: Readonly<Record<Product, ProductSpec>>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Optional() private readonly metrics?: BrokerMetrics,
   ) {
+    this.specs = productSpecs(config.rd.marketingOAuth);
     const timeout = config.rd.timeoutMs;
     // The per-call AbortSignal is the hard deadline; these only fail a stuck phase sooner.
     this.agent = new Agent({
@@ -76,7 +78,7 @@ export class RdStationClient implements OnModuleDestroy {
   }
 
   supportsRevocation(product: Product): boolean {
-    return PRODUCT_SPECS[product]?.revokePath != null;
+    return this.specs[product]?.revokePath != null;
   }
 
   /**
@@ -85,7 +87,7 @@ export class RdStationClient implements OnModuleDestroy {
    */
   authorizeUrl(product: Product, state: string, codeChallenge?: string): string {
     const { clientId, scope } = this.credentials(product);
-    const { consent } = PRODUCT_SPECS[product];
+    const { consent } = this.specs[product];
     const params = new URLSearchParams({
       ...consent.params,
       client_id: clientId,
@@ -112,22 +114,34 @@ export class RdStationClient implements OnModuleDestroy {
     return this.tokenCall(product, 'refresh', refreshToken);
   }
 
-  /** True when RD revoked the token; false when the product has no revocation endpoint. */
-  async revoke(product: Product, accessToken: string): Promise<boolean> {
+  /**
+   * Revokes the grant at RD with its refresh token (`token_type_hint=refresh_token`): that works
+   * even when the stored access token has expired, and it is the token that keeps the grant
+   * alive (Marketing refresh tokens never expire). True when RD confirmed; false when the
+   * product has no revocation endpoint; an RdStationError when RD refused or failed.
+   */
+  async revoke(
+    product: Product,
+    tokens: { refreshToken: string; accessToken: string },
+  ): Promise<boolean> {
     this.credentials(product);
-    const path = PRODUCT_SPECS[product].revokePath;
+    const path = this.specs[product].revokePath;
     if (path === null) return false;
     await this.send(
       {
         method: 'POST',
         path,
-        headers: { authorization: `Bearer ${accessToken}`, 'content-type': FORM },
+        headers: { authorization: `Bearer ${tokens.accessToken}`, 'content-type': FORM },
         body: new URLSearchParams({
-          token: accessToken,
-          token_type_hint: 'access_token',
+          token: tokens.refreshToken,
+          token_type_hint: 'refresh_token',
         }).toString(),
       },
-      { label: `${product} revoke`, secrets: [accessToken], sentClientCredentials: false },
+      {
+        label: `${product} revoke`,
+        call: 'revoke',
+        secrets: [tokens.refreshToken, tokens.accessToken],
+      },
     );
     return true;
   }
@@ -136,8 +150,8 @@ export class RdStationClient implements OnModuleDestroy {
   async accountInfo(accessToken: string): Promise<{ name: string }> {
     const context: CallContext = {
       label: 'marketing account_info',
+      call: 'api',
       secrets: [accessToken],
-      sentClientCredentials: false,
     };
     const { status, text } = await this.send(
       {
@@ -155,7 +169,7 @@ export class RdStationClient implements OnModuleDestroy {
   }
 
   private credentials(product: Product): ProductCredentials {
-    const credentials = PRODUCT_SPECS[product] ? this.config.products[product] : undefined;
+    const credentials = this.specs[product] ? this.config.products[product] : undefined;
     if (!credentials || credentials.clientSecrets.length === 0) {
       const prefix = `RD_${String(product).toUpperCase()}`;
       throw new Error(
@@ -165,7 +179,10 @@ export class RdStationClient implements OnModuleDestroy {
     return credentials;
   }
 
-  /** Tries each client secret in turn, moving on only when RD rejects the client credentials. */
+  /**
+   * Tries each client secret in turn, moving on only when RD names the client credentials as
+   * wrong (`client_rejected`): an answer that may mean the grant is not retried with another secret.
+   */
   private async tokenCall(
     product: Product,
     operation: 'exchange' | 'refresh',
@@ -173,12 +190,12 @@ export class RdStationClient implements OnModuleDestroy {
     extra: Record<string, string> = {},
   ): Promise<TokenSet> {
     const { clientId, clientSecrets } = this.credentials(product);
-    const spec = PRODUCT_SPECS[product];
+    const spec = this.specs[product];
     const call = spec[operation];
     const context: CallContext = {
       label: `${product} ${operation}`,
+      call: operation,
       secrets: [grant, ...Object.values(extra), ...clientSecrets],
-      sentClientCredentials: true,
     };
     let rejected: RdStationError | undefined;
     for (const clientSecret of clientSecrets) {
@@ -195,7 +212,7 @@ export class RdStationClient implements OnModuleDestroy {
         );
         return this.toTokenSet(text, status, spec.defaultExpiresIn, context, operation);
       } catch (error) {
-        if (!(error instanceof RdStationError) || !error.clientCredentialsRejected) throw error;
+        if (!(error instanceof RdStationError) || error.kind !== 'client_rejected') throw error;
         rejected = error;
       }
     }
@@ -234,12 +251,12 @@ export class RdStationClient implements OnModuleDestroy {
     }
     const refreshToken = refresh ? refresh : null;
     if (refreshToken === null && operation === 'exchange') {
-      // The code is spent: asking again cannot succeed.
+      // Nothing to store; the code is spent, so the user must start again.
       throw invalidResponse(
         context,
         status,
         'the code exchange returned no refresh_token',
-        'permanent',
+        'suspect',
         'missing_refresh_token',
       );
     }
@@ -255,7 +272,7 @@ export class RdStationClient implements OnModuleDestroy {
     const signal = AbortSignal.timeout(timeoutMs);
     let status: number;
     let text: string;
-    let retryAfter: string | string[] | undefined;
+    let headers: Record<string, string | string[] | undefined>;
     const started = performance.now();
     const observe = (outcome: string) =>
       this.metrics?.rdDuration.observe(
@@ -271,14 +288,14 @@ export class RdStationClient implements OnModuleDestroy {
         dispatcher: this.agent,
       });
       status = response.statusCode;
-      retryAfter = response.headers['retry-after'];
+      headers = response.headers;
       text = await response.body.text();
     } catch (error) {
       observe(signal.aborted ? 'timeout' : 'network');
       throw transportError(error, signal.aborted, timeoutMs, context);
     }
     observe(String(status));
-    if (status < 200 || status >= 300) throw httpError(status, text, retryAfter, context);
+    if (status < 200 || status >= 300) throw httpError({ status, body: text, headers }, context);
     return { status, text };
   }
 }

@@ -19,11 +19,18 @@ export interface ProductSpec {
   };
   exchange: TokenCall;
   refresh: TokenCall;
-  /** POST path taking `token` + `token_type_hint` and a bearer header; null when RD has none. */
+  /**
+   * POST path taking `token` + `token_type_hint` and a bearer header; null when RD has none. The
+   * broker revokes the refresh token: it works even when the stored access token has expired,
+   * and it is the one that keeps the grant alive at RD (/work/shared/RDSTATION.md).
+   */
   revokePath: string | null;
   /** Lifetime assumed when RD omits expires_in. */
   defaultExpiresIn: number;
 }
+
+/** How the broker talks OAuth to RD Station Marketing (RD_MARKETING_OAUTH). */
+export type MarketingOAuth = 'legacy' | 'oauth2';
 
 /**
  * Everything that differs between RD's two OAuth servers (see /work/shared/RDSTATION.md). The
@@ -66,3 +73,20 @@ export const PRODUCT_SPECS: Readonly<Record<Product, ProductSpec>> = {
     defaultExpiresIn: 86400,
   },
 };
+
+/**
+ * Marketing through RD's newer OAuth server, as RD's own n8n Marketing node does
+ * (`ResultadosDigitais/n8n-nodes-rdsm`, RdStationMarketingApi.credentials.ts): consent at
+ * `accounts.rdstation.com/oauth/authorize` and a standard form-encoded `/oauth2/token`, like CRM.
+ * Revocation stays on `/auth/revoke`, the only revocation endpoint RD documents.
+ */
+const MARKETING_OAUTH2: ProductSpec = {
+  ...PRODUCT_SPECS.crm,
+  revokePath: '/auth/revoke',
+  defaultExpiresIn: 86400,
+};
+
+/** The table the client reads, for the configured Marketing OAuth flavour. */
+export function productSpecs(marketing: MarketingOAuth): Readonly<Record<Product, ProductSpec>> {
+  return marketing === 'oauth2' ? { ...PRODUCT_SPECS, marketing: MARKETING_OAUTH2 } : PRODUCT_SPECS;
+}

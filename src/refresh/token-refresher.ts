@@ -126,15 +126,10 @@ export class TokenRefresher {
       });
     } catch (error) {
       if (!(error instanceof RdStationError)) throw error;
-      // Rejected client credentials condemn the app's configuration, not this grant: keep the
-      // grant and retry with backoff, so fixing the secret brings every connection back.
-      const grantRejected = error.kind === 'permanent' && !error.clientCredentialsRejected;
-      if (error.clientCredentialsRejected) {
-        this.logger.error(
-          { product: connection.product, errorCode: error.code },
-          `RD rejected the client credentials of the ${connection.product} app: check RD_${connection.product.toUpperCase()}_CLIENT_ID/SECRET`,
-        );
-      }
+      this.reportLoudly(connection, error);
+      // Only an answer that names the grant condemns it (rdstation.errors.ts); rejected client
+      // credentials, unknown shapes and outages keep it and retry with backoff.
+      const grantRejected = error.kind === 'grant_rejected';
       outcome = grantRejected ? 'permanent_failure' : 'transient_failure';
       await session.manager.transaction((tx) =>
         grantRejected
@@ -144,6 +139,22 @@ export class TokenRefresher {
     }
     this.metrics.refreshes.inc({ product: connection.product, outcome: OUTCOME_LABELS[outcome] });
     return { outcome, connection: await this.current(connection, session) };
+  }
+
+  /** Operator-facing problems get an error line of their own, never only a warning. */
+  private reportLoudly(connection: Connection, error: RdStationError): void {
+    const who = { product: connection.product, account: connection.account };
+    if (error.kind === 'client_rejected') {
+      this.logger.error(
+        { ...who, errorCode: error.code, status: error.status },
+        `RD rejected the client credentials of the ${connection.product} app: check RD_${connection.product.toUpperCase()}_CLIENT_ID/SECRET; the grant is kept`,
+      );
+    } else if (error.kind === 'suspect') {
+      this.logger.error(
+        { ...who, status: error.status, body: error.bodyExcerpt },
+        'RD answered a refresh in an unknown shape: the grant is kept and retried with backoff; if this persists, check the RD app and RD status',
+      );
+    }
   }
 
   private async commitPermanentFailure(

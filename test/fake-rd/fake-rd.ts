@@ -23,13 +23,42 @@ export interface FakeClient {
   redirectUris: string[];
 }
 
+/**
+ * Injected failures. Besides RD's documented answers, the shapes nobody documents for the token
+ * endpoint (src/rdstation/rdstation.errors.ts): the API gateway's own `{"message":…}` (with
+ * `x-amzn-remapped-www-authenticate` on a 401), HTML pages, empty bodies, and the CRM API's
+ * `{"errors":[…]}` list; `raw` answers anything else.
+ */
 export type Failure =
   | { kind: 'status'; status: 500 | 502 | 503 }
-  | { kind: 'rate_limited'; retryAfter: number }
+  | { kind: 'rate_limited'; retryAfter: number; quotas?: number }
   | { kind: 'hang' }
   | { kind: 'reset' }
   | { kind: 'lost_response' }
-  | { kind: 'invalid_grant' };
+  | { kind: 'invalid_grant' }
+  | { kind: 'gateway'; status: 401 | 403 }
+  | { kind: 'html'; status: number }
+  | { kind: 'empty'; status: number }
+  | { kind: 'crm_errors'; status: number }
+  | { kind: 'raw'; status: number; body: string; contentType?: string };
+
+/** The unknown shapes, one of each, as the never-lose tests cycle through them. */
+export const UNKNOWN_SHAPES: readonly Failure[] = [
+  { kind: 'gateway', status: 401 },
+  { kind: 'gateway', status: 403 },
+  { kind: 'html', status: 400 },
+  { kind: 'html', status: 403 },
+  { kind: 'html', status: 502 },
+  { kind: 'empty', status: 400 },
+  { kind: 'empty', status: 401 },
+  { kind: 'crm_errors', status: 401 },
+  {
+    kind: 'raw',
+    status: 400,
+    body: '{"error":"invalid_request"}',
+    contentType: 'application/json',
+  },
+];
 
 export interface FailureFilter {
   product?: Product;
@@ -141,11 +170,13 @@ const DEFAULT_CLIENTS: Record<Product, FakeClient> = {
 };
 
 /** Error kinds, and how each error style spells them: [HTTP status, error code]. */
-type ErrorKind = 'request' | 'client' | 'code' | 'refresh' | 'grant_type' | 'bearer' | 'rate';
+type ErrorKind =
+  'request' | 'client' | 'code' | 'bad_code' | 'refresh' | 'grant_type' | 'bearer' | 'rate';
 const OAUTH_ERRORS: Record<ErrorKind, [number, string]> = {
   request: [400, 'invalid_request'],
   client: [401, 'invalid_client'],
   code: [400, 'invalid_grant'],
+  bad_code: [400, 'invalid_grant'],
   refresh: [400, 'invalid_grant'],
   grant_type: [400, 'unsupported_grant_type'],
   bearer: [401, 'invalid_token'],
@@ -155,6 +186,9 @@ const RD_ERRORS: Record<ErrorKind, [number, string]> = {
   request: [400, 'BAD_REQUEST'],
   client: [401, 'ACCESS_DENIED'],
   code: [401, 'EXPIRED_CODE_GRANT'],
+  // An unknown or used code: RD's Ruby client spec (authentication_spec.rb) shows ACCESS_DENIED
+  // "Wrong credentials provided.", the same answer as wrong client credentials.
+  bad_code: [401, 'ACCESS_DENIED'],
   refresh: [401, 'INVALID_REFRESH_TOKEN'],
   grant_type: [400, 'BAD_REQUEST'],
   bearer: [401, 'UNAUTHORIZED'],
@@ -164,6 +198,7 @@ const OUTCOMES: Record<ErrorKind, string> = {
   request: 'invalid_request',
   client: 'invalid_client',
   code: 'invalid_grant',
+  bad_code: 'invalid_grant',
   refresh: 'invalid_grant',
   grant_type: 'unsupported_grant_type',
   bearer: 'unauthorized',
@@ -533,8 +568,13 @@ export class FakeRdStation {
       entry.clientId === clientId &&
       this.now() < entry.expiresAt &&
       (redirectUri === undefined || redirectUri === entry.redirectUri);
+    if (entry && !entry.used && this.now() >= entry.expiresAt) {
+      return this.tokenError(product, 'code', 'The authorization code grant has expired.');
+    }
     if (!entry || !usable) {
-      return this.tokenError(product, 'code', 'The authorization code is invalid or expired.');
+      const message =
+        product === 'crm' ? 'The authorization code is invalid.' : 'Wrong credentials provided.';
+      return this.tokenError(product, 'bad_code', message);
     }
     entry.used = true;
     const grant = this.createGrant(product, clientId);
@@ -586,7 +626,8 @@ export class FakeRdStation {
       return this.inject(failure, request, reply, unauthorized);
     }
     let answer: Answer;
-    if (!this.bearerGrant(request, 'marketing')) answer = unauthorized;
+    if (!this.bearerGrant(request, 'marketing') && !this.expiredBearerOfRefresh(request, body))
+      answer = unauthorized;
     else if (body.type !== 'form' || !body.fields.token) {
       answer = this.tokenError('marketing', 'request', 'A form with "token" is required.');
     } else {
@@ -689,6 +730,22 @@ export class FakeRdStation {
     return null;
   }
 
+  /**
+   * Revoking with the refresh token (`token_type_hint=refresh_token`) works even when the bearer
+   * access token has expired, as long as both belong to one live grant (/work/shared/RDSTATION.md).
+   */
+  private expiredBearerOfRefresh(request: FastifyRequest, body: ParsedBody): boolean {
+    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
+    const token = body.fields.token;
+    if (!match || body.fields.token_type_hint !== 'refresh_token' || !token) return false;
+    const grant = this.byRefresh.get(token);
+    return (
+      grant?.product === 'marketing' &&
+      this.refreshIsLive(grant, token) &&
+      this.byAccess.get(match[1])?.grant === grant
+    );
+  }
+
   private bearerGrant(request: FastifyRequest, product: Product): Grant | undefined {
     const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
     if (!match || !this.isLiveAccessToken(match[1])) return undefined;
@@ -778,12 +835,56 @@ export class FakeRdStation {
       case 'lost_response':
         return reply.code(502).type('text/html; charset=utf-8').send(gatewayPage(502));
       case 'rate_limited': {
-        const answer = errorAnswer('rd', 'rate', 'Rate limit exceeded, retry later.');
         reply.header('retry-after', String(failure.retryAfter));
+        if (failure.quotas !== undefined) {
+          // The gateway's quota answer (RD's Ruby client, error/formatter.rb).
+          reply.header('retry-after-quotas', String(failure.quotas));
+          return reply
+            .code(429)
+            .type('application/json')
+            .send({ message: 'API rate limit exceeded' });
+        }
+        const answer = errorAnswer('rd', 'rate', 'Rate limit exceeded, retry later.');
         return this.send(reply, { ...answer, outcome: call.outcome });
       }
       case 'invalid_grant':
         return this.send(reply, { ...processed, outcome: call.outcome });
+      case 'gateway': {
+        // The API gateway's own answer: its body and, on a 401, the challenge header it remaps.
+        const message = failure.status === 401 ? 'Unauthorized' : 'Forbidden';
+        if (failure.status === 401)
+          reply.header('x-amzn-remapped-www-authenticate', 'Bearer realm="api.rd.services"');
+        reply.header(
+          'x-amzn-errortype',
+          failure.status === 401 ? 'UnauthorizedException' : 'AccessDeniedException',
+        );
+        return reply.code(failure.status).type('application/json').send({ message });
+      }
+      case 'html':
+        return reply
+          .code(failure.status)
+          .type('text/html; charset=utf-8')
+          .send(gatewayPage(failure.status));
+      case 'empty':
+        return reply.code(failure.status).send('');
+      case 'crm_errors':
+        return reply
+          .code(failure.status)
+          .type('application/json')
+          .send({
+            errors: [
+              {
+                code: 'unauthorized',
+                detail: 'Invalid credentials',
+                status: String(failure.status),
+              },
+            ],
+          });
+      case 'raw':
+        return reply
+          .code(failure.status)
+          .type(failure.contentType ?? 'text/plain')
+          .send(failure.body);
       case 'reset':
         reply.hijack();
         request.raw.socket.resetAndDestroy();
@@ -1046,11 +1147,26 @@ function parseFailure(value: unknown): Failure {
         throw new ControlError('failure.status must be 500, 502 or 503');
       }
       return { kind: 'status', status: value.status };
-    case 'rate_limited':
+    case 'rate_limited': {
+      const quotas = optionalNumber(value.quotas, 'quotas');
       return {
         kind: 'rate_limited',
         retryAfter: optionalNumber(value.retryAfter, 'retryAfter') ?? 1,
+        ...(quotas === undefined ? {} : { quotas }),
       };
+    }
+    case 'gateway':
+      if (value.status !== 401 && value.status !== 403)
+        throw new ControlError('failure.status must be 401 or 403');
+      return { kind: 'gateway', status: value.status };
+    case 'html':
+    case 'empty':
+    case 'crm_errors': {
+      const status = optionalNumber(value.status, 'failure.status');
+      if (status === undefined || status < 400 || status > 599 || !Number.isInteger(status))
+        throw new ControlError('failure.status must be an HTTP error status (400-599)');
+      return { kind: value.kind, status };
+    }
     case 'hang':
     case 'reset':
     case 'lost_response':
@@ -1101,6 +1217,10 @@ function errorPage(message: string): string {
 
 function gatewayPage(status: number): string {
   const titles: Record<number, string> = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
     500: 'Internal Server Error',
     502: 'Bad Gateway',
     503: 'Service Unavailable',

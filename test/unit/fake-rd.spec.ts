@@ -326,7 +326,7 @@ describe('CRM token endpoint', () => {
       redirect_uri: CALLBACK,
       ...CRM_AUTH,
     });
-    expect(code.body).toMatchObject({ errors: { error_type: 'EXPIRED_CODE_GRANT' } });
+    expect(code.body).toMatchObject({ errors: { error_type: 'ACCESS_DENIED' } });
   });
 });
 
@@ -372,9 +372,12 @@ describe('Marketing token endpoint', () => {
       errors: { error_type: 'ACCESS_DENIED', error_message: expect.any(String) },
     });
     expect((await mktToken({ ...MKT_AUTH, code })).status).toBe(200);
+    // A used or unknown code: ACCESS_DENIED "Wrong credentials provided." (authentication_spec.rb).
     const reused = await mktToken({ ...MKT_AUTH, code });
     expect(reused.status).toBe(401);
-    expect(reused.body).toMatchObject({ errors: { error_type: 'EXPIRED_CODE_GRANT' } });
+    expect(reused.body).toEqual({
+      errors: { error_type: 'ACCESS_DENIED', error_message: 'Wrong credentials provided.' },
+    });
     const bad = await mktRefresh('unknown');
     expect(bad.status).toBe(401);
     expect(bad.body).toMatchObject({ errors: { error_type: 'INVALID_REFRESH_TOKEN' } });
@@ -403,6 +406,24 @@ describe('Marketing token endpoint', () => {
     }).then(reply);
     expect(form.status).toBe(400);
     expect(form.body).toMatchObject({ errors: { error_type: 'BAD_REQUEST' } });
+  });
+
+  it('revokes with the refresh token even when the bearer access token has expired', async () => {
+    const grant = fake.issueGrant('marketing', { accessTtlSeconds: 60 });
+    const other = fake.issueGrant('marketing', { accessTtlSeconds: 60 });
+    clock += 2 * MINUTE;
+    const revoke = (bearer: string, token: string, hint: string) =>
+      fetch(`${fake.url}/auth/revoke`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}` },
+        body: new URLSearchParams({ token, token_type_hint: hint }),
+      }).then(reply);
+    expect((await revoke(grant.accessToken, grant.accessToken, 'access_token')).status).toBe(401);
+    expect((await revoke(other.accessToken, grant.refreshToken, 'refresh_token')).status).toBe(401);
+    expect(fake.isLiveRefreshToken(grant.refreshToken)).toBe(true);
+    const ok = await revoke(grant.accessToken, grant.refreshToken, 'refresh_token');
+    expect(ok.status).toBe(200);
+    expect(fake.isLiveRefreshToken(grant.refreshToken)).toBe(false);
   });
 
   it('revokes both tokens of a grant with the bearer', async () => {
@@ -599,6 +620,45 @@ describe('failure injection', () => {
     ]);
   });
 
+  it.each([
+    [{ kind: 'gateway', status: 401 }, 401, 'application/json', '{"message":"Unauthorized"}'],
+    [{ kind: 'gateway', status: 403 }, 403, 'application/json', '{"message":"Forbidden"}'],
+    [{ kind: 'html', status: 403 }, 403, 'text/html', '403 Forbidden'],
+    [{ kind: 'html', status: 502 }, 502, 'text/html', '502 Bad Gateway'],
+    [{ kind: 'empty', status: 401 }, 401, null, ''],
+    [{ kind: 'crm_errors', status: 400 }, 400, 'application/json', '{"errors":[{'],
+    [
+      { kind: 'raw', status: 418, body: 'teapot', contentType: 'text/plain' },
+      418,
+      'text/plain',
+      'teapot',
+    ],
+  ] as const)(
+    'answers the unknown shape %j without processing the call',
+    async (failure, status, type, text) => {
+      const { refreshToken } = fake.issueGrant('crm');
+      fake.failNext(1, failure);
+      const answer = await crmRefresh(refreshToken);
+      expect(answer.status).toBe(status);
+      if (type) expect(answer.headers.get('content-type')).toContain(type);
+      if (text === '') expect(answer.text).toBe('');
+      else expect(answer.text).toContain(text);
+      expect(answer.headers.get('x-amzn-remapped-www-authenticate') !== null).toBe(
+        failure.kind === 'gateway' && failure.status === 401,
+      );
+      expect(fake.isLiveRefreshToken(refreshToken)).toBe(true);
+    },
+  );
+
+  it('rate limits like the gateway, with retry-after-quotas', async () => {
+    const { refreshToken } = fake.issueGrant('marketing');
+    fake.failNext(1, { kind: 'rate_limited', retryAfter: 2, quotas: 40 });
+    const limited = await mktRefresh(refreshToken);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after-quotas')).toBe('40');
+    expect(limited.body).toEqual({ message: 'API rate limit exceeded' });
+  });
+
   it('rate limits with Retry-After', async () => {
     const { refreshToken } = fake.issueGrant('marketing');
     fake.failNext(1, { kind: 'rate_limited', retryAfter: 7 });
@@ -671,7 +731,7 @@ describe('failure injection', () => {
     fake.failNext(1, { kind: 'lost_response' }, { grantType: 'authorization_code' });
     expect((await mktToken({ ...MKT_AUTH, code })).status).toBe(502);
     expect((await mktToken({ ...MKT_AUTH, code })).body).toMatchObject({
-      errors: { error_type: 'EXPIRED_CODE_GRANT' },
+      errors: { error_type: 'ACCESS_DENIED' },
     });
   });
 

@@ -127,7 +127,9 @@ describe('RdStationClient.authorizeUrl', () => {
   it('refuses token calls for an unconfigured product without calling RD', async () => {
     const mktOnly = client({ RD_CRM_CLIENT_ID: '', RD_CRM_CLIENT_SECRET: '' });
     await expect(mktOnly.refresh('crm', 'rt')).rejects.toThrow('"crm" is not configured');
-    await expect(mktOnly.revoke('crm', 'at')).rejects.toThrow('"crm" is not configured');
+    await expect(mktOnly.revoke('crm', { refreshToken: 'rt', accessToken: 'at' })).rejects.toThrow(
+      '"crm" is not configured',
+    );
     expect(seen).toHaveLength(0);
   });
 });
@@ -212,10 +214,10 @@ describe('RdStationClient response mapping', () => {
     });
   });
 
-  it('fails permanently when a code exchange brings no refresh token', async () => {
+  it('fails as suspect when a code exchange brings no refresh token', async () => {
     answer(reply(200, { access_token: 'a', expires_in: 7200 }));
     const error = await failure(client().exchangeCode('crm', 'code'));
-    expect(error).toMatchObject({ kind: 'permanent', code: 'missing_refresh_token', status: 200 });
+    expect(error).toMatchObject({ kind: 'suspect', code: 'missing_refresh_token', status: 200 });
   });
 
   it.each([
@@ -246,20 +248,20 @@ describe('RdStationClient error classification', () => {
   // [status, body, headers, kind, code, retryAfterSeconds, clientCredentialsRejected]
   // prettier-ignore
   const table = [
-    [400, { error: 'invalid_grant', error_description: 'bad grant' }, {}, 'permanent', 'invalid_grant', null, false],
-    [401, { error_type: 'INVALID_REFRESH_TOKEN', error_message: 'gone' }, {}, 'permanent', 'INVALID_REFRESH_TOKEN', null, false],
-    [401, { errors: { error_type: 'EXPIRED_CODE_GRANT', error_message: 'late' } }, {}, 'permanent', 'EXPIRED_CODE_GRANT', null, false],
-    [401, { errors: [{ error_type: 'UNAUTHORIZED', error_message: 'no' }] }, {}, 'permanent', 'UNAUTHORIZED', null, false],
-    [401, { errors: [{ error_type: 'ACCESS_DENIED' }] }, {}, 'permanent', 'ACCESS_DENIED', null, true],
-    [401, { errors: { error: 'invalid_client' } }, {}, 'permanent', 'invalid_client', null, true],
-    [400, { error: 'invalid_client', error_description: 'bad secret' }, {}, 'permanent', 'invalid_client', null, true],
-    [400, [{ error: 'unauthorized_client' }], {}, 'permanent', 'unauthorized_client', null, true],
-    [401, { error: 'unauthorized_client' }, {}, 'permanent', 'unauthorized_client', null, true],
-    [403, undefined, {}, 'permanent', 'http_403', null, false],
-    [400, 'Bad Request', {}, 'permanent', 'http_400', null, false],
-    [400, { error: 'has spaces in it' }, {}, 'permanent', 'http_400', null, false],
-    [422, { error: 'invalid_grant' }, {}, 'permanent', 'invalid_grant', null, false],
-    [404, '<html>Not Found</html>', {}, 'transient', 'http_404', null, false],
+    [400, { error: 'invalid_grant', error_description: 'bad grant' }, {}, 'grant_rejected', 'invalid_grant', null, false],
+    [401, { error_type: 'INVALID_REFRESH_TOKEN', error_message: 'gone' }, {}, 'grant_rejected', 'INVALID_REFRESH_TOKEN', null, false],
+    [401, { errors: { error_type: 'EXPIRED_CODE_GRANT', error_message: 'late' } }, {}, 'suspect', 'http_401', null, false],
+    [401, { errors: [{ error_type: 'UNAUTHORIZED', error_message: 'no' }] }, {}, 'suspect', 'http_401', null, false],
+    [401, { errors: [{ error_type: 'ACCESS_DENIED' }] }, {}, 'client_rejected', 'ACCESS_DENIED', null, true],
+    [401, { errors: { error: 'invalid_client' } }, {}, 'suspect', 'http_401', null, false],
+    [400, { error: 'invalid_client', error_description: 'bad secret' }, {}, 'client_rejected', 'invalid_client', null, true],
+    [400, [{ error: 'unauthorized_client' }], {}, 'suspect', 'http_400', null, false],
+    [401, { error: 'unauthorized_client' }, {}, 'client_rejected', 'unauthorized_client', null, true],
+    [403, undefined, {}, 'suspect', 'http_403', null, false],
+    [400, 'Bad Request', {}, 'suspect', 'http_400', null, false],
+    [400, { error: 'has spaces in it' }, {}, 'suspect', 'http_400', null, false],
+    [422, { error: 'invalid_grant' }, {}, 'suspect', 'http_422', null, false],
+    [404, '<html>Not Found</html>', {}, 'suspect', 'http_404', null, false],
     [502, '<html><body>502 Bad Gateway</body></html>', {}, 'transient', 'http_502', null, false],
     [500, {}, {}, 'transient', 'http_500', null, false],
     [503, { error: 'temporarily_unavailable' }, { 'retry-after': '120' }, 'transient', 'http_503', 120, false],
@@ -372,7 +374,7 @@ describe('RdStationClient client-secret rotation', () => {
       'three',
     ]);
     expect(error).toMatchObject({
-      kind: 'permanent',
+      kind: 'client_rejected',
       code: 'invalid_client',
       clientCredentialsRejected: true,
     });
@@ -447,41 +449,52 @@ describe('RdStationClient never leaks secrets', () => {
 
   it('scrubs the access token RD echoes on revoke', async () => {
     answer(reply(401, { error_type: 'UNAUTHORIZED', error_message: 'bad token at-SECRET-1' }));
-    const error = await failure(client().revoke('marketing', 'at-SECRET-1'));
+    const error = await failure(
+      client().revoke('marketing', { refreshToken: 'rt-SECRET-2', accessToken: 'at-SECRET-1' }),
+    );
     expect(error.message).not.toContain('at-SECRET-1');
+    expect(error.message).not.toContain('rt-SECRET-2');
   });
 });
 
 describe('RdStationClient revoke', () => {
-  it('revokes a Marketing access token with a bearer header and a form body', async () => {
+  it('revokes a Marketing grant with its refresh token, a bearer header and a form body', async () => {
     answer(reply(200, {}));
     const c = client();
     expect(c.supportsRevocation('marketing')).toBe(true);
-    await expect(c.revoke('marketing', 'the-access')).resolves.toBe(true);
+    await expect(
+      c.revoke('marketing', { refreshToken: 'the-refresh', accessToken: 'the-access' }),
+    ).resolves.toBe(true);
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ method: 'POST', url: '/auth/revoke' });
     expect(seen[0].headers.authorization).toBe('Bearer the-access');
     expect(seen[0].headers['content-type']).toBe('application/x-www-form-urlencoded');
-    expect(form(seen[0].body)).toEqual({ token: 'the-access', token_type_hint: 'access_token' });
+    expect(form(seen[0].body)).toEqual({ token: 'the-refresh', token_type_hint: 'refresh_token' });
   });
 
   it('answers false for CRM without calling RD', async () => {
     const c = client();
     expect(c.supportsRevocation('crm')).toBe(false);
-    await expect(c.revoke('crm', 'the-access')).resolves.toBe(false);
+    await expect(
+      c.revoke('crm', { refreshToken: 'the-refresh', accessToken: 'the-access' }),
+    ).resolves.toBe(false);
     expect(seen).toHaveLength(0);
   });
 
-  it('reports a refused revocation as a permanent error, not a credentials problem', async () => {
-    answer(reply(401, { errors: { error_type: 'ACCESS_DENIED', error_message: 'x' } }));
-    const error = await failure(client().revoke('marketing', 'the-access'));
-    expect(error).toMatchObject({
-      kind: 'permanent',
-      code: 'ACCESS_DENIED',
-      clientCredentialsRejected: false,
-    });
-    expect(seen).toHaveLength(1);
-  });
+  it.each([
+    [reply(401, { errors: { error_type: 'UNAUTHORIZED', error_message: 'x' } }), 'grant_rejected'],
+    [reply(401, { errors: { error_type: 'ACCESS_DENIED', error_message: 'x' } }), 'suspect'],
+    [reply(403, { message: 'Forbidden' }), 'suspect'],
+  ])(
+    'reports a refused revocation typed, never as a credentials problem (%#)',
+    async (handler, kind) => {
+      answer(handler);
+      const tokens = { refreshToken: 'the-refresh', accessToken: 'the-access' };
+      const error = await failure(client().revoke('marketing', tokens));
+      expect(error).toMatchObject({ kind, clientCredentialsRejected: false });
+      expect(seen).toHaveLength(1);
+    },
+  );
 });
 
 describe('RdStationClient accountInfo', () => {
@@ -494,7 +507,7 @@ describe('RdStationClient accountInfo', () => {
 
   it.each([
     [reply(200, { nome: 'x' }), 'transient', 'invalid_response'],
-    [reply(401, { errors: { error_type: 'UNAUTHORIZED' } }), 'permanent', 'UNAUTHORIZED'],
+    [reply(401, { errors: { error_type: 'UNAUTHORIZED' } }), 'grant_rejected', 'UNAUTHORIZED'],
     [reply(503, 'down'), 'transient', 'http_503'],
   ])('fails typed (%#)', async (handler, kind, code) => {
     answer(handler);
