@@ -51,6 +51,14 @@ export class Connection {
   @Column({ name: 'claimed_until', type: 'timestamptz', nullable: true })
   claimedUntil: Date | null;
 
+  /** When RD last rejected this grant (condemned or held); counted by the blast-radius guard. */
+  @Column({ name: 'rejected_at', type: 'timestamptz', nullable: true })
+  rejectedAt: Date | null;
+
+  /** Set while a rejection is held by the blast-radius guard instead of condemning the grant. */
+  @Column({ name: 'held_at', type: 'timestamptz', nullable: true })
+  heldAt: Date | null;
+
   /** Set (and committed) just before a refresh call to RD; cleared with its outcome. */
   @Column({ name: 'refresh_started_at', type: 'timestamptz', nullable: true })
   refreshStartedAt: Date | null;

@@ -25,15 +25,21 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { RequireAdminKey } from '../auth/api-key.guard';
+import { InvalidRequestError } from '../common/errors';
 import { assertAccount, resolveProduct } from '../common/validation';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import {
   AccountConnections,
+  ConfirmHeldResult,
   ConnectionPage,
   ConnectionView,
   ImportConnectionBody,
   ListConnectionsQuery,
   ProductQuery,
+  RefreshQuery,
+  RequiredProductQuery,
+  RetryRejectedBody,
+  RetryRejectedResult,
 } from './connections.dto';
 import { ConnectionsService } from './connections.service';
 import { ErrorResponse, ReauthorizationErrorResponse } from '../common/error.dto';
@@ -60,6 +66,43 @@ export class ConnectionsController {
     return this.service.list(
       { product: query.product, status: query.status, limit: query.limit ?? 100 },
       query.cursor,
+    );
+  }
+
+  @Post('held/confirm')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Confirm the held rejections of a product: condemn its held connections',
+    description:
+      'When RD rejects more grants of one product than REFRESH_CONDEMN_GUARD_MAX within REFRESH_CONDEMN_GUARD_WINDOW_SECONDS, ' +
+      'further rejections are held (status `refresh_failing`, `heldSince` set, grant kept) and the product backs off. ' +
+      'Held connections recover by themselves once RD accepts their refresh tokens again; when the rejections are real, ' +
+      'this condemns them (`reauthorization_required`, `connection.reauthorization_required` each) and ends the hold.',
+  })
+  @ApiOkResponse({ type: ConfirmHeldResult })
+  confirmHeld(@Query() query: RequiredProductQuery): Promise<ConfirmHeldResult> {
+    return this.service.confirmHeld(resolveProduct(this.config, query.product));
+  }
+
+  @Post('retry-rejected')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Try every condemned grant of a product rejected in a time range once more',
+    description:
+      'The way back after a fault (a wrong client secret, an RD incident) condemned grants: each `reauthorization_required` ' +
+      'connection of `product` whose rejection falls in [since, until] is refreshed once with its stored refresh token. ' +
+      'Those RD accepts are active again and fire `connection.recovered`.',
+  })
+  @ApiOkResponse({ type: RetryRejectedResult })
+  retryRejected(@Body() body: RetryRejectedBody): Promise<RetryRejectedResult> {
+    const until = body.until ? new Date(body.until) : new Date();
+    const since = body.since ? new Date(body.since) : new Date(until.getTime() - 24 * 3600 * 1000);
+    if (since > until) throw new InvalidRequestError('since must not be after until');
+    return this.service.retryRejected(
+      resolveProduct(this.config, body.product),
+      since,
+      until,
+      body.limit ?? 500,
     );
   }
 
@@ -104,7 +147,12 @@ export class ConnectionsController {
 
   @Post(':account/refresh')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Refresh now; answers with the new status' })
+  @ApiOperation({
+    summary: 'Refresh now; answers with the new status',
+    description:
+      'A `reauthorization_required` connection answers 409, unless `retryRejected=true`: then its stored refresh token ' +
+      'is tried once more (200 with the new status; 503 when RD neither accepts nor refuses it).',
+  })
   @ApiParam(ACCOUNT_PARAM)
   @ApiOkResponse({ type: ConnectionView })
   @ApiNotFoundResponse({ type: ErrorResponse, description: '`not_connected`' })
@@ -112,14 +160,22 @@ export class ConnectionsController {
     type: ReauthorizationErrorResponse,
     description: '`reauthorization_required`',
   })
+  @ApiServiceUnavailableResponse({
+    type: ErrorResponse,
+    description:
+      '`provider_unavailable`: RD did not answer a retry clearly, or the connection is busy',
+  })
   refresh(
     @Param('account') account: string,
-    @Query() query: ProductQuery,
+    @Query() query: RefreshQuery,
   ): Promise<ConnectionView> {
-    return this.service.refreshNow({
-      account: assertAccount(account),
-      product: resolveProduct(this.config, query.product),
-    });
+    return this.service.refreshNow(
+      {
+        account: assertAccount(account),
+        product: resolveProduct(this.config, query.product),
+      },
+      query.retryRejected === 'true',
+    );
   }
 
   @Delete(':account')

@@ -22,6 +22,86 @@ export class ProductQuery {
   product?: Product;
 }
 
+export class RefreshQuery {
+  @OptionalProduct()
+  product?: Product;
+
+  @ApiPropertyOptional({
+    enum: ['true', 'false'],
+    default: 'false',
+    description:
+      '`true` also tries a `reauthorization_required` grant once more with its stored refresh token; ' +
+      'if RD accepts it the connection is active again and `connection.recovered` fires',
+  })
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'retryRejected must be true or false' })
+  retryRejected?: 'true' | 'false';
+}
+
+export class RequiredProductQuery {
+  @ApiProperty({ enum: ['crm', 'marketing'] })
+  @IsIn(['crm', 'marketing'], { message: 'product must be crm or marketing' })
+  product: Product;
+}
+
+export class RetryRejectedBody {
+  @ApiProperty({ enum: ['crm', 'marketing'] })
+  @IsIn(['crm', 'marketing'], { message: 'product must be crm or marketing' })
+  product: Product;
+
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'rejected at or after this time (default: 24 hours ago)',
+  })
+  @IsOptional()
+  @IsDateString({ strict: true }, { message: 'since must be an ISO 8601 date-time' })
+  since?: string;
+
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'rejected at or before this time (default: now)',
+  })
+  @IsOptional()
+  @IsDateString({ strict: true }, { message: 'until must be an ISO 8601 date-time' })
+  until?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 500 })
+  @IsOptional()
+  @IsInt({ message: 'limit must be an integer' })
+  @Min(1, { message: 'limit must be between 1 and 1000' })
+  @Max(1000, { message: 'limit must be between 1 and 1000' })
+  limit?: number;
+}
+
+export class RetryRejectedResult {
+  @ApiProperty({ description: 'condemned grants tried once more', example: 3 })
+  tried: number;
+
+  @ApiProperty({ type: [String], description: 'accounts RD accepted again: active now' })
+  recovered: string[];
+
+  @ApiProperty({
+    type: [String],
+    description: 'accounts RD rejected again: still reauthorization_required',
+  })
+  stillRejected: string[];
+
+  @ApiProperty({
+    type: [String],
+    description:
+      'accounts RD did not answer clearly (outage, unknown shape): unchanged, try again later',
+  })
+  failed: string[];
+}
+
+export class ConfirmHeldResult {
+  @ApiProperty({ enum: ['crm', 'marketing'] })
+  product: Product;
+
+  @ApiProperty({ type: [String], description: 'held connections now reauthorization_required' })
+  confirmed: string[];
+}
+
 export class ListConnectionsQuery {
   @OptionalProduct()
   product?: Product;
@@ -107,6 +187,14 @@ export class ConnectionView {
   @ApiProperty({ format: 'date-time', nullable: true })
   lastErrorAt: string | null;
 
+  @ApiProperty({
+    format: 'date-time',
+    nullable: true,
+    description:
+      'set while RD rejected this grant but the blast-radius guard held the rejection (status refresh_failing, grant kept)',
+  })
+  heldSince: string | null;
+
   @ApiProperty({ format: 'date-time' })
   createdAt: string;
 
@@ -125,6 +213,7 @@ export class ConnectionView {
       nextRefreshAt: iso(connection.nextRefreshAt),
       lastError: connection.lastError,
       lastErrorAt: iso(connection.lastErrorAt),
+      heldSince: iso(connection.heldAt),
       createdAt: connection.createdAt.toISOString(),
       updatedAt: connection.updatedAt.toISOString(),
     };

@@ -87,7 +87,7 @@ export class ConnectionsRepository {
          expires_at = EXCLUDED.expires_at, label = COALESCE(EXCLUDED.label, c.label),
          last_refreshed_at = now(), next_refresh_at = EXCLUDED.next_refresh_at, updated_at = now(),
          last_error = NULL, last_error_at = NULL, consecutive_failures = 0, claimed_until = NULL,
-         refresh_started_at = NULL
+         refresh_started_at = NULL, rejected_at = NULL, held_at = NULL
        RETURNING (xmax = 0) AS created`,
       [
         key.account,
@@ -122,7 +122,8 @@ export class ConnectionsRepository {
     await manager.query(
       `UPDATE connections SET status = 'active', access_token = $3, refresh_token = $4, expires_at = $5,
               next_refresh_at = $6, last_refreshed_at = now(), updated_at = now(), last_error = NULL,
-              last_error_at = NULL, consecutive_failures = 0, claimed_until = NULL, refresh_started_at = NULL
+              last_error_at = NULL, consecutive_failures = 0, claimed_until = NULL, refresh_started_at = NULL,
+              rejected_at = NULL, held_at = NULL
         WHERE account = $1 AND product = $2`,
       [
         connection.account,
@@ -163,9 +164,89 @@ export class ConnectionsRepository {
   ): Promise<void> {
     await manager.query(
       `UPDATE connections SET status = 'reauthorization_required', last_error = $3, last_error_at = now(),
-              next_refresh_at = NULL, updated_at = now(), claimed_until = NULL, refresh_started_at = NULL
+              next_refresh_at = NULL, updated_at = now(), claimed_until = NULL, refresh_started_at = NULL,
+              rejected_at = now(), held_at = NULL
         WHERE account = $1 AND product = $2`,
       [key.account, key.product, reason],
+    );
+  }
+
+  /**
+   * A rejection the blast-radius guard held: the grant is kept, `refresh_failing`, and retried at
+   * the product's shared retry time. `rejected_at` keeps it counted by the guard.
+   */
+  async saveHeld(
+    manager: EntityManager,
+    key: ConnectionKey,
+    held: { error: string; retryAt: Date },
+  ): Promise<void> {
+    await manager.query(
+      `UPDATE connections SET status = 'refresh_failing', last_error = $3, last_error_at = now(),
+              consecutive_failures = consecutive_failures + 1, next_refresh_at = $4, updated_at = now(),
+              claimed_until = NULL, refresh_started_at = NULL, rejected_at = now(),
+              held_at = COALESCE(held_at, now())
+        WHERE account = $1 AND product = $2`,
+      [key.account, key.product, held.error, held.retryAt],
+    );
+  }
+
+  /**
+   * An admin's retry of a condemned grant failed: the status stays. A new rejection replaces the
+   * reason (`error`); an answer that is not one (null) leaves the row as it was, with the
+   * refresh_started_at mark kept as evidence in case RD did rotate the token.
+   */
+  async saveRetryFailed(
+    manager: EntityManager,
+    key: ConnectionKey,
+    error: string | null,
+  ): Promise<void> {
+    if (error === null) return;
+    await manager.query(
+      `UPDATE connections SET last_error = $3, last_error_at = now(), updated_at = now(),
+              refresh_started_at = NULL
+        WHERE account = $1 AND product = $2`,
+      [key.account, key.product, error],
+    );
+  }
+
+  /** Held connections of a product, for an admin's confirmation. */
+  async findHeld(product: Product): Promise<ConnectionKey[]> {
+    return this.dataSource.query(
+      `SELECT account, product FROM connections
+        WHERE product = $1 AND held_at IS NOT NULL AND status = 'refresh_failing'
+        ORDER BY account`,
+      [product],
+    );
+  }
+
+  /** Condemns a connection still held (an admin confirmed the rejection); false if it no longer is. */
+  async confirmHeld(manager: EntityManager, key: ConnectionKey): Promise<string | null> {
+    const [rows]: [Array<{ last_error: string }>] = await manager.query(
+      `UPDATE connections SET status = 'reauthorization_required',
+              last_error = 'rejection confirmed by an admin: ' || COALESCE(last_error, ''),
+              last_error_at = now(), next_refresh_at = NULL, updated_at = now(), claimed_until = NULL,
+              held_at = NULL
+        WHERE account = $1 AND product = $2 AND held_at IS NOT NULL AND status = 'refresh_failing'
+        RETURNING last_error`,
+      [key.account, key.product],
+    );
+    return rows[0]?.last_error ?? null;
+  }
+
+  /** Condemned grants of a product rejected within [since, until], oldest first. */
+  async findRejected(
+    product: Product,
+    since: Date,
+    until: Date,
+    limit: number,
+  ): Promise<ConnectionKey[]> {
+    return this.dataSource.query(
+      `SELECT account, product FROM connections
+        WHERE product = $1 AND status = 'reauthorization_required'
+          AND COALESCE(rejected_at, last_error_at) BETWEEN $2 AND $3
+        ORDER BY COALESCE(rejected_at, last_error_at), account
+        LIMIT $4`,
+      [product, since, until, limit],
     );
   }
 
@@ -197,6 +278,9 @@ export class ConnectionsRepository {
         FROM (SELECT account, product FROM connections
                WHERE next_refresh_at <= now() AND status <> 'reauthorization_required'
                  AND (claimed_until IS NULL OR claimed_until < now())
+                 -- a held product's refreshes wait together (src/refresh/condemn-guard.ts)
+                 AND NOT EXISTS (SELECT 1 FROM product_holds h
+                                  WHERE h.product = connections.product AND h.retry_at > now())
                ORDER BY next_refresh_at
                LIMIT $1
                FOR UPDATE SKIP LOCKED) due

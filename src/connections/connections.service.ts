@@ -8,14 +8,18 @@ import { PRODUCTS, type Product } from '../config/config';
 import { EventsOutbox } from '../events/events.outbox';
 import { RdStationClient } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
+import type { Product } from '../config/config';
+import { CondemnGuard } from '../refresh/condemn-guard';
 import { ConnectionLock } from '../refresh/connection-lock';
 import { TokenRefresher } from '../refresh/token-refresher';
 import { reauthorizationRequired } from './connection.errors';
 import { ConnectionsRepository, type ListFilter } from './connections.repository';
 import {
   AccountConnections,
+  ConfirmHeldResult,
   ConnectionPage,
   ConnectionView,
+  RetryRejectedResult,
   type ImportConnectionBody,
 } from './connections.dto';
 
@@ -68,6 +72,7 @@ export class ConnectionsService {
     private readonly lock: ConnectionLock,
     private readonly rd: RdStationClient,
     private readonly events: EventsOutbox,
+    private readonly guard: CondemnGuard,
   ) {}
 
   async list(filter: Omit<ListFilter, 'after'>, cursor?: string): Promise<ConnectionPage> {
@@ -86,15 +91,109 @@ export class ConnectionsService {
     return { account, connections: rows.map(ConnectionView.of) };
   }
 
-  async refreshNow(key: ConnectionKey): Promise<ConnectionView> {
+  /**
+   * Refreshes now, whatever the backoff. A condemned grant is tried once more with its stored
+   * refresh token only when `retryRejected`; RD answering that retry with anything but a verdict
+   * (an outage, an unknown shape) is a 503, the connection unchanged.
+   */
+  async refreshNow(key: ConnectionKey, retryRejected = false): Promise<ConnectionView> {
     const existing = await this.connections.findOne(key);
     if (!existing) throw new NotConnectedError(key.account, key.product);
-    if (existing.status === 'reauthorization_required') throw reauthorizationRequired(existing);
-    const { connection } = await this.refresher.refresh(key, {
+    if (existing.status === 'reauthorization_required' && !retryRejected)
+      throw reauthorizationRequired(existing);
+    const { connection, outcome, error } = await this.refresher.refresh(key, {
       kind: 'forced',
       requestedAt: new Date(),
+      retryRejected,
     });
+    if (
+      existing.status === 'reauthorization_required' &&
+      outcome === 'transient_failure' &&
+      error
+    ) {
+      throw new ProviderUnavailableError(
+        `RD did not accept or refuse the stored refresh token (${error.code}); the connection stays reauthorization_required: ${error.message}`,
+        error.retryAfterSeconds ?? 30,
+      );
+    }
     return ConnectionView.of(connection);
+  }
+
+  /**
+   * The way back after a fault (a wrong secret, an RD incident) condemned grants: every
+   * `reauthorization_required` grant of `product` rejected within [since, until] is tried once
+   * more with its stored refresh token, through the same single-flight refresher.
+   */
+  async retryRejected(
+    product: Product,
+    since: Date,
+    until: Date,
+    limit: number,
+  ): Promise<RetryRejectedResult> {
+    const keys = await this.connections.findRejected(product, since, until, limit);
+    const result: RetryRejectedResult = {
+      tried: keys.length,
+      recovered: [],
+      stillRejected: [],
+      failed: [],
+    };
+    const requestedAt = new Date();
+    const queue = [...keys];
+    const worker = async () => {
+      for (let key = queue.shift(); key; key = queue.shift()) {
+        const { outcome } = await this.refresher.refresh(key, {
+          kind: 'forced',
+          requestedAt,
+          retryRejected: true,
+        });
+        if (outcome === 'refreshed') result.recovered.push(key.account);
+        else if (outcome === 'permanent_failure') result.stillRejected.push(key.account);
+        else result.failed.push(key.account);
+      }
+    };
+    // The refresher's REFRESH_CONCURRENCY slots bound the calls to RD; this bounds the sessions.
+    await Promise.all(Array.from({ length: 4 }, worker));
+    this.logger.log(
+      {
+        product,
+        tried: result.tried,
+        recovered: result.recovered.length,
+        stillRejected: result.stillRejected.length,
+        failed: result.failed.length,
+      },
+      'retried rejected grants',
+    );
+    return result;
+  }
+
+  /**
+   * An admin says the held rejections of `product` are real: each held connection is condemned
+   * (`reauthorization_required`, the event), under its lock, and the product's hold ends.
+   */
+  async confirmHeld(product: Product): Promise<ConfirmHeldResult> {
+    const confirmed: string[] = [];
+    for (const key of await this.connections.findHeld(product)) {
+      await this.lock.withLock(
+        key,
+        (session) =>
+          session.manager.transaction(async (tx) => {
+            const reason = await this.connections.confirmHeld(tx, key);
+            if (reason === null) return; // recovered or changed meanwhile
+            await this.events.record(tx, 'connection.reauthorization_required', key, {
+              reason,
+              confirmedHold: true,
+            });
+            confirmed.push(key.account);
+          }),
+        async () => undefined, // being refreshed right now: it will be held or recover by itself
+      );
+    }
+    await this.dataSource.transaction((tx) => this.guard.release(tx, product));
+    this.logger.warn(
+      { product, confirmed: confirmed.length },
+      'held rejections confirmed by an admin',
+    );
+    return { product, confirmed };
   }
 
   /**

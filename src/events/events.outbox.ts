@@ -8,7 +8,9 @@ export type ConnectionEventType =
   | 'connection.refresh_failed'
   | 'connection.reauthorization_required'
   | 'connection.recovered'
-  | 'connection.deleted';
+  | 'connection.deleted'
+  /** The blast-radius guard started holding rejections of a product (src/refresh/condemn-guard.ts). */
+  | 'product.refresh_held';
 
 /**
  * Records connection events in the outbox table, inside the caller's transaction: an event exists

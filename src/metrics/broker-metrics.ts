@@ -26,8 +26,22 @@ export class BrokerMetrics {
 
   readonly refreshes = new Counter({
     name: 'broker_refreshes_total',
-    help: 'Refresh calls to RD by product and outcome (ok, transient, permanent)',
+    help: 'Refresh calls to RD by product and outcome (ok, transient, suspect, client_rejected, permanent, held)',
     labelNames: ['product', 'outcome'],
+    registers: [this.registry],
+  });
+
+  readonly refreshesHeld = new Counter({
+    name: 'broker_refresh_held_total',
+    help: 'Grant rejections held by the blast-radius guard instead of condemning the grant, by product',
+    labelNames: ['product'],
+    registers: [this.registry],
+  });
+
+  readonly rdUnknownShapes = new Counter({
+    name: 'broker_rd_unknown_answers_total',
+    help: 'RD answers to refreshes in a shape the broker does not recognise (kept as suspect), by product and status',
+    labelNames: ['product', 'status'],
     registers: [this.registry],
   });
 

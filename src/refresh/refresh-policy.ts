@@ -12,7 +12,7 @@ import type { Connection } from '../connections/connection.entity';
 export type RefreshTrigger =
   | { kind: 'read'; minValiditySeconds: number }
   | { kind: 'due' }
-  | { kind: 'forced'; requestedAt: Date }
+  | { kind: 'forced'; requestedAt: Date; retryRejected?: boolean }
   /** A caller saw RD refuse the access token with this hash (`accessTokenHash`). */
   | { kind: 'rejected'; tokenHash: string };
 
@@ -30,7 +30,8 @@ export type RefreshOutcome =
   | 'backing_off' // refresh_failing and its next attempt is not due yet
   | 'busy' // another replica held the connection longer than the lock wait
   | 'transient_failure'
-  | 'permanent_failure';
+  | 'permanent_failure'
+  | 'held'; // RD rejected the grant, but the blast-radius guard kept it (refresh_failing)
 
 /** RD's CRM refresh tokens die after 14 idle days: never leave one unused for more than 7. */
 const CRM_IDLE_REFRESH_MS = 7 * 24 * 3600 * 1000;
@@ -97,8 +98,13 @@ export function skipReason(
   trigger: RefreshTrigger,
   now = Date.now(),
 ): RefreshOutcome | null {
-  // RD is not called again for a rejected grant until a new connect or import.
-  if (connection.status === 'reauthorization_required') return 'not_needed';
+  // RD is not called again for a rejected grant until a new connect, an import, or an admin's
+  // explicit retry with the stored refresh token.
+  if (
+    connection.status === 'reauthorization_required' &&
+    !(trigger.kind === 'forced' && trigger.retryRejected)
+  )
+    return 'not_needed';
   switch (trigger.kind) {
     case 'read':
       // Under the lock this also stops the waiters of a stampede: the holder just refreshed.
@@ -150,4 +156,29 @@ export function backoffSeconds(
 ): number {
   const step = Math.min(capSeconds, baseSeconds * 2 ** Math.max(0, failures - 1));
   return Math.max(Math.ceil(step * (0.5 + random() / 2)), retryAfter ?? 0);
+}
+
+/**
+ * The blast-radius guard's decision for one more grant rejection of a product, given how many
+ * other connections of that product RD rejected within the window: condemn up to `max`, then
+ * hold. Many condemnations at once are more likely an upstream fault than many customers
+ * revoking together (/work/shared/RDSTATION.md).
+ */
+export function guardVerdict(rejectedInWindow: number, max: number): 'condemn' | 'hold' {
+  return rejectedInWindow < max ? 'condemn' : 'hold';
+}
+
+/** The `lastError` of a held connection. */
+export function heldMessage(rejected: number, windowSeconds: number): string {
+  const window =
+    windowSeconds % 60 === 0 ? `${windowSeconds / 60} minutes` : `${windowSeconds} seconds`;
+  return (
+    `held: ${rejected} grants of this product rejected in ${window}; ` +
+    "check the RD app's credentials and RD's status"
+  );
+}
+
+/** The shared backoff of a held product: round 1 waits 30 s, doubling to 10 minutes at most. */
+export function productHoldSeconds(round: number): number {
+  return Math.min(600, 30 * 2 ** Math.max(0, round - 1));
 }

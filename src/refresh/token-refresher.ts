@@ -10,6 +10,7 @@ import { EventsOutbox } from '../events/events.outbox';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { RdStationClient } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
+import { CondemnGuard } from './condemn-guard';
 import { ConnectionLock } from './connection-lock';
 import {
   accessTokenHash,
@@ -23,12 +24,16 @@ export interface RefreshResult {
   outcome: RefreshOutcome;
   /** The row as committed when the refresh ended. */
   connection: Connection;
+  /** What RD answered, when the call to RD failed. */
+  error?: RdStationError;
 }
 
-const OUTCOME_LABELS: Partial<Record<RefreshOutcome, string>> = {
-  refreshed: 'ok',
-  transient_failure: 'transient',
-  permanent_failure: 'permanent',
+/** broker_refreshes_total's outcome label of each kind of RD failure. */
+const FAILURE_LABELS: Record<RdStationError['kind'], string> = {
+  transient: 'transient',
+  suspect: 'suspect',
+  client_rejected: 'client_rejected',
+  grant_rejected: 'permanent',
 };
 
 /**
@@ -62,6 +67,7 @@ export class TokenRefresher {
     private readonly rd: RdStationClient,
     private readonly events: EventsOutbox,
     private readonly metrics: BrokerMetrics,
+    private readonly guard: CondemnGuard,
   ) {
     this.rdSlots = new Semaphore(config.refresh.concurrency);
   }
@@ -77,7 +83,7 @@ export class TokenRefresher {
   }
 
   private refreshUnderLock(key: ConnectionKey, trigger: RefreshTrigger): Promise<RefreshResult> {
-    return this.lock.withLock(
+    return this.lock.withLock<RefreshResult>(
       key,
       async (session) => {
         const connection = await this.current(key, session);
@@ -110,6 +116,7 @@ export class TokenRefresher {
     await this.connections.markRefreshStarted(session.manager, connection);
 
     let outcome: RefreshOutcome;
+    let failure: RdStationError | undefined;
     try {
       const call = () => this.rd.refresh(connection.product, refreshToken);
       // A caller waiting on a read never queues behind the scheduler's REFRESH_CONCURRENCY slots.
@@ -118,27 +125,90 @@ export class TokenRefresher {
       outcome = 'refreshed';
       await session.manager.transaction(async (tx) => {
         await this.connections.saveRefreshed(tx, connection, tokens);
-        if (connection.status === 'refresh_failing') {
+        // RD accepts this product's refresh tokens: its refreshes no longer wait together.
+        await this.guard.release(tx, connection.product);
+        if (connection.status !== 'active') {
           await this.events.record(tx, 'connection.recovered', connection, {
             failuresBefore: connection.consecutiveFailures,
+            from: connection.status,
           });
         }
       });
+      this.metrics.refreshes.inc({ product: connection.product, outcome: 'ok' });
     } catch (error) {
       if (!(error instanceof RdStationError)) throw error;
+      failure = error;
       this.reportLoudly(connection, error);
-      // Only an answer that names the grant condemns it (rdstation.errors.ts); rejected client
-      // credentials, unknown shapes and outages keep it and retry with backoff.
-      const grantRejected = error.kind === 'grant_rejected';
-      outcome = grantRejected ? 'permanent_failure' : 'transient_failure';
-      await session.manager.transaction((tx) =>
-        grantRejected
-          ? this.commitPermanentFailure(tx, connection, error, interrupted)
-          : this.commitTransientFailure(tx, connection, error),
+      outcome = await session.manager.transaction((tx) =>
+        this.commitFailure(tx, connection, error, interrupted),
       );
+      this.metrics.refreshes.inc({
+        product: connection.product,
+        outcome: outcome === 'held' ? 'held' : FAILURE_LABELS[error.kind],
+      });
     }
-    this.metrics.refreshes.inc({ product: connection.product, outcome: OUTCOME_LABELS[outcome] });
-    return { outcome, connection: await this.current(connection, session) };
+    return { outcome, connection: await this.current(connection, session), error: failure };
+  }
+
+  /**
+   * Records a failed refresh. Only an answer that names the grant (`grant_rejected`, decided in
+   * rdstation.errors.ts) may condemn it, and only while the blast-radius guard allows; rejected
+   * client credentials, unknown shapes and outages keep the grant and retry with backoff. A
+   * condemned grant an admin retried stays condemned whatever RD answers, unless RD accepts it.
+   */
+  private async commitFailure(
+    tx: QueryRunner['manager'],
+    connection: Connection,
+    error: RdStationError,
+    interrupted: boolean,
+  ): Promise<RefreshOutcome> {
+    if (connection.status === 'reauthorization_required') {
+      await this.connections.saveRetryFailed(
+        tx,
+        connection,
+        error.kind === 'grant_rejected'
+          ? `RD rejected the stored refresh token again on an admin retry (${error.code}): ${error.message}`
+          : null,
+      );
+      return error.kind === 'grant_rejected' ? 'permanent_failure' : 'transient_failure';
+    }
+    if (error.kind !== 'grant_rejected') {
+      await this.commitTransientFailure(tx, connection, error);
+      return 'transient_failure';
+    }
+    const decision = await this.guard.decide(tx, connection);
+    if (decision.verdict === 'condemn') {
+      await this.commitPermanentFailure(tx, connection, error, interrupted);
+      return 'permanent_failure';
+    }
+    const message = `${decision.message} (RD answered ${error.code}: ${error.message})`;
+    this.logger.error(
+      {
+        account: connection.account,
+        product: connection.product,
+        errorCode: error.code,
+        rejectedInWindow: decision.rejectedInWindow,
+        retryAt: decision.retryAt.toISOString(),
+      },
+      `RD rejected more ${connection.product} grants than REFRESH_CONDEMN_GUARD_MAX within the window: rejection held, grant kept; confirm with POST /connections/held/confirm if it is real`,
+    );
+    await this.connections.saveHeld(tx, connection, { error: message, retryAt: decision.retryAt });
+    if (connection.status === 'active') {
+      await this.events.record(tx, 'connection.refresh_failed', connection, {
+        error: message,
+        retryAt: decision.retryAt.toISOString(),
+      });
+    }
+    if (decision.started) {
+      await this.events.record(tx, 'product.refresh_held', connection, {
+        rejectedInWindow: decision.rejectedInWindow,
+        windowSeconds: this.guard.windowSeconds,
+        retryAt: decision.retryAt.toISOString(),
+        message: decision.message,
+      });
+    }
+    this.metrics.refreshesHeld.inc({ product: connection.product });
+    return 'held';
   }
 
   /** Operator-facing problems get an error line of their own, never only a warning. */
@@ -150,6 +220,10 @@ export class TokenRefresher {
         `RD rejected the client credentials of the ${connection.product} app: check RD_${connection.product.toUpperCase()}_CLIENT_ID/SECRET; the grant is kept`,
       );
     } else if (error.kind === 'suspect') {
+      this.metrics.rdUnknownShapes.inc({
+        product: connection.product,
+        status: String(error.status ?? 'none'),
+      });
       this.logger.error(
         { ...who, status: error.status, body: error.bodyExcerpt },
         'RD answered a refresh in an unknown shape: the grant is kept and retried with backoff; if this persists, check the RD app and RD status',

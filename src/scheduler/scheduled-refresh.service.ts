@@ -86,7 +86,8 @@ export class ScheduledRefreshService {
       if (
         outcome !== 'refreshed' &&
         outcome !== 'transient_failure' &&
-        outcome !== 'permanent_failure'
+        outcome !== 'permanent_failure' &&
+        outcome !== 'held'
       ) {
         await this.connections.releaseClaim(key);
       }
@@ -101,7 +102,7 @@ export class ScheduledRefreshService {
 
   private count(summary: RunSummary, outcome: RefreshOutcome | 'gone'): void {
     if (outcome === 'refreshed') summary.refreshed++;
-    else if (outcome === 'transient_failure') summary.failedTransient++;
+    else if (outcome === 'transient_failure' || outcome === 'held') summary.failedTransient++;
     else if (outcome === 'permanent_failure') summary.failedPermanent++;
     else summary.skipped++;
   }

@@ -179,10 +179,14 @@ describe('admin connection routes (e2e)', () => {
       .set('authorization', auth.service);
     h.rd.reset();
 
-    await admin(h).delete('/connections/acme?product=marketing').expect(204);
+    const revoked = await admin(h).delete('/connections/acme?product=marketing').expect(204);
+    expect(revoked.headers['x-revoked']).toBe('true');
+    expect(revoked.headers['x-revocation']).toBe('confirmed');
     expect(h.rd.calls.filter((c) => c.path.startsWith('/auth/revoke'))).toHaveLength(1);
     expect(h.rd.isLiveAccessToken(marketingToken.body.accessToken)).toBe(false);
-    await admin(h).delete('/connections/acme?product=crm').expect(204);
+    const crm = await admin(h).delete('/connections/acme?product=crm').expect(204);
+    expect(crm.headers['x-revoked']).toBe('false');
+    expect(crm.headers['x-revocation']).toBe('unsupported');
     expect(h.rd.calls.filter((c) => c.path.startsWith('/auth/revoke'))).toHaveLength(1);
 
     await request(h.broker.url)
@@ -196,7 +200,9 @@ describe('admin connection routes (e2e)', () => {
     await connect(h, 'acme', 'marketing');
     h.rd.failAlways({ kind: 'status', status: 500 });
     try {
-      await admin(h).delete('/connections/acme?product=marketing').expect(204);
+      const res = await admin(h).delete('/connections/acme?product=marketing').expect(204);
+      expect(res.headers['x-revoked']).toBe('false');
+      expect(res.headers['x-revocation']).toBe('failed');
     } finally {
       h.rd.failAlways(null);
     }
