@@ -64,7 +64,6 @@ export interface AppConfig {
   returnUrlAllowlist: string[];
   schedulerEnabled: boolean;
   tokenCacheMax: number;
-  tokenCacheHeartbeatMs: number;
   events: { webhookUrl?: string; webhookSecret?: string };
   logLevel: Env['LOG_LEVEL'];
   http: HttpLimits;
@@ -225,7 +224,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     returnUrlAllowlist: e.OAUTH_RETURN_URL_ALLOWLIST,
     schedulerEnabled: e.SCHEDULER_ENABLED,
     tokenCacheMax: e.TOKEN_CACHE_MAX,
-    tokenCacheHeartbeatMs: e.TOKEN_CACHE_HEARTBEAT_MS,
     events: { webhookUrl: e.EVENTS_WEBHOOK_URL, webhookSecret: e.EVENTS_WEBHOOK_SECRET },
     logLevel: e.LOG_LEVEL,
     http: {

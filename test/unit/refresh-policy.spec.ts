@@ -1,7 +1,10 @@
 import type { Connection } from '../../src/connections/connection.entity';
 import {
   backoffSeconds,
+  guardVerdict,
+  heldMessage,
   nextRefreshAt,
+  productHoldSeconds,
   skipReason,
   type RefreshTrigger,
 } from '../../src/refresh/refresh-policy';
@@ -111,5 +114,47 @@ describe('skipReason', () => {
     expect(skipReason(refreshedSince, { kind: 'forced', requestedAt }, NOW + 2 * SECOND)).toBe(
       'not_needed',
     );
+  });
+});
+
+describe('retrying a rejected grant', () => {
+  const rejected = row({
+    status: 'reauthorization_required',
+    lastRefreshedAt: new Date(NOW - DAY),
+  });
+  const requestedAt = new Date(NOW);
+
+  it('calls RD for a condemned grant only on an explicit retryRejected', () => {
+    expect(skipReason(rejected, { kind: 'forced', requestedAt }, NOW)).toBe('not_needed');
+    expect(
+      skipReason(rejected, { kind: 'forced', requestedAt, retryRejected: true }, NOW),
+    ).toBeNull();
+    expect(skipReason(rejected, { kind: 'due' }, NOW)).toBe('not_needed');
+  });
+});
+
+describe('the blast-radius guard', () => {
+  it('condemns while fewer than max others were rejected in the window, then holds', () => {
+    expect([0, 4, 5, 6, 200].map((n) => guardVerdict(n, 5))).toEqual([
+      'condemn',
+      'condemn',
+      'hold',
+      'hold',
+      'hold',
+    ]);
+    expect(guardVerdict(0, 0)).toBe('hold');
+  });
+
+  it('says why a connection is held', () => {
+    expect(heldMessage(6, 600)).toBe(
+      "held: 6 grants of this product rejected in 10 minutes; check the RD app's credentials and RD's status",
+    );
+    expect(heldMessage(7, 90)).toContain('rejected in 90 seconds');
+  });
+
+  it('backs a held product off from 30 s, doubling, to 10 minutes', () => {
+    expect([1, 2, 3, 4, 5, 6, 20].map(productHoldSeconds)).toEqual([
+      30, 60, 120, 240, 480, 600, 600,
+    ]);
   });
 });
