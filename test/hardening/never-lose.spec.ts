@@ -57,6 +57,13 @@ async function events(h: Harness, type: string) {
   );
 }
 
+/** Tokens near their end were refreshed long ago (refresh-policy.ts reads both). */
+async function age(h: Harness) {
+  await h.db.dataSource.query(
+    `UPDATE connections SET last_refreshed_at = now() - interval '3 hours'`,
+  );
+}
+
 async function seedBoth(h: Harness, expiresInSeconds = 7200) {
   const crm = await seedConnections(h, PER_PRODUCT, 'crm', { prefix: 'c', expiresInSeconds });
   const mkt = await seedConnections(h, PER_PRODUCT, 'marketing', {
@@ -183,7 +190,8 @@ describe('never lose a connection', () => {
       `SELECT account FROM connections WHERE product = 'crm' AND status <> 'reauthorization_required' ORDER BY account LIMIT 1`,
     );
     await h.db.dataSource.query(
-      `UPDATE connections SET expires_at = now() + interval '30 seconds' WHERE account = $1`,
+      `UPDATE connections SET expires_at = now() + interval '30 seconds',
+              last_refreshed_at = now() - interval '3 hours' WHERE account = $1`,
       [untouched],
     );
     await token(h, untouched, 'crm', 120).expect(503);
@@ -244,6 +252,7 @@ describe('never lose a connection', () => {
     'a single genuine %s rejection still condemns after one RD call, with the 409 and the event',
     async (product, code) => {
       const [account] = await seedConnections(h, 1, product, { expiresInSeconds: 30 });
+      await age(h);
       h.rd.failNext(1, { kind: 'invalid_grant' });
       const res = await token(h, account, product, 120).expect(409);
       expect(res.body).toMatchObject({
@@ -262,6 +271,7 @@ describe('never lose a connection', () => {
 
   it('the admin retry brings a condemned connection back when RD accepts its refresh token', async () => {
     const [account] = await seedConnections(h, 1, 'crm', { prefix: 'back', expiresInSeconds: 30 });
+    await age(h);
     h.rd.failNext(1, { kind: 'invalid_grant' });
     await token(h, account, 'crm', 120).expect(409);
     const row = await connectionRow(h.db, account, 'crm');
@@ -304,6 +314,7 @@ describe('never lose a connection', () => {
 
   it('an unknown shape on a read keeps the grant: 503, refresh_failing, RD status in lastError', async () => {
     const [account] = await seedConnections(h, 1, 'marketing', { expiresInSeconds: 30 });
+    await age(h);
     h.rd.failNext(1, { kind: 'html', status: 403 });
     const res = await token(h, account, 'marketing', 120).expect(503);
     expect(res.body.error).toBe('provider_unavailable');

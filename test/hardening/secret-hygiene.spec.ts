@@ -56,7 +56,8 @@ describe('secret hygiene (broker process, LOG_LEVEL=debug)', () => {
     rd = new FakeRdStation({
       clients: {
         crm: { clientId: 'crm-client', clientSecrets: [crmSecret], redirectUris },
-        // The broker still lists the old Marketing secret first: RD refuses it, the new one works.
+        // The broker still lists an old Marketing secret (second: a Marketing code exchange uses
+        // only the first, since RD answers ACCESS_DENIED for a bad code and a bad secret alike).
         marketing: { clientId: 'mkt-client', clientSecrets: [marketingSecret], redirectUris },
       },
     });
@@ -79,7 +80,7 @@ describe('secret hygiene (broker process, LOG_LEVEL=debug)', () => {
       ADMIN_API_KEYS: `ops:${adminKey}`,
       TOKEN_ENCRYPTION_KEY: encryptionKey.toString('base64'),
       RD_CRM_CLIENT_SECRET: crmSecret,
-      RD_MARKETING_CLIENT_SECRET: `${marketingOldSecret},${marketingSecret}`,
+      RD_MARKETING_CLIENT_SECRET: `${marketingSecret},${marketingOldSecret}`,
       RD_API_URL: rd.url,
       RD_ACCOUNTS_URL: rd.url,
       OAUTH_RETURN_URL_ALLOWLIST: 'https://app.example.com/rd',

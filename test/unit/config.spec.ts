@@ -22,7 +22,13 @@ describe('loadConfig', () => {
     expect(config.redirectUri).toBe('http://localhost:4000/oauth/callback');
     expect(config.products.marketing?.clientSecrets).toEqual(['new', 'old']);
     expect(config.apiKeys).toEqual([{ name: 'svc', secret: expect.any(String) }]);
-    expect(config.refresh).toEqual({ cron: '*/1 * * * *', aheadSeconds: 600, concurrency: 8 });
+    expect(config.refresh).toEqual({
+      cron: '*/1 * * * *',
+      aheadSeconds: 600,
+      concurrency: 8,
+      condemnGuard: { max: 5, windowSeconds: 600 },
+    });
+    expect(config.rd.marketingOAuth).toBe('legacy');
     expect(config.encryption.current.key).toHaveLength(32);
   });
 
