@@ -8,7 +8,6 @@ import { PRODUCTS, type Product } from '../config/config';
 import { EventsOutbox } from '../events/events.outbox';
 import { RdStationClient } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
-import type { Product } from '../config/config';
 import { CondemnGuard } from '../refresh/condemn-guard';
 import { ConnectionLock } from '../refresh/connection-lock';
 import { TokenRefresher } from '../refresh/token-refresher';
