@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { Product } from '../config/config';
-import { TokenCipher } from '../crypto/token-cipher';
+import { DecryptionError, TokenCipher } from '../crypto/token-cipher';
 
 export const STATE_TTL_MS = 10 * 60 * 1000;
 
@@ -70,10 +70,17 @@ export class OAuthStatesRepository {
     const row = rows[0];
     if (!row?.live) return null;
     const key = { account: row.account, product: row.product };
-    return {
-      ...key,
-      returnTo: row.return_to,
-      codeVerifier: row.code_verifier === null ? null : this.cipher.decrypt(row.code_verifier, key),
-    };
+    let codeVerifier: string | null = null;
+    if (row.code_verifier !== null) {
+      try {
+        codeVerifier = this.cipher.decrypt(row.code_verifier, key);
+      } catch (error) {
+        // Encrypted under a key dropped since (a rotation within the 10 minutes): without its
+        // verifier the code cannot be exchanged, so the consent must start again.
+        if (error instanceof DecryptionError) return null;
+        throw error;
+      }
+    }
+    return { ...key, returnTo: row.return_to, codeVerifier };
   }
 }

@@ -197,6 +197,20 @@ describe('OAuth consent options: scope, PKCE, issuer (e2e, fake RD)', () => {
     expect(row.n).toBe(0);
   });
 
+  it('asks to start again when the stored verifier cannot be decrypted (key dropped since)', async () => {
+    const url = await startConsent(h, { account: 'acme', product: 'crm', returnTo: RETURN_TO });
+    const back = await approve(url);
+    back.searchParams.set('iss', ISSUER);
+    await h.db.dataSource.query(
+      `UPDATE oauth_states SET code_verifier = 'v1.00000000.AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA'`,
+    );
+    const res = await callback(back);
+    expect(res.status).toBe(400); // no pending row to redirect with: the state is gone
+    expect(await res.text()).toContain('Start the connection again');
+    expect(h.rd.tokenCalls()).toHaveLength(0);
+    expect(await connectionCount(h)).toBe(0);
+  });
+
   it('connects when iss equals the configured issuer', async () => {
     const back = await approve(await startConsent(h, { account: 'acme', product: 'crm' }));
     back.searchParams.set('iss', ISSUER);

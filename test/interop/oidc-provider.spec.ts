@@ -208,11 +208,14 @@ describe('interop: the broker against oidc-provider configured like RD CRM', () 
     await db.dataSource.query(
       `UPDATE connections SET next_refresh_at = now() WHERE account = 'sched'`,
     );
-    await withSpareBroker({ SCHEDULER_ENABLED: 'true', REFRESH_CRON: '*/1 * * * * *' }, () =>
-      waitFor(async () => ((await storedRefreshToken('sched')) !== before ? true : undefined), {
-        timeoutMs: 20_000,
-        what: 'a scheduled refresh',
-      }),
+    await withSpareBroker(
+      { SCHEDULER_ENABLED: 'true', REFRESH_CRON: '*/1 * * * * *' },
+      async () => {
+        await waitFor(
+          async () => ((await storedRefreshToken('sched')) !== before ? true : undefined),
+          { timeoutMs: 20_000, what: 'a scheduled refresh' },
+        );
+      },
     );
     const records = await provider.records();
     expect(consumedOf(records, grantId)).toBe(1);
