@@ -1,4 +1,5 @@
 import { ConnectionsRepository } from '../../src/connections/connections.repository';
+import { TokenCache } from '../../src/tokens/token-cache';
 import { startBroker, type TestBroker } from '../support/broker';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { auth, connectionRow } from '../support/harness';
@@ -225,12 +226,21 @@ describe('interop: the broker against oidc-provider configured like RD CRM', () 
   });
 
   it('makes one refresh per stampede of reads over two replicas', async () => {
+    const herd = { account: 'herd', product: 'crm' as const };
     await connect('herd');
     const grantId = await grantOf('herd');
     for (let stampede = 1; stampede <= 3; stampede++) {
       await db.dataSource.query(
         `UPDATE connections SET expires_at = now() - interval '1 second', last_refreshed_at = now() - interval '2 minutes'
           WHERE account = 'herd'`,
+      );
+      // The replicas drop their cached copy of the last stampede's token on the NOTIFY.
+      await waitFor(
+        async () =>
+          replicas.every((broker) => broker.app.get(TokenCache).get(herd) === undefined)
+            ? true
+            : undefined,
+        { what: 'both replicas to drop the cached token' },
       );
       const before = refreshCalls(await provider.records()).length;
       const reads = await Promise.all(
