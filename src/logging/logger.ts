@@ -79,12 +79,26 @@ export class RequestLog extends LogController {
   }
 }
 
+/**
+ * Nest's own bootstrap narration (one line per module and route, "successfully started"): useful
+ * when debugging wiring, noise at start-up, so it is logged at debug.
+ */
+const BOOTSTRAP_CONTEXTS = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestApplication',
+]);
+
 /** Nest's LoggerService on the same pino logger: `logger.warn({...fields}, 'message')` works as in pino. */
 export class NestPinoLogger implements LoggerService {
   constructor(private readonly pino: Logger) {}
 
   log(message: unknown, ...rest: unknown[]) {
-    this.write('info', message, rest);
+    const context = rest[rest.length - 1];
+    const bootstrap = typeof context === 'string' && BOOTSTRAP_CONTEXTS.has(context);
+    this.write(bootstrap ? 'debug' : 'info', message, rest);
   }
   error(message: unknown, ...rest: unknown[]) {
     this.write('error', message, rest);

@@ -74,7 +74,13 @@ export class RefreshScheduler implements OnApplicationBootstrap, OnApplicationSh
     const deadline = job?.nextDate().toMillis() ?? Date.now() + 60_000;
     try {
       const summary = await this.refreshes.runOnce(deadline);
-      this.logger.log(summary, 'refresh run');
+      // A run that found nothing to do is the common case: at info it would repeat every tick.
+      const { claimed, refreshed, failedTransient, failedPermanent, skipped } = summary;
+      const idle = [claimed, refreshed, failedTransient, failedPermanent, skipped].every(
+        (count) => count === 0,
+      );
+      if (idle) this.logger.debug(summary, 'refresh run');
+      else this.logger.log(summary, 'refresh run');
       this.metrics.schedulerRunDuration.observe(summary.tookMs / 1000);
       this.metrics.schedulerRefreshes.inc({ result: 'refreshed' }, summary.refreshed);
       this.metrics.schedulerRefreshes.inc({ result: 'failed_transient' }, summary.failedTransient);

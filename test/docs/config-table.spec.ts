@@ -28,7 +28,7 @@ const CONTRACT: Record<string, DefaultOf> = {
   DATA_DIR: { kind: 'default', value: './.data' },
   TOKEN_ENCRYPTION_KEY: { kind: 'optional' }, // required when NODE_ENV=production (loadConfig)
   TOKEN_ENCRYPTION_PREVIOUS_KEYS: { kind: 'default', value: '' },
-  API_KEYS: { kind: 'required' },
+  API_KEYS: { kind: 'optional' }, // required when NODE_ENV=production, else a generated dev key
   ADMIN_API_KEYS: { kind: 'default', value: '' },
   RD_CRM_CLIENT_ID: { kind: 'optional' },
   RD_CRM_CLIENT_SECRET: { kind: 'optional' },

@@ -1,15 +1,19 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testEnv } from '../support/broker';
-import { freePort, spawnBroker, waitReady } from '../support/process';
+import { freePort, spawnBroker, waitFor, waitReady } from '../support/process';
 import { createTestDatabase } from '../support/database';
 
 describe('the built broker as a process', () => {
   it.each([
-    [{ API_KEYS: '' }, 'API_KEYS: is required'],
+    [{ API_KEYS: '', NODE_ENV: 'production' }, 'API_KEYS: is required when NODE_ENV=production'],
     [{ API_KEYS: 'svc:short' }, 'API_KEYS: the secret of "svc" must be at least 32 characters'],
-    [{ DATABASE_URL: 'postgres//broken' }, 'DATABASE_URL: must be a postgres://'],
+    [
+      { DATABASE_URL: 'postgres//broken' },
+      'DATABASE_URL: must be a postgres://user:pass@host:port/db URL',
+    ],
     [
       { TOKEN_ENCRYPTION_KEY: 'not-base64!' },
       'TOKEN_ENCRYPTION_KEY: must be the base64 encoding of exactly 32 bytes',
@@ -21,15 +25,39 @@ describe('the built broker as a process', () => {
         RD_MARKETING_CLIENT_ID: '',
         RD_MARKETING_CLIENT_SECRET: '',
       },
-      'RD_CRM_CLIENT_ID: no product configured',
+      'RD_CRM_CLIENT_ID: no product configured; set RD_CRM_CLIENT_ID/RD_CRM_CLIENT_SECRET or RD_MARKETING_CLIENT_ID/RD_MARKETING_CLIENT_SECRET',
     ],
   ])('refuses to start on %j with one line and a non-zero exit', async (overrides, expected) => {
     const broker = spawnBroker(testEnv(overrides));
     expect(await broker.exited).toBe(1);
-    const lines = broker.output().trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toBe(`configuration error: ${lines[0].slice('configuration error: '.length)}`);
-    expect(lines[0]).toContain(expected);
+    expect(broker.output()).toBe(`configuration error: ${expected}\n`);
+  });
+
+  it('on a taken port, stops with one fatal line that suggests PORT, and never says it started', async () => {
+    const db = await createTestDatabase();
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const broker = spawnBroker(
+        testEnv({ DATABASE_URL: db.url, PORT: String(port), LOG_LEVEL: 'info' }),
+      );
+      expect(await broker.exited).toBe(1);
+      const lines = broker
+        .output()
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+      expect(lines.at(-1)).toMatchObject({
+        level: 'fatal',
+        msg: `port ${port} on 127.0.0.1 is already in use (another broker?): stop that process, or set PORT to a free port`,
+      });
+      expect(broker.output()).not.toContain('successfully started');
+      expect(broker.output()).not.toContain('listening');
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+      await db.drop();
+    }
   });
 
   it('`migrate` applies every migration on an empty database, then finds none pending', async () => {
@@ -58,22 +86,46 @@ describe('the built broker as a process', () => {
 
   it('starts on an embedded database, reuses it, and survives a kill -9', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'broker-embedded-'));
-    const env = testEnv({ DATA_DIR: dataDir, TOKEN_ENCRYPTION_KEY: '', LOG_LEVEL: 'info' });
+    // The quick start: no database, no encryption key, no API key.
+    const env = testEnv({
+      DATA_DIR: dataDir,
+      TOKEN_ENCRYPTION_KEY: '',
+      API_KEYS: '',
+      ADMIN_API_KEYS: '',
+      SCHEDULER_ENABLED: 'true',
+      LOG_LEVEL: 'info',
+    });
     const start = async () => {
       const port = String(await freePort());
-      const broker = spawnBroker({ ...env, PORT: port });
+      const broker = spawnBroker({ ...env, PORT: port, PUBLIC_URL: `http://127.0.0.1:${port}` });
       await waitReady(broker.url, 45_000);
+      await waitFor(async () => (broker.output().includes('Swagger UI at') ? true : undefined));
       return broker;
     };
 
     const first = await start();
+    const devKey = readFileSync(join(dataDir, 'dev-api-key'), 'utf8').trim();
+    const lines = first.output().trim().split('\n');
+    expect(lines.length).toBeLessThanOrEqual(10);
     expect(first.output()).toContain('generated a development key');
+    expect(first.output()).toContain(`Swagger UI at ${first.url}/docs`);
+    expect(first.output()).toContain(`-H \\"Authorization: Bearer ${devKey}\\"`);
+    expect(first.output()).not.toMatch(/InstanceLoader|RouterExplorer|successfully started/);
+    const withKey = await fetch(`${first.url}/tokens/acme?product=crm`, {
+      headers: { authorization: `Bearer ${devKey}` },
+    });
+    expect(withKey.status).toBe(404);
+    expect(await withKey.json()).toMatchObject({ error: 'not_connected' });
     first.child.kill('SIGKILL');
     await first.exited;
 
     const second = await start();
     expect(second.output()).toMatch(/orphan server|stale postmaster\.pid/);
     expect(second.output()).not.toContain('generated a development key');
+    expect(second.output()).toContain(
+      `API_KEYS unset: using the development API key in ${join(dataDir, 'dev-api-key')}`,
+    );
+    expect(second.output()).not.toContain(devKey);
     expect(second.output()).not.toContain('initialising a new cluster');
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);

@@ -1,7 +1,8 @@
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/database/embedded-postgres';
+import type * as EmbeddedFile from '../../src/database/embedded-postgres';
+import type { EmbeddedDatabase } from '../../src/database/embedded-postgres';
 
 declare global {
   var embeddedTestDatabase: EmbeddedDatabase | undefined;
@@ -16,6 +17,9 @@ export default async function globalSetup(): Promise<void> {
     process.env.TEST_SERVER_URL = process.env.DATABASE_URL;
     return;
   }
+  // Only now: embedded-postgres is an optional dependency, not needed with DATABASE_URL.
+  const { startEmbeddedPostgres } =
+    require('../../src/database/embedded-postgres') as typeof EmbeddedFile;
   const dataDir = mkdtempSync(join(tmpdir(), 'broker-test-pg-'));
   chmodSync(dataDir, 0o755); // as root, the server runs as OS user "postgres"
   const embedded = await startEmbeddedPostgres(dataDir, () => undefined, 'postgres');

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/config';
@@ -33,7 +33,7 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    [{ API_KEYS: '' }, 'API_KEYS: is required'],
+    [{ API_KEYS: '', NODE_ENV: 'production' }, 'API_KEYS: is required when NODE_ENV=production'],
     [{ API_KEYS: 'svc:short' }, 'API_KEYS: the secret of "svc" must be at least 32 characters'],
     [
       { API_KEYS: 'no-colon-here-at-all-0123456789012345' },
@@ -101,5 +101,29 @@ describe('loadConfig', () => {
     expect(second.encryption.current.key.equals(first.encryption.current.key)).toBe(true);
     expect(existsSync(join(dataDir, 'dev-encryption.key'))).toBe(true);
     expect(readFileSync(join(dataDir, 'dev-encryption.key'), 'utf8').trim()).toHaveLength(44);
+  });
+
+  it('without API_KEYS outside production, generates a service key "dev" once into DATA_DIR', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'broker-api-key-'));
+    const first = loadConfig(testEnv({ API_KEYS: '', DATA_DIR: dataDir }));
+    const second = loadConfig(testEnv({ API_KEYS: '', DATA_DIR: dataDir }));
+    const file = join(dataDir, 'dev-api-key');
+    expect(first.devApiKey).toEqual({
+      file,
+      secret: expect.stringMatching(/^[0-9a-f]{64}$/),
+      created: true,
+    });
+    expect(second.devApiKey).toEqual({ ...first.devApiKey, created: false });
+    expect(second.apiKeys).toEqual([{ name: 'dev', secret: first.devApiKey!.secret }]);
+    expect(readFileSync(file, 'utf8').trim()).toBe(first.devApiKey!.secret);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('with API_KEYS set, generates no development key', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'broker-api-key-'));
+    const config = loadConfig(testEnv({ DATA_DIR: dataDir }));
+    expect(config.devApiKey).toBeUndefined();
+    expect(config.apiKeys.map((key) => key.name)).toEqual(['svc']);
+    expect(existsSync(join(dataDir, 'dev-api-key'))).toBe(false);
   });
 });
