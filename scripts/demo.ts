@@ -63,16 +63,24 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
     },
   });
+  let stopping = false;
   const stop = async () => {
-    broker.kill('SIGTERM');
-    await new Promise((resolve) => broker.once('exit', resolve));
+    stopping = true;
+    if (broker.exitCode === null) {
+      const exited = new Promise((resolve) => broker.once('exit', resolve));
+      broker.kill('SIGTERM');
+      await exited;
+    }
     await fake.stop();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
   broker.once('exit', (code) => {
-    console.error(`the broker exited (${code}); stopping the demo`);
+    // Ctrl-C reaches the broker too (same process group): a clean exit is the normal way out.
+    if (stopping) return;
+    if (code === 0) return void stop();
+    console.error(`the broker failed (exit code ${code}); stopping the demo`);
     void fake.stop().then(() => process.exit(1));
   });
   await waitReady(BROKER);
@@ -93,7 +101,7 @@ Swagger UI: ${BROKER}/docs        (Ctrl-C stops everything)
    (a new link: curl -s -X POST ${BROKER}/oauth/authorize-url -H 'Authorization: Bearer ${SERVICE_KEY}' -H 'content-type: application/json' -d '{"account":"demo-account","product":"crm"}')
 
 2. Get a token, as an internal service would:
-   curl -s ${BROKER}/tokens/demo-account?product=crm -H 'Authorization: Bearer ${SERVICE_KEY}'
+   curl -s '${BROKER}/tokens/demo-account?product=crm' -H 'Authorization: Bearer ${SERVICE_KEY}'
    or from TypeScript with the client (client/, cached, retried; in \`node\` started in this folder):
    const { BrokerClient } = require('./client');
    const broker = new BrokerClient({ baseUrl: '${BROKER}', apiKey: '${SERVICE_KEY}', product: 'crm' });

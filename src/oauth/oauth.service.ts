@@ -83,7 +83,13 @@ export class OAuthService {
     product: Product,
     returnTo?: string,
   ): Promise<AuthorizeUrlResponse> {
-    if (returnTo !== undefined && !isAllowedReturnUrl(returnTo, this.config.returnUrlAllowlist)) {
+    const allowlist = this.config.returnUrlAllowlist;
+    if (returnTo !== undefined && allowlist.length === 0) {
+      throw new InvalidRequestError(
+        "returnTo is refused: OAUTH_RETURN_URL_ALLOWLIST is empty; set it to the URL prefixes your application may be sent back to (e.g. https://app.example.com/rd/), or leave returnTo out to get the broker's own page",
+      );
+    }
+    if (returnTo !== undefined && !isAllowedReturnUrl(returnTo, allowlist)) {
       throw new InvalidRequestError(
         'returnTo must be an http(s) URL starting with a prefix of OAUTH_RETURN_URL_ALLOWLIST',
       );

@@ -207,8 +207,29 @@ describe('OAuth connect flow (e2e)', () => {
       .set('authorization', auth.service)
       .send({ account: 'acme', product: 'crm', returnTo })
       .expect(400);
-    expect(res.body).toMatchObject({ statusCode: 400, error: 'invalid_request' });
+    expect(res.body).toEqual({
+      statusCode: 400,
+      error: 'invalid_request',
+      message:
+        'returnTo must be an http(s) URL starting with a prefix of OAUTH_RETURN_URL_ALLOWLIST',
+    });
     expect(await rowCount(h, 'oauth_states')).toBe(0);
+  });
+
+  it('says so when returnTo is refused because OAUTH_RETURN_URL_ALLOWLIST is empty', async () => {
+    const bare = await createHarness();
+    try {
+      const res = await request(bare.broker.url)
+        .post('/oauth/authorize-url')
+        .set('authorization', auth.service)
+        .send({ account: 'acme', product: 'crm', returnTo: RETURN_TO })
+        .expect(400);
+      expect(res.body.error).toBe('invalid_request');
+      expect(res.body.message).toContain('OAUTH_RETURN_URL_ALLOWLIST is empty');
+      expect(await rowCount(bare, 'oauth_states')).toBe(0);
+    } finally {
+      await bare.close();
+    }
   });
 
   it.each([

@@ -13,9 +13,13 @@ export interface BrokerProcess {
 }
 
 /** Runs the built broker (`node dist/main.js`) as a separate process, as production does. */
-export function spawnBroker(env: Record<string, string>, args: string[] = []): BrokerProcess {
+export function spawnBroker(
+  env: Record<string, string>,
+  args: string[] = [],
+  main = MAIN,
+): BrokerProcess {
   const port = env.PORT ?? '0';
-  const child = spawn(process.execPath, [MAIN, ...args], {
+  const child = spawn(process.execPath, [main, ...args], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
