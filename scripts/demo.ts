@@ -120,7 +120,7 @@ Swagger UI: ${BROKER}/docs        (Ctrl-C stops everything)
 
 6. Make RD refuse the current token (as when RD invalidates it); the next proxied call gets RD's 401,
    refreshes once and retries, and you still get 200 (step 2 now shows a new token):
-   TOKEN=$(curl -s ${BROKER}/tokens/demo-account?product=crm -H 'Authorization: Bearer ${SERVICE_KEY}' | sed -E 's/.*"accessToken":"([^"]+)".*/\\1/')
+   TOKEN=$(curl -s '${BROKER}/tokens/demo-account?product=crm' -H 'Authorization: Bearer ${SERVICE_KEY}' | sed -E 's/.*"accessToken":"([^"]+)".*/\\1/')
    curl -s -X POST ${rdUrl}/_fake/access-tokens/$TOKEN/invalidate
    curl -s -i '${BROKER}/proxy/crm/v2/users' -H 'Authorization: Bearer ${SERVICE_KEY}' -H 'X-Account: demo-account' -H 'X-Product: crm'
 
