@@ -20,6 +20,46 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/connections/held/confirm': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Confirm the held rejections of a product: condemn its held connections
+     * @description When RD rejects more grants of one product than REFRESH_CONDEMN_GUARD_MAX within REFRESH_CONDEMN_GUARD_WINDOW_SECONDS, further rejections are held (status `refresh_failing`, `heldSince` set, grant kept) and the product backs off. Held connections recover by themselves once RD accepts their refresh tokens again; when the rejections are real, this condemns them (`reauthorization_required`, `connection.reauthorization_required` each) and ends the hold.
+     */
+    post: operations['ConnectionsController_confirmHeld'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/connections/retry-rejected': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Try every condemned grant of a product rejected in a time range once more
+     * @description The way back after a fault (a wrong client secret, an RD incident) condemned grants: each `reauthorization_required` connection of `product` whose rejection falls in [since, until] is refreshed once with its stored refresh token. Those RD accepts are active again and fire `connection.recovered`.
+     */
+    post: operations['ConnectionsController_retryRejected'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/connections/{account}': {
     parameters: {
       query?: never;
@@ -37,7 +77,7 @@ export interface paths {
     post?: never;
     /**
      * Revoke at RD (Marketing; CRM has no revocation endpoint) and delete
-     * @description A revocation RD refuses or cannot answer is logged and does not block the delete.
+     * @description Marketing grants are revoked with their refresh token (`token_type_hint=refresh_token`), which works even when the access token has expired. A revocation RD refuses or cannot answer does not block the delete; it is logged as an error, recorded in the `connection.deleted` event (`revocation: "failed"`), and `X-Revoked` says so.
      */
     delete: operations['ConnectionsController_delete'];
     options?: never;
@@ -54,7 +94,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Refresh now; answers with the new status */
+    /**
+     * Refresh now; answers with the new status
+     * @description A `reauthorization_required` connection answers 409, unless `retryRejected=true`: then its stored refresh token is tried once more (200 with the new status; 503 when RD neither accepts nor refuses it).
+     */
     post: operations['ConnectionsController_refresh'];
     delete?: never;
     options?: never;
@@ -244,6 +287,12 @@ export interface components {
       /** @example https://accounts.rdstation.com/oauth/authorize?response_type=code&client_id=…&redirect_uri=…&state=… */
       url: string;
     };
+    ConfirmHeldResult: {
+      /** @description held connections now reauthorization_required */
+      confirmed: string[];
+      /** @enum {string} */
+      product: 'crm' | 'marketing';
+    };
     ConnectionPage: {
       items: components['schemas']['ConnectionView'][];
       /** @description pass as `cursor` for the next page; null on the last page */
@@ -256,6 +305,11 @@ export interface components {
       createdAt: string;
       /** Format: date-time */
       expiresAt: string;
+      /**
+       * Format: date-time
+       * @description set while RD rejected this grant but the blast-radius guard held the rejection (status refresh_failing, grant kept)
+       */
+      heldSince: Record<string, never> | null;
       /**
        * @description RD account name (Marketing)
        * @example Acme Marketing
@@ -327,6 +381,35 @@ export interface components {
       /** @example 404 */
       statusCode: number;
     };
+    RetryRejectedBody: {
+      /** @default 500 */
+      limit: number;
+      /** @enum {string} */
+      product: 'crm' | 'marketing';
+      /**
+       * Format: date-time
+       * @description rejected at or after this time (default: 24 hours ago)
+       */
+      since?: string;
+      /**
+       * Format: date-time
+       * @description rejected at or before this time (default: now)
+       */
+      until?: string;
+    };
+    RetryRejectedResult: {
+      /** @description accounts RD did not answer clearly (outage, unknown shape): unchanged, try again later */
+      failed: string[];
+      /** @description accounts RD accepted again: active now */
+      recovered: string[];
+      /** @description accounts RD rejected again: still reauthorization_required */
+      stillRejected: string[];
+      /**
+       * @description condemned grants tried once more
+       * @example 3
+       */
+      tried: number;
+    };
     TokenResponse: {
       /**
        * @description send as `Authorization: Bearer` to RD
@@ -387,6 +470,110 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['ConnectionPage'];
+        };
+      };
+      /** @description `invalid_request` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `forbidden`: the key is not an admin key */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `rate_limited`: too many failed attempts from this address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  ConnectionsController_confirmHeld: {
+    parameters: {
+      query: {
+        product: 'crm' | 'marketing';
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ConfirmHeldResult'];
+        };
+      };
+      /** @description `invalid_request` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `forbidden`: the key is not an admin key */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `rate_limited`: too many failed attempts from this address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  ConnectionsController_retryRejected: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['RetryRejectedBody'];
+      };
+    };
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RetryRejectedResult'];
         };
       };
       /** @description `invalid_request` */
@@ -575,6 +762,10 @@ export interface operations {
       /** @description deleted */
       204: {
         headers: {
+          /** @description `confirmed`, `failed` or `unsupported` (CRM) */
+          'X-Revocation'?: 'confirmed' | 'failed' | 'unsupported';
+          /** @description `true` when RD confirmed the revocation; `false` when it failed (the grant may still be live at RD) or the product has no revocation endpoint (CRM) */
+          'X-Revoked'?: 'true' | 'false';
           [name: string]: unknown;
         };
         content?: never;
@@ -625,6 +816,8 @@ export interface operations {
       query?: {
         /** @description crm or marketing; may be left out when only one product is configured */
         product?: 'crm' | 'marketing';
+        /** @description `true` also tries a `reauthorization_required` grant once more with its stored refresh token; if RD accepts it the connection is active again and `connection.recovered` fires */
+        retryRejected?: 'true' | 'false';
       };
       header?: never;
       path: {
@@ -690,6 +883,15 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+      /** @description `provider_unavailable`: RD did not answer a retry clearly, or the connection is busy */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
