@@ -1119,6 +1119,17 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
+      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error: method_not_allowed` */
+      405: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'method_not_allowed';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
       /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
       409: {
         headers: {
@@ -1236,6 +1247,17 @@ export interface operations {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
           'X-Broker-Error'?: 'not_connected';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error: method_not_allowed` */
+      405: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'method_not_allowed';
           [name: string]: unknown;
         };
         content: {
@@ -1365,6 +1387,17 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
+      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error: method_not_allowed` */
+      405: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'method_not_allowed';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
       /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
       409: {
         headers: {
@@ -1477,6 +1510,17 @@ export interface operations {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
           'X-Broker-Error'?: 'not_connected';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error: method_not_allowed` */
+      405: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'method_not_allowed';
           [name: string]: unknown;
         };
         content: {
@@ -1600,6 +1644,17 @@ export interface operations {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
           'X-Broker-Error'?: 'not_connected';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error: method_not_allowed` */
+      405: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'method_not_allowed';
           [name: string]: unknown;
         };
         content: {

@@ -89,6 +89,10 @@ function operation(method: (typeof PROXY_METHODS)[number]): Operation {
       '401': brokerError('unauthorized', 'missing or unknown API key'),
       '403': brokerError('forbidden', 'this API key may not reach this account'),
       '404': brokerError('not_connected', 'no connection for this account and product'),
+      '405': brokerError(
+        'method_not_allowed',
+        `only ${PROXY_METHODS.join(', ')} are forwarded (HEAD, OPTIONS… are refused, with \`Allow\`)`,
+      ),
       '409': brokerError(
         'reauthorization_required',
         'RD rejected the refresh token; the user must connect again',

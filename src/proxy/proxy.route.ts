@@ -1,8 +1,9 @@
-import { Logger, type ExecutionContext } from '@nestjs/common';
+import { ForbiddenException, Logger, type ExecutionContext } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { errorAnswer } from '../common/error.filter';
+import { BrokerError, InvalidRequestError } from '../common/errors';
 import { assertAccount, resolveProduct } from '../common/validation';
 import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
 import { BrokerMetrics } from '../metrics/broker-metrics';
@@ -47,7 +48,8 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
 
   async function handle(request: FastifyRequest, reply: FastifyReply) {
     // The whole route, as Nest would run the guard: a failed key is counted by the same limiter.
-    guard.canActivate(httpContext(request, reply, handle));
+    if (!(await guard.canActivate(httpContext(request, reply, handle))))
+      throw new ForbiddenException('this API key may not use the proxy');
     const target = parseProxyTarget(request.raw.url ?? '');
     const key = {
       account: assertAccount(header(request, 'x-account')),
@@ -79,22 +81,46 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
   void app
     .getHttpAdapter()
     .getInstance()
-    .register(async (scope: FastifyInstance) => {
-      scope.removeAllContentTypeParsers();
-      scope.addContentTypeParser(
-        '*',
-        { parseAs: 'buffer', bodyLimit: PROXY_BODY_LIMIT },
-        (_request, body, done) => done(null, body),
-      );
-      scope.setErrorHandler((error, request, reply) => fail(error, request, reply));
-      scope.route({
-        method: [...PROXY_METHODS],
-        url: `${PROXY_PREFIX}/*`,
-        exposeHeadRoute: false,
-        bodyLimit: PROXY_BODY_LIMIT,
-        handler: (request, reply) => handle(request, reply).catch((e) => fail(e, request, reply)),
-      });
-    });
+    .register(
+      async (scope: FastifyInstance) => {
+        scope.removeAllContentTypeParsers();
+        scope.addContentTypeParser(
+          '*',
+          { parseAs: 'buffer', bodyLimit: PROXY_BODY_LIMIT },
+          (_request, body, done) => done(null, body),
+        );
+        scope.setErrorHandler((error, request, reply) => fail(error, request, reply));
+        // Under /proxy, what no route matches is a method the proxy does not forward (HEAD,
+        // OPTIONS...) or no RD path at all: the broker's refusal, with its header.
+        scope.setNotFoundHandler((request, reply) => {
+          const known = (PROXY_METHODS as readonly string[]).includes(request.method);
+          if (!known) reply.header('Allow', PROXY_METHODS.join(', '));
+          return fail(
+            known
+              ? new InvalidRequestError('the RD path must follow /proxy/')
+              : new MethodNotAllowedError(),
+            request,
+            reply,
+          );
+        });
+        scope.route({
+          method: [...PROXY_METHODS],
+          url: '/*',
+          exposeHeadRoute: false,
+          bodyLimit: PROXY_BODY_LIMIT,
+          handler: (request, reply) => handle(request, reply).catch((e) => fail(e, request, reply)),
+        });
+      },
+      { prefix: PROXY_PREFIX },
+    );
+}
+
+class MethodNotAllowedError extends BrokerError {
+  readonly status = 405;
+  readonly code = 'method_not_allowed';
+  constructor() {
+    super(`the proxy forwards ${PROXY_METHODS.join(', ')} only`);
+  }
 }
 
 interface ProxiedRequest extends FastifyRequest {

@@ -380,9 +380,14 @@ describe('/proxy on two replicas and the fake RD', () => {
       expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     });
 
-    it('404 for methods the proxy does not forward', async () => {
-      const res = await proxy(h, '/proxy/crm/v2/contacts', { method: 'OPTIONS' });
-      expect(res.status).toBe(404);
+    it('405 method_not_allowed for methods the proxy does not forward, 400 without an RD path', async () => {
+      for (const method of ['HEAD', 'OPTIONS']) {
+        const res = await proxy(h, '/proxy/crm/v2/contacts', { method });
+        expect(res.status).toBe(405);
+        expect(res.headers['x-broker-error']).toBe('method_not_allowed');
+        expect(res.headers.allow).toBe('GET, POST, PUT, PATCH, DELETE');
+      }
+      expectBrokerError(await proxy(h, '/proxy'), 400, 'invalid_request');
       expect(h.rd.calls).toHaveLength(0);
     });
   });
