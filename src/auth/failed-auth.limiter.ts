@@ -26,7 +26,9 @@ export class TooManyFailedAttemptsError extends HttpException {
  * Slows down API-key guessing: an address with more than 20 failed attempts in a minute is
  * refused for 5 minutes. Only failures count, and the guard (api-key.guard.ts) checks a presented
  * key before asking here, so a valid key is never refused for its address's failures: nobody can
- * lock a service out by failing from (or claiming) its address.
+ * lock a service out by failing from (or claiming) its address. A blocked guesser therefore
+ * still learns when a guess is right; secrets of at least 32 characters (config.schema.ts) are
+ * what make guessing hopeless, the block keeps a guesser's traffic cheap and visible.
  *
  * Per replica and in memory, bounded both ways: at most MAX_TRACKED_ADDRESSES entries (LRU), each
  * keyed by an IP address or, for anything else, its fixed-length digest.
