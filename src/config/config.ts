@@ -66,6 +66,8 @@ export interface AppConfig {
   returnUrlAllowlist: string[];
   schedulerEnabled: boolean;
   tokenCacheMax: number;
+  /** How often the cache's LISTEN connection proves itself; a missed beat drops the cache. */
+  tokenCacheHeartbeatMs: number;
   events: { webhookUrl?: string; webhookSecret?: string };
   logLevel: Env['LOG_LEVEL'];
   http: HttpLimits;
@@ -253,6 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     returnUrlAllowlist: e.OAUTH_RETURN_URL_ALLOWLIST,
     schedulerEnabled: e.SCHEDULER_ENABLED,
     tokenCacheMax: e.TOKEN_CACHE_MAX,
+    tokenCacheHeartbeatMs: e.TOKEN_CACHE_HEARTBEAT_MS,
     events: { webhookUrl: e.EVENTS_WEBHOOK_URL, webhookSecret: e.EVENTS_WEBHOOK_SECRET },
     logLevel: e.LOG_LEVEL,
     http: {

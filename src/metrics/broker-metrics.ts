@@ -45,6 +45,13 @@ export class BrokerMetrics {
     registers: [this.registry],
   });
 
+  readonly tokenCacheChannelLosses = new Counter({
+    name: 'broker_token_cache_channel_losses_total',
+    help: "Times the token cache's invalidation channel was lost (cache emptied and bypassed), by reason: connection (an error or end) or heartbeat (a silent loss)",
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+
   readonly rdDuration = new Histogram({
     name: 'broker_rd_request_duration_seconds',
     help: 'Latency of calls to RD Station by call (e.g. "crm refresh") and outcome',

@@ -182,3 +182,14 @@ export function heldMessage(rejected: number, windowSeconds: number): string {
 export function productHoldSeconds(round: number): number {
   return Math.min(600, 30 * 2 ** Math.max(0, round - 1));
 }
+
+/**
+ * The first backoff step after a failed refresh, by what RD's answer was (rdstation.errors.ts):
+ * an outage or a rate limit may pass in seconds; a 4xx nobody recognises or rejected client
+ * credentials will not, so they start at 30 s rather than hammering RD every few seconds.
+ */
+export function failureBackoffBaseSeconds(
+  kind: 'transient' | 'suspect' | 'client_rejected' | 'grant_rejected',
+): number {
+  return kind === 'transient' ? 2 : 30;
+}

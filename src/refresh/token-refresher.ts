@@ -15,6 +15,7 @@ import { ConnectionLock } from './connection-lock';
 import {
   accessTokenHash,
   backoffSeconds,
+  failureBackoffBaseSeconds,
   skipReason,
   type RefreshOutcome,
   type RefreshTrigger,
@@ -261,7 +262,12 @@ export class TokenRefresher {
   ): Promise<void> {
     const failures = connection.consecutiveFailures + 1;
     const retryAt = new Date(
-      Date.now() + backoffSeconds(failures, { retryAfter: error.retryAfterSeconds }) * 1000,
+      Date.now() +
+        backoffSeconds(failures, {
+          baseSeconds: failureBackoffBaseSeconds(error.kind),
+          retryAfter: error.retryAfterSeconds,
+        }) *
+          1000,
     );
     const message = `RD refresh failed (${error.code}): ${error.message}`;
     this.logger.warn(

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
@@ -11,6 +13,7 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { connectionId, type ConnectionKey } from '../common/connection-key';
+import { BrokerMetrics } from '../metrics/broker-metrics';
 
 export interface CachedToken {
   accessToken: string;
@@ -18,6 +21,10 @@ export interface CachedToken {
 }
 
 const CHANNEL = 'connection_changed';
+/** Each listener NOTIFYs itself here to prove its connection still delivers notifications. */
+const HEARTBEAT_CHANNEL = 'token_cache_heartbeat';
+/** TCP keepalive on the listening socket: the kernel also notices a dead peer, eventually. */
+const KEEPALIVE_DELAY_MS = 10_000;
 const RECONNECT_MAX_MS = 30_000;
 
 /**
@@ -27,6 +34,13 @@ const RECONNECT_MAX_MS = 30_000;
  * connection. While that connection is down the cache is bypassed, and it starts empty each time
  * it comes back, so a notification missed in between can never serve a changed or deleted
  * connection.
+ *
+ * A connection can also die silently (a NAT or firewall dropping it): no `end`, no `error`, just
+ * no more notifications. So every TOKEN_CACHE_HEARTBEAT_MS the listener NOTIFYs itself on a
+ * heartbeat channel; a beat not back by the next one means the channel is lost: the cache is
+ * emptied and bypassed, and the listener reconnects. A change is thus served stale for at most
+ * two heartbeat intervals (10 s with the default 5 s); test/integration/token-cache.spec.ts
+ * proves it through a proxy that silently stops forwarding.
  */
 @Injectable()
 export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -37,6 +51,13 @@ export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown
   private stopped = false;
   private reconnectDelayMs = 500;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private readonly heartbeatMs: number;
+  /** This listener's heartbeats, told apart from other replicas' on the shared channel. */
+  private readonly listenerId = randomUUID();
+  private beats = 0;
+  /** The payload of the heartbeat sent and not yet received back. */
+  private pendingBeat: string | null = null;
   /** Bumped by every invalidation; see `ticket()`. */
   private invalidations = 0;
   /** When each recently invalidated connection was last invalidated (counter value). */
@@ -53,8 +74,15 @@ export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
+    @Optional() private readonly metrics?: BrokerMetrics,
   ) {
     this.entries = config.tokenCacheMax > 0 ? new LRUCache({ max: config.tokenCacheMax }) : null;
+    this.heartbeatMs = config.tokenCacheHeartbeatMs;
+  }
+
+  /** Whether cached tokens are being served (the invalidation channel is up and proven). */
+  get isListening(): boolean {
+    return this.listening;
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -64,6 +92,7 @@ export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.stopHeartbeat();
     await this.listener?.end().catch(() => undefined);
   }
 
@@ -108,15 +137,23 @@ export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown
     const client = new Client({
       connectionString: url,
       application_name: 'rdstation-token-broker:cache',
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+      // A connect or LISTEN into a black hole must fail, so the reconnect loop goes on.
+      connectionTimeoutMillis: Math.max(1000, 2 * this.heartbeatMs),
+      query_timeout: Math.max(1000, 2 * this.heartbeatMs),
     });
     client.on('notification', (message) => {
-      if (message.payload) this.forget(message.payload);
+      if (message.channel === HEARTBEAT_CHANNEL) {
+        if (message.payload === this.pendingBeat) this.pendingBeat = null;
+      } else if (message.payload) this.forget(message.payload);
     });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client));
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
+      await client.query(`LISTEN ${HEARTBEAT_CHANNEL}`);
     } catch (error) {
       this.lost(client, error as Error);
       return;
@@ -126,12 +163,45 @@ export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown
     this.listener = client;
     this.listening = true;
     this.reconnectDelayMs = 500;
+    this.startHeartbeat(client);
   }
 
-  private lost(client: Client, error?: Error): void {
+  private startHeartbeat(client: Client): void {
+    this.stopHeartbeat();
+    this.heartbeatTimer = setInterval(() => this.beat(client), this.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+    this.pendingBeat = null;
+  }
+
+  /** Checks that the previous beat came back, then sends the next one. */
+  private beat(client: Client): void {
+    if (client !== this.listener) return;
+    if (this.pendingBeat !== null) {
+      this.lost(client, new Error(`no heartbeat back within ${this.heartbeatMs} ms`), 'heartbeat');
+      return;
+    }
+    this.pendingBeat = `${this.listenerId}:${++this.beats}`;
+    // Not awaited: on a silently dead connection this never settles; the next beat decides.
+    client
+      .query(`SELECT pg_notify('${HEARTBEAT_CHANNEL}', $1)`, [this.pendingBeat])
+      .catch((error: Error) => this.lost(client, error));
+  }
+
+  private lost(
+    client: Client,
+    error?: Error,
+    reason: 'heartbeat' | 'connection' = 'connection',
+  ): void {
     if (client !== this.listener && this.listener !== null) return; // an old client's late event
+    if (this.listening) this.metrics?.tokenCacheChannelLosses.inc({ reason });
     this.listening = false;
     this.listener = null;
+    this.stopHeartbeat();
     this.forgetAll();
     client.removeAllListeners('end');
     client.end().catch(() => undefined);

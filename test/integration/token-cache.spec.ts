@@ -1,6 +1,8 @@
 import { ConnectionsRepository } from '../../src/connections/connections.repository';
 import { TokenCache } from '../../src/tokens/token-cache';
+import { startBroker, type TestBroker } from '../support/broker';
 import { auth, connect, createHarness, type Harness } from '../support/harness';
+import { startTcpHoldingProxy, type TcpHoldingProxy } from '../support/holding-proxy';
 import { waitFor } from '../support/process';
 import { seedConnections } from '../support/seed';
 
@@ -110,7 +112,7 @@ describe('token cache', () => {
       await read(h.brokers[1].url);
       const reads = countDatabaseReads(h, 1);
       await h.db.dataSource.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rdstation-token-broker:cache'`,
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rdstation-token-broker:cache' AND datname = current_database()`,
       );
       // While down (and right after it comes back, empty), every read goes to the database.
       await waitFor(
@@ -131,9 +133,88 @@ describe('token cache', () => {
         { timeoutMs: 10_000, what: 'the cache to come back' },
       );
       const [{ n }] = await h.db.dataSource.query(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'rdstation-token-broker:cache'`,
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'rdstation-token-broker:cache' AND datname = current_database()`,
       );
       expect(n).toBe(2); // both replicas listening again
+    });
+  });
+
+  describe('after a silent loss of the listening connection (no error, no end)', () => {
+    const HEARTBEAT_MS = 500;
+    let h: Harness;
+    let proxy: TcpHoldingProxy;
+    let behind: TestBroker;
+    const isCacheConnection = (startup: string) => startup.includes('rdstation-token-broker:cache');
+
+    beforeAll(async () => {
+      h = await createHarness();
+      const direct = new URL(h.db.url);
+      proxy = await startTcpHoldingProxy(direct.hostname, Number(direct.port || 5432));
+      const proxied = new URL(h.db.url);
+      proxied.hostname = proxy.host;
+      proxied.port = String(proxy.port);
+      // A replica whose database traffic goes through the proxy.
+      behind = await startBroker(proxied.toString(), {
+        RD_API_URL: h.rd.url,
+        RD_ACCOUNTS_URL: h.rd.url,
+        TOKEN_CACHE_HEARTBEAT_MS: String(HEARTBEAT_MS),
+      });
+    });
+    afterAll(async () => {
+      await behind.close();
+      await proxy.close();
+      await h.close();
+    });
+
+    it(`serves a change at most two heartbeats late (${2 * HEARTBEAT_MS} ms here, 10 s by default), then caches again`, async () => {
+      await connect(h, 'acme', 'crm');
+      const cache = behind.app.get(TokenCache);
+      await waitFor(async () => (cache.isListening ? true : undefined), { what: 'listening' });
+      const before = await read(behind.url);
+      expect((await read(behind.url)).body.accessToken).toBe(before.body.accessToken);
+
+      proxy.hold(isCacheConnection); // the listener's NOTIFYs stop arriving, silently
+      const refreshed = await fetch(`${h.broker.url}/connections/acme/refresh?product=crm`, {
+        method: 'POST',
+        headers: { authorization: auth.admin },
+      });
+      expect(refreshed.status).toBe(200);
+      const changedAt = Date.now();
+      const after = await waitFor(
+        async () => {
+          const res = await read(behind.url);
+          return res.body.accessToken !== before.body.accessToken ? res : undefined;
+        },
+        { timeoutMs: 10_000, what: 'the change to be served' },
+      );
+      const staleMs = Date.now() - changedAt;
+      expect(h.rd.isLiveAccessToken(after.body.accessToken!)).toBe(true);
+      // Detected by the heartbeat (not by an error or an end: the proxy closed nothing).
+      const metrics = await (await fetch(`${behind.url}/metrics`)).text();
+      expect(metrics).toMatch(
+        /broker_token_cache_channel_losses_total\{reason="heartbeat"\} [1-9]/,
+      );
+      expect(metrics).not.toMatch(
+        /broker_token_cache_channel_losses_total\{reason="connection"\} [1-9]/,
+      );
+      // Two heartbeat intervals at most, plus the time of one read and some scheduling slack.
+      expect(staleMs).toBeLessThanOrEqual(2 * HEARTBEAT_MS + 1500);
+      expect(cache.isListening).toBe(false); // new listeners are held too: the cache stays bypassed
+
+      // The network heals: a new listener is proven, and reads are cached again.
+      proxy.release();
+      await waitFor(async () => (cache.isListening ? true : undefined), {
+        timeoutMs: 15_000,
+        what: 'the listener to come back',
+      });
+      const reads = countDatabaseReads(h, 0);
+      const readsBehind = jest.spyOn(behind.app.get(ConnectionsRepository), 'findOne');
+      await read(behind.url);
+      await read(behind.url);
+      await read(behind.url);
+      expect(readsBehind).toHaveBeenCalledTimes(1);
+      expect(reads).not.toHaveBeenCalled();
+      jest.restoreAllMocks();
     });
   });
 

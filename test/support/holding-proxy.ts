@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 
 export interface HeldExchange {
   method: string;
@@ -76,4 +76,76 @@ export async function startHoldingProxy(upstream: string): Promise<HoldingProxy>
   const { port } = server.address() as { port: number };
   proxy.url = `http://127.0.0.1:${port}`;
   return proxy;
+}
+
+export interface TcpHoldingProxy {
+  /** host:port to connect to instead of the upstream. */
+  host: string;
+  port: number;
+  /**
+   * From now on, connections whose first bytes (a PostgreSQL startup packet carries the
+   * application_name in clear) match are silently held: nothing more is forwarded either way,
+   * and neither side is closed. Applies to open connections and to new ones until `release`.
+   */
+  hold(match: (firstBytes: string) => boolean): void;
+  /** New connections are forwarded again; the ones already held stay silent. */
+  release(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP proxy that can stop forwarding without closing anything: the silent connection loss of
+ * a NAT or firewall drop, where neither end sees an error or an end.
+ */
+export async function startTcpHoldingProxy(
+  upstreamHost: string,
+  upstreamPort: number,
+): Promise<TcpHoldingProxy> {
+  const pairs = new Set<{ client: Socket; upstream: Socket; first: string; held: boolean }>();
+  let rule: ((firstBytes: string) => boolean) | null = null;
+  const server = createNetServer((client) => {
+    const upstream = connect(upstreamPort, upstreamHost);
+    const pair = { client, upstream, first: '', held: false };
+    pairs.add(pair);
+    client.on('data', (chunk: Buffer) => {
+      if (pair.first === '') {
+        pair.first = chunk.toString('latin1');
+        if (rule?.(pair.first)) pair.held = true;
+      }
+      if (!pair.held) upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!pair.held) client.write(chunk);
+    });
+    const close = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', close);
+    upstream.on('close', close);
+    client.on('error', close);
+    upstream.on('error', close);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    host: '127.0.0.1',
+    port,
+    hold: (match) => {
+      rule = match;
+      for (const pair of pairs) if (match(pair.first)) pair.held = true;
+    },
+    release: () => {
+      rule = null;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const pair of pairs) {
+          pair.client.destroy();
+          pair.upstream.destroy();
+        }
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -1,6 +1,7 @@
 import type { Connection } from '../../src/connections/connection.entity';
 import {
   backoffSeconds,
+  failureBackoffBaseSeconds,
   guardVerdict,
   heldMessage,
   nextRefreshAt,
@@ -156,5 +157,13 @@ describe('the blast-radius guard', () => {
     expect([1, 2, 3, 4, 5, 6, 20].map(productHoldSeconds)).toEqual([
       30, 60, 120, 240, 480, 600, 600,
     ]);
+  });
+});
+
+describe('failureBackoffBaseSeconds', () => {
+  it('retries an outage within seconds, an unknown 4xx or rejected credentials from 30 s', () => {
+    expect(failureBackoffBaseSeconds('transient')).toBe(2);
+    expect(failureBackoffBaseSeconds('suspect')).toBe(30);
+    expect(failureBackoffBaseSeconds('client_rejected')).toBe(30);
   });
 });
