@@ -1,4 +1,7 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startBroker, type TestBroker } from '../support/broker';
 
@@ -7,7 +10,8 @@ describe('foundation (e2e)', () => {
   let broker: TestBroker;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
+    // An empty database: the broker must create the schema itself at start-up.
+    db = await createTestDatabase({ migrate: false });
     broker = await startBroker(db.url);
   });
   afterAll(async () => {
@@ -31,14 +35,24 @@ describe('foundation (e2e)', () => {
     });
   });
 
-  it('has applied every migration at start-up, without synchronize', async () => {
+  it('applied every migration itself at start-up, on an empty database', async () => {
+    const files = readdirSync(join(__dirname, '..', '..', 'migrations'))
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => file.replace(/\.ts$/, ''));
+    const applied: Array<{ timestamp: string; name: string }> = await db.dataSource.query(
+      `SELECT timestamp::text, name FROM migrations ORDER BY timestamp`,
+    );
+    // migrations/<timestamp>-<PascalName>.ts is recorded as <PascalName><timestamp>.
+    expect(applied.map((m) => `${m.timestamp}-${m.name.slice(0, -m.timestamp.length)}`)).toEqual(
+      files.sort(),
+    );
     const tables = await db.dataSource.query(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`,
     );
     expect(tables.map((t: { table_name: string }) => t.table_name)).toEqual(
       expect.arrayContaining(['connection_events', 'connections', 'migrations', 'oauth_states']),
     );
-    expect(db.dataSource.options.synchronize).toBe(false);
+    expect(broker.app.get(DataSource).options.synchronize).toBe(false);
   });
 
   it('answers unknown routes with the JSON error shape', async () => {

@@ -31,13 +31,16 @@ async function admin<T>(run: (client: Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** A fresh database with the real migrations applied: each test file gets its own. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/**
+ * A fresh database with the real migrations applied: each test file gets its own. `migrate: false`
+ * leaves it empty, for a test of what the broker itself does at start-up.
+ */
+export async function createTestDatabase({ migrate = true } = {}): Promise<TestDatabase> {
   const name = `broker_test_${randomBytes(6).toString('hex')}`;
   await admin((client) => client.query(`CREATE DATABASE ${name}`));
   const url = withDatabase(serverUrl(), name);
   const dataSource = await new DataSource(dataSourceOptions(url, { poolSize: 4 })).initialize();
-  await dataSource.runMigrations();
+  if (migrate) await dataSource.runMigrations();
   return {
     url,
     dataSource,

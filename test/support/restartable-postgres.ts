@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,7 +31,7 @@ function command(binary: string, args: string[]): [string, string[]] {
 }
 
 export interface RestartablePostgres {
-  /** `postgres://postgres@127.0.0.1:<port>/postgres`, stable across restarts. */
+  /** `postgres://postgres:<password>@127.0.0.1:<port>/postgres`, stable across restarts. */
   url: string;
   port: number;
   start(): Promise<void>;
@@ -41,7 +42,7 @@ export interface RestartablePostgres {
 
 /**
  * A private PostgreSQL cluster on a fixed port that a test may stop and start while a broker
- * runs on it (initdb + pg_ctl, trust authentication, listening on 127.0.0.1 only).
+ * runs on it (initdb + pg_ctl, password authentication, listening on 127.0.0.1 only).
  */
 export async function createRestartablePostgres(): Promise<RestartablePostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'broker-restartable-pg-'));
@@ -53,6 +54,9 @@ export async function createRestartablePostgres(): Promise<RestartablePostgres> 
   }
   const data = join(dir, 'data');
   const port = await freePort();
+  const password = randomBytes(12).toString('hex');
+  const passwordFile = join(dir, 'password');
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o644 }); // read by OS user "postgres"
   const pgCtl = async (args: string[]) => {
     const [file, argv] = command('pg_ctl', ['-D', data, ...args]);
     await run(file, argv);
@@ -63,14 +67,15 @@ export async function createRestartablePostgres(): Promise<RestartablePostgres> 
     '-U',
     'postgres',
     '-A',
-    'trust',
+    'scram-sha-256',
+    `--pwfile=${passwordFile}`,
     '--no-sync',
     '--no-instructions',
   ]);
   await run(initdb, initArgs);
   let running = false;
   const server: RestartablePostgres = {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
     start: async () => {
       await pgCtl([
