@@ -7,7 +7,7 @@
  *   tsx scripts/client-types.ts --check    write nothing; exit 1 when it differs
  *   tsx scripts/client-types.ts --print    write nothing; print what the file should hold
  *
- * test/client/types.spec.ts fails when the committed file differs from what this generates.
+ * test/docs/openapi.spec.ts fails when the committed file differs from what this generates.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ export const CLIENT_TYPES_FILE = join(ROOT, 'client', 'src', 'openapi.ts');
 
 const HEADER = `/**
  * Generated from openapi.json by scripts/client-types.ts (openapi-typescript + prettier): do not
- * edit. \`npm run docs:openapi\` regenerates it; test/client/types.spec.ts fails when it drifts.
+ * edit. \`npm run docs:openapi\` regenerates it; test/docs/openapi.spec.ts fails when it drifts.
  */
 `;
 

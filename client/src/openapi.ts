@@ -1,6 +1,6 @@
 /**
  * Generated from openapi.json by scripts/client-types.ts (openapi-typescript + prettier): do not
- * edit. `npm run docs:openapi` regenerates it; test/client/types.spec.ts fails when it drifts.
+ * edit. `npm run docs:openapi` regenerates it; test/docs/openapi.spec.ts fails when it drifts.
  */
 export interface paths {
   '/connections': {

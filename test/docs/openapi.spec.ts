@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serializeDocument } from '../../scripts/openapi';
@@ -115,6 +116,22 @@ describe('OpenAPI document', () => {
     expect({ [REGENERATE]: text }).toEqual({
       [REGENERATE]: serializeDocument(JSON.parse(text)),
     });
+  });
+
+  it("gives the TypeScript client's types (client/src/openapi.ts), generated from it", () => {
+    // openapi-typescript loads ES modules that jest's module system cannot: run it in a process.
+    const generated = execFileSync(
+      process.execPath,
+      [require.resolve('tsx/cli'), join(__dirname, '../../scripts/client-types.ts'), '--print'],
+      { encoding: 'utf8' },
+    );
+    const committed = readFileSync(join(__dirname, '../../client/src/openapi.ts'), 'utf8');
+    const REGENERATE_CLIENT =
+      'client/src/openapi.ts is out of date: run `npm run docs:openapi` and commit the result';
+    if (committed !== generated)
+      expect({ [REGENERATE_CLIENT]: committed }).toEqual({ [REGENERATE_CLIENT]: generated });
+    expect(committed).toContain("'/tokens/{account}'");
+    expect(committed).toContain('rejected?: string');
   });
 
   it('serves the Swagger UI at /docs', async () => {
