@@ -205,6 +205,8 @@ const OUTCOMES: Record<ErrorKind, string> = {
   rate: 'rate_limited',
 };
 type ErrorStyle = 'oauth' | 'rd' | 'rd-bare';
+/** RD's OAuth 2 server (CRM; Marketing's newer flow) or Marketing's legacy `/auth` endpoints. */
+type Flavour = 'oauth2' | 'legacy';
 
 interface Answer {
   status: number;
@@ -317,12 +319,31 @@ export class FakeRdStation {
       const call = this.callOfRequest.get(request);
       if (call) call.status = reply.statusCode;
     });
-    for (const product of ['crm', 'marketing'] as const) {
-      const { consentPath, tokenPath } = PRODUCTS[product];
-      app.get(consentPath, (request, reply) => this.consentRoute(product, request, reply));
-      app.post(consentPath, (request, reply) => this.consentRoute(product, request, reply));
-      app.post(tokenPath, (request, reply) => this.tokenRoute(product, request, reply));
+    // RD's OAuth 2 server (`/oauth/authorize`, `/oauth2/token`) serves CRM and, in its newer
+    // flow, Marketing too (RD's n8n Marketing node): the client_id tells which app it is.
+    const byClient = (request: FastifyRequest): Product =>
+      stringFields(request.query).client_id === this.clients.marketing.clientId ||
+      parseBody(request).fields.client_id === this.clients.marketing.clientId
+        ? 'marketing'
+        : 'crm';
+    for (const method of ['GET', 'POST'] as const) {
+      app.route({
+        method,
+        url: PRODUCTS.crm.consentPath,
+        handler: (request, reply) => this.consentRoute(byClient(request), request, reply, 'oauth2'),
+      });
+      app.route({
+        method,
+        url: PRODUCTS.marketing.consentPath,
+        handler: (request, reply) => this.consentRoute('marketing', request, reply, 'legacy'),
+      });
     }
+    app.post(PRODUCTS.crm.tokenPath, (request, reply) =>
+      this.tokenRoute(byClient(request), request, reply, 'oauth2'),
+    );
+    app.post(PRODUCTS.marketing.tokenPath, (request, reply) =>
+      this.tokenRoute('marketing', request, reply, 'legacy'),
+    );
     app.post('/auth/revoke', (request, reply) => this.revokeRoute(request, reply));
     app.get('/marketing/account_info', (request, reply) =>
       this.apiRoute('marketing', request, reply, (grant) => ({ name: grant.label })),
@@ -431,10 +452,18 @@ export class FakeRdStation {
 
   // ---- consent ------------------------------------------------------------------------------
 
-  private consentRoute(product: Product, request: FastifyRequest, reply: FastifyReply) {
+  private consentRoute(
+    product: Product,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    flavour: Flavour,
+  ) {
     const call = this.callOf(request);
     call.product = product;
-    const rules = PRODUCTS[product];
+    const rules =
+      flavour === 'oauth2'
+        ? { ...PRODUCTS[product], requiresResponseTypeCode: true, redirectParams: ['redirect_uri'] }
+        : PRODUCTS[product];
     const query = stringFields(request.query);
     const client = this.clients[product];
     const redirectUri = rules.redirectParams.map((name) => query[name]).find((v) => v);
@@ -491,13 +520,18 @@ export class FakeRdStation {
 
   // ---- token endpoints ----------------------------------------------------------------------
 
-  private async tokenRoute(product: Product, request: FastifyRequest, reply: FastifyReply) {
+  private async tokenRoute(
+    product: Product,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    flavour: Flavour,
+  ) {
     const call = this.callOf(request);
     const body = parseBody(request);
     const params = body.fields;
     call.product = product;
     const seen = {
-      grantType: grantTypeOf(product, params),
+      grantType: grantTypeOf(flavour, params),
       code: params.code,
       refreshToken: params.refresh_token,
       clientSecret: params.client_secret,
@@ -508,40 +542,56 @@ export class FakeRdStation {
     const failure = this.takeFailure(product, call.grantType);
     if (failure && failure.kind !== 'lost_response') {
       const kind = call.grantType === 'authorization_code' ? 'code' : 'refresh';
-      return this.inject(failure, request, reply, this.tokenError(product, kind, 'Invalid grant.'));
+      return this.inject(
+        failure,
+        request,
+        reply,
+        this.tokenError(product, kind, 'Invalid grant.', flavour),
+      );
     }
+    const expectedBody = flavour === 'oauth2' ? 'form' : 'json';
     const answer =
-      body.type === PRODUCTS[product].tokenBody && !body.invalid
-        ? product === 'crm'
-          ? this.crmToken(params)
+      body.type === expectedBody && !body.invalid
+        ? flavour === 'oauth2'
+          ? this.oauth2Token(product, params)
           : this.marketingToken(params)
-        : this.tokenError(product, 'request', wrongBodyMessage(product));
+        : this.tokenError(product, 'request', wrongBodyMessage(flavour), flavour);
     if (failure) return this.inject(failure, request, reply, answer);
     return this.send(reply, answer, { 'cache-control': 'no-store', pragma: 'no-cache' });
   }
 
-  private crmToken(params: Record<string, string>): Answer {
-    const error = (kind: ErrorKind, message: string) => this.tokenError('crm', kind, message);
+  /** RD's OAuth 2 token endpoint: CRM, or Marketing in its newer flow. */
+  private oauth2Token(product: Product, params: Record<string, string>): Answer {
+    const error = (kind: ErrorKind, message: string) =>
+      this.tokenError(product, kind, message, 'oauth2');
     if (!params.grant_type) return error('request', 'Missing grant_type.');
     if (params.grant_type !== 'authorization_code' && params.grant_type !== 'refresh_token') {
       return error('grant_type', `Unsupported grant_type ${params.grant_type}.`);
     }
-    if (!this.authenticate('crm', params)) return error('client', 'Client authentication failed.');
+    if (!this.authenticate(product, params))
+      return error('client', 'Client authentication failed.');
     if (params.grant_type === 'authorization_code') {
       if (!params.code || !params.redirect_uri)
         return error('request', 'Missing code/redirect_uri.');
-      return this.exchangeCode('crm', params.client_id, params.code, params.redirect_uri);
+      return this.exchangeCode(
+        product,
+        params.client_id,
+        params.code,
+        params.redirect_uri,
+        'oauth2',
+      );
     }
     if (!params.refresh_token) return error('request', 'Missing refresh_token.');
-    return this.refresh('crm', params.client_id, params.refresh_token);
+    return this.refresh(product, params.client_id, params.refresh_token, 'oauth2');
   }
 
   private marketingToken(params: Record<string, string>): Answer {
     const error = (kind: ErrorKind, message: string) => this.tokenError('marketing', kind, message);
     if (!this.authenticate('marketing', params)) return error('client', 'Invalid credentials.');
-    if (params.code) return this.exchangeCode('marketing', params.client_id, params.code);
+    if (params.code)
+      return this.exchangeCode('marketing', params.client_id, params.code, undefined, 'legacy');
     if (params.refresh_token)
-      return this.refresh('marketing', params.client_id, params.refresh_token);
+      return this.refresh('marketing', params.client_id, params.refresh_token, 'legacy');
     return error('request', 'Either code or refresh_token is required.');
   }
 
@@ -558,7 +608,8 @@ export class FakeRdStation {
     product: Product,
     clientId: string,
     code: string,
-    redirectUri?: string,
+    redirectUri: string | undefined,
+    flavour: Flavour,
   ): Answer {
     const entry = this.codes.get(code);
     const usable =
@@ -569,35 +620,40 @@ export class FakeRdStation {
       this.now() < entry.expiresAt &&
       (redirectUri === undefined || redirectUri === entry.redirectUri);
     if (entry && !entry.used && this.now() >= entry.expiresAt) {
-      return this.tokenError(product, 'code', 'The authorization code grant has expired.');
+      return this.tokenError(product, 'code', 'The authorization code grant has expired.', flavour);
     }
     if (!entry || !usable) {
       const message =
-        product === 'crm' ? 'The authorization code is invalid.' : 'Wrong credentials provided.';
-      return this.tokenError(product, 'bad_code', message);
+        flavour === 'oauth2' ? 'The authorization code is invalid.' : 'Wrong credentials provided.';
+      return this.tokenError(product, 'bad_code', message, flavour);
     }
     entry.used = true;
     const grant = this.createGrant(product, clientId);
-    return this.tokenAnswer(grant, this.issueAccessToken(grant));
+    return this.tokenAnswer(grant, this.issueAccessToken(grant), flavour);
   }
 
-  private refresh(product: Product, clientId: string, token: string): Answer {
+  private refresh(product: Product, clientId: string, token: string, flavour: Flavour): Answer {
     const grant = this.byRefresh.get(token);
     if (!grant || grant.product !== product || grant.clientId !== clientId) {
-      return this.tokenError(product, 'refresh', 'The refresh token is invalid.');
+      return this.tokenError(product, 'refresh', 'The refresh token is invalid.', flavour);
     }
     if (!this.refreshIsLive(grant, token)) {
-      return this.tokenError(product, 'refresh', 'The refresh token is invalid or expired.');
+      return this.tokenError(
+        product,
+        'refresh',
+        'The refresh token is invalid or expired.',
+        flavour,
+      );
     }
     if (product === 'crm' || this.marketingRotatesRefreshToken) this.rotateRefreshToken(grant);
     else grant.refreshIssuedAt = this.now();
-    return this.tokenAnswer(grant, this.issueAccessToken(grant));
+    return this.tokenAnswer(grant, this.issueAccessToken(grant), flavour);
   }
 
-  private tokenAnswer(grant: Grant, expiresIn: number): Answer {
+  private tokenAnswer(grant: Grant, expiresIn: number, flavour: Flavour): Answer {
     const tokens = { access_token: grant.accessToken, refresh_token: grant.refreshToken };
     const body =
-      grant.product === 'crm'
+      flavour === 'oauth2'
         ? { ...tokens, expires_in: expiresIn, token_type: 'Bearer' }
         : {
             access_token: tokens.access_token,
@@ -607,9 +663,25 @@ export class FakeRdStation {
     return { status: 200, body, outcome: 'ok' };
   }
 
-  private tokenError(product: Product, kind: ErrorKind, message: string): Answer {
+  /**
+   * An error in the product's shape: CRM's configured one, Marketing's RD shape on the legacy
+   * endpoint, and standard OAuth 2 for Marketing on the OAuth 2 server (its shape there is not
+   * published).
+   */
+  private tokenError(
+    product: Product,
+    kind: ErrorKind,
+    message: string,
+    flavour: Flavour = product === 'crm' ? 'oauth2' : 'legacy',
+  ): Answer {
     const style: ErrorStyle =
-      product === 'crm' ? this.crmErrorShape : this.marketingErrorWrapped ? 'rd' : 'rd-bare';
+      product === 'crm'
+        ? this.crmErrorShape
+        : flavour === 'oauth2'
+          ? 'oauth'
+          : this.marketingErrorWrapped
+            ? 'rd'
+            : 'rd-bare';
     return errorAnswer(style, kind, message);
   }
 
@@ -1055,8 +1127,8 @@ function bearerOf(request: FastifyRequest): string | undefined {
   return /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
 }
 
-function grantTypeOf(product: Product, params: Record<string, string>): GrantType | undefined {
-  if (product === 'crm') {
+function grantTypeOf(flavour: Flavour, params: Record<string, string>): GrantType | undefined {
+  if (flavour === 'oauth2') {
     const type = params.grant_type;
     return type === 'authorization_code' || type === 'refresh_token' ? type : undefined;
   }
@@ -1074,8 +1146,8 @@ function errorAnswer(style: ErrorStyle, kind: ErrorKind, message: string): Answe
   return { status, body: style === 'rd' ? { errors: inner } : inner, outcome: OUTCOMES[kind] };
 }
 
-function wrongBodyMessage(product: Product): string {
-  return product === 'crm'
+function wrongBodyMessage(flavour: Flavour): string {
+  return flavour === 'oauth2'
     ? 'The request body must be application/x-www-form-urlencoded.'
     : 'The request body must be a JSON object (application/json).';
 }

@@ -330,6 +330,62 @@ describe('CRM token endpoint', () => {
   });
 });
 
+describe("Marketing on RD's OAuth 2 server", () => {
+  it('consents at /oauth/authorize, exchanges and refreshes a form at /oauth2/token', async () => {
+    const consent = `${fake.url}/oauth/authorize?${new URLSearchParams({
+      response_type: 'code',
+      client_id: 'mkt-id',
+      redirect_uri: CALLBACK,
+      state: 's1',
+    })}`;
+    const target = await pressButton(consent, 'approve');
+    expect(target.searchParams.get('state')).toBe('s1');
+    const code = target.searchParams.get('code')!;
+    const exchange = await crmToken({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: CALLBACK,
+      ...MKT_AUTH,
+    });
+    expect(exchange.status).toBe(200);
+    expect(exchange.body).toEqual({
+      access_token: expect.any(String),
+      refresh_token: expect.any(String),
+      expires_in: 86400,
+      token_type: 'Bearer',
+    });
+    const refreshToken = exchange.body.refresh_token as string;
+    expect(fake.grantOf(refreshToken)?.product).toBe('marketing');
+    const refreshed = await crmToken({
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      ...MKT_AUTH,
+    });
+    expect(refreshed.status).toBe(200);
+    expect(
+      (await bearer('/marketing/account_info', refreshed.body.access_token as string)).status,
+    ).toBe(200);
+    // Errors there are OAuth 2's.
+    const bad = await crmToken({ grant_type: 'refresh_token', refresh_token: 'nope', ...MKT_AUTH });
+    expect(bad).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    const json = await mktToken({ ...MKT_AUTH, refresh_token: refreshToken }, '/oauth2/token');
+    expect(json).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(fake.tokenCalls({ product: 'marketing' }).map((c) => c.grantType)).toEqual([
+      'authorization_code',
+      'refresh_token',
+      'refresh_token',
+      undefined,
+    ]);
+  });
+
+  it('refuses a consent without response_type=code', async () => {
+    const res = await fetch(
+      `${fake.url}/oauth/authorize?${new URLSearchParams({ client_id: 'mkt-id', redirect_uri: CALLBACK })}`,
+    );
+    expect(res.status).toBe(400);
+  });
+});
+
 describe('Marketing token endpoint', () => {
   it('exchanges a JSON code and refreshes keeping the same refresh token', async () => {
     const code = await codeFor('marketing');

@@ -457,6 +457,33 @@ describe('RdStationClient never leaks secrets', () => {
   });
 });
 
+describe('RdStationClient with RD_MARKETING_OAUTH=oauth2', () => {
+  it('sends Marketing consent to the accounts host and token calls as forms to /oauth2/token', async () => {
+    const c = client({ RD_MARKETING_OAUTH: 'oauth2' });
+    const url = new URL(c.authorizeUrl('marketing', 'st'));
+    expect(`${url.origin}${url.pathname}`).toBe('https://accounts.example.test/oauth/authorize');
+    expect(url.searchParams.get('response_type')).toBe('code');
+    answer(reply(200, TOKENS));
+    await c.refresh('marketing', 'rt');
+    await c.exchangeCode('marketing', 'the-code');
+    expect(seen.map((request) => request.url)).toEqual(['/oauth2/token', '/oauth2/token']);
+    expect(seen[0].headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(form(seen[0].body)).toMatchObject({ grant_type: 'refresh_token', refresh_token: 'rt' });
+    expect(form(seen[1].body)).toMatchObject({
+      grant_type: 'authorization_code',
+      code: 'the-code',
+      redirect_uri: 'https://broker.example.test/oauth/callback',
+      client_id: 'mkt-client',
+    });
+    expect(c.supportsRevocation('marketing')).toBe(true);
+  });
+
+  it('keeps the legacy endpoints by default', () => {
+    const url = new URL(client().authorizeUrl('marketing', 'st'));
+    expect(url.pathname).toBe('/auth/dialog');
+  });
+});
+
 describe('RdStationClient revoke', () => {
   it('revokes a Marketing grant with its refresh token, a bearer header and a form body', async () => {
     answer(reply(200, {}));
