@@ -85,6 +85,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/connections/{account}/history': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * One connection's history, newest first
+     * @description Connects, refreshes (and what triggered them), failures with their error, condemnations, recoveries, deletes, and token reads aggregated per calling key and hour. Kept HISTORY_RETENTION_DAYS; kept after the connection is deleted. Reads are written every READ_FLUSH_SECONDS, so the last seconds may be missing.
+     */
+    get: operations['HistoryController_page'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/connections/{account}/refresh': {
     parameters: {
       query?: never;
@@ -196,6 +216,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/oauth/reconnect/{token}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A reconnect link sent to a customer (not for API callers)
+     * @description Opens the consent for the account and product the link was made for, with a fresh 10-minute state: 302 to RD Station, then the usual callback and pages. Single use, valid RECONNECT_LINK_TTL, and only while the connection is `reauthorization_required`. The link is in the `connection.reauthorization_required` event and in GET /connections/:account.
+     */
+    get: operations['OAuthController_reconnect'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/proxy/{rdPath}': {
     parameters: {
       query?: never;
@@ -256,10 +296,49 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    AccountConnectionView: {
+      /** @example acme-42 */
+      account: string;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      expiresAt: string;
+      /**
+       * Format: date-time
+       * @description set while RD rejected this grant but the blast-radius guard held the rejection (status refresh_failing, grant kept)
+       */
+      heldSince: Record<string, never> | null;
+      /**
+       * @description RD account name (Marketing)
+       * @example Acme Marketing
+       */
+      label: Record<string, never> | null;
+      /** @example RD refresh failed (http_503): Service Unavailable */
+      lastError: Record<string, never> | null;
+      /** Format: date-time */
+      lastErrorAt: Record<string, never> | null;
+      /** Format: date-time */
+      lastRefreshedAt: Record<string, never> | null;
+      /** Format: date-time */
+      nextRefreshAt: Record<string, never> | null;
+      /** @enum {string} */
+      product: 'crm' | 'marketing';
+      /**
+       * @description for a `reauthorization_required` connection, a link to send to the customer: opening it starts a fresh consent for this account and product. Single use, valid RECONNECT_LINK_TTL; null otherwise
+       * @example https://broker.example.com/oauth/reconnect/example-link-token-not-real
+       */
+      reconnectUrl: string | null;
+      /** Format: date-time */
+      reconnectUrlExpiresAt: string | null;
+      /** @enum {string} */
+      status: 'active' | 'refresh_failing' | 'reauthorization_required';
+      /** Format: date-time */
+      updatedAt: string;
+    };
     AccountConnections: {
       /** @example acme-42 */
       account: string;
-      connections: components['schemas']['ConnectionView'][];
+      connections: components['schemas']['AccountConnectionView'][];
     };
     AuthorizeUrlBody: {
       /**
@@ -340,6 +419,31 @@ export interface components {
       message: string;
       /** @example 404 */
       statusCode: number;
+    };
+    HistoryItem: {
+      /**
+       * Format: date-time
+       * @description when it happened; for reads, the hour
+       */
+      at: string;
+      /**
+       * @example {
+       *       "trigger": "scheduled"
+       *     }
+       */
+      detail: {
+        [key: string]: unknown;
+      };
+      /**
+       * @description `connection.created` (detail: via consent or import, replaced), `connection.refreshed` (trigger: scheduled, on_read or forced), `connection.refresh_failed` (error, retryAt), `connection.reauthorization_required` (reason), `connection.recovered`, `connection.deleted` (revokedAtRd), `connection.read` (caller, count, firstAt, lastAt: the token reads of one API key in that hour), and any other event the broker records
+       * @example connection.refreshed
+       */
+      type: string;
+    };
+    HistoryPage: {
+      items: components['schemas']['HistoryItem'][];
+      /** @description pass as `cursor` for the next (older) page; null on the last page */
+      nextCursor: string | null;
     };
     ImportConnectionBody: {
       /**
@@ -811,6 +915,64 @@ export interface operations {
       };
     };
   };
+  HistoryController_page: {
+    parameters: {
+      query?: {
+        /** @description crm or marketing; may be left out when only one product is configured */
+        product?: 'crm' | 'marketing';
+        limit?: number;
+        /** @description `nextCursor` of the previous page */
+        cursor?: string;
+      };
+      header?: never;
+      path: {
+        /** @description the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : - */
+        account: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['HistoryPage'];
+        };
+      };
+      /** @description `invalid_request`: bad account, product, limit or cursor */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `forbidden`: the key is not an admin key */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `rate_limited`: too many failed attempts from this address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
   ConnectionsController_refresh: {
     parameters: {
       query?: {
@@ -997,6 +1159,15 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description `forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
       /** @description `rate_limited`: too many failed attempts from this address */
       429: {
         headers: {
@@ -1050,6 +1221,43 @@ export interface operations {
         };
       };
       /** @description `rate_limited`: more than 60 callbacks a minute from one address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  OAuthController_reconnect: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description the token of the link */
+        token: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description redirect to the RD Station consent */
+      302: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description HTML page: the link is unknown, used, expired, or the connection no longer needs it */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/html': unknown;
+        };
+      };
+      /** @description `rate_limited`: more than 60 requests a minute from one address */
       429: {
         headers: {
           [name: string]: unknown;
@@ -1760,6 +1968,15 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+      /** @description `forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `not_connected`: no connection for this account and product */
       404: {

@@ -20,6 +20,7 @@ import {
 import { APP_CONFIG, type ApiKey, type AppConfig } from '../config/config';
 import type { AuthenticatedRequest } from '../logging/logger';
 import { FailedAuthLimiter } from './failed-auth.limiter';
+import { KeyScope } from './key-scope';
 
 const ADMIN_ONLY = 'broker:admin-only';
 
@@ -27,6 +28,7 @@ interface KnownKey {
   name: string;
   admin: boolean;
   digest: Buffer;
+  scope?: KeyScope;
 }
 
 function digest(secret: string): Buffer {
@@ -48,7 +50,12 @@ export class ApiKeyGuard implements CanActivate {
     private readonly limiter: FailedAuthLimiter,
   ) {
     const known = (keys: ApiKey[], admin: boolean) =>
-      keys.map((key) => ({ name: key.name, admin, digest: digest(key.secret) }));
+      keys.map((key) => ({
+        name: key.name,
+        admin,
+        digest: digest(key.secret),
+        scope: admin ? undefined : scopeOf(config, key.name),
+      }));
     this.keys = [...known(config.apiKeys, false), ...known(config.adminApiKeys, true)];
   }
 
@@ -67,6 +74,7 @@ export class ApiKeyGuard implements CanActivate {
       );
     }
     request.raw.apiKeyName = key.name;
+    if (key.scope) request.raw.apiKeyScope = key.scope;
     const adminOnly = this.reflector.getAllAndOverride<boolean>(ADMIN_ONLY, [
       context.getHandler(),
       context.getClass(),
@@ -86,6 +94,22 @@ export class ApiKeyGuard implements CanActivate {
     }
     return found;
   }
+}
+
+function scopeOf(config: AppConfig, name: string): KeyScope | undefined {
+  const rules = config.apiKeyScopes.get(name);
+  return rules ? new KeyScope(rules) : undefined;
+}
+
+/** One line per key for the start-up log: its name and what it reaches, never its secret. */
+export function describeKeys(config: AppConfig): string[] {
+  return [
+    ...config.apiKeys.map((key) => {
+      const scope = scopeOf(config, key.name);
+      return `API key "${key.name}": ${scope ? `only ${scope.toString()}` : 'every account'}`;
+    }),
+    ...config.adminApiKeys.map((key) => `admin key "${key.name}": every account and admin routes`),
+  ];
 }
 
 /** Any key of API_KEYS or ADMIN_API_KEYS. */

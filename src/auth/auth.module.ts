@@ -1,7 +1,17 @@
-import { Global, Module } from '@nestjs/common';
-import { ApiKeyGuard } from './api-key.guard';
+import { Global, Inject, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { ApiKeyGuard, describeKeys } from './api-key.guard';
 import { FailedAuthLimiter } from './failed-auth.limiter';
 
 @Global()
 @Module({ providers: [ApiKeyGuard, FailedAuthLimiter], exports: [ApiKeyGuard, FailedAuthLimiter] })
-export class AuthModule {}
+export class AuthModule implements OnApplicationBootstrap {
+  private readonly logger = new Logger('ApiKeys');
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  /** Operators see at start-up what each key may reach (API_KEY_SCOPES). */
+  onApplicationBootstrap(): void {
+    for (const line of describeKeys(this.config)) this.logger.log(line);
+  }
+}

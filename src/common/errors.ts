@@ -45,3 +45,8 @@ export class ProviderUnavailableError extends BrokerError {
     super(message);
   }
 }
+
+export class ForbiddenError extends BrokerError {
+  readonly status = 403;
+  readonly code = 'forbidden';
+}

@@ -44,6 +44,59 @@ const apiKeyList = z.string().transform((value, ctx) => {
   return keys;
 });
 
+export interface ScopeRule {
+  product: 'crm' | 'marketing';
+  /** An exact account, or the prefix before a trailing `*` (`''` for every account). */
+  account: string;
+  prefix: boolean;
+}
+
+const SCOPE_PATTERN = /^(crm|marketing):([A-Za-z0-9._:-]{0,128})(\*?)$/;
+
+/**
+ * `API_KEY_SCOPES`: `name=rule;name=rule`, a rule being `product:accountPattern[,…]`. Which names
+ * exist is checked against API_KEYS by the schema's refinement below.
+ */
+const apiKeyScopes = z
+  .string()
+  .default('')
+  .transform((value, ctx) => {
+    const scopes = new Map<string, ScopeRule[]>();
+    const entries = value
+      .split(';')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry.length > 0);
+    for (const [index, entry] of entries.entries()) {
+      const separator = entry.indexOf('=');
+      const name = separator < 0 ? '' : entry.slice(0, separator).trim();
+      const rules = list(separator < 0 ? '' : entry.slice(separator + 1)).map((pattern) => {
+        const match = SCOPE_PATTERN.exec(pattern);
+        return match && (match[2] !== '' || match[3] === '*')
+          ? {
+              product: match[1] as ScopeRule['product'],
+              account: match[2],
+              prefix: match[3] === '*',
+            }
+          : pattern;
+      });
+      const bad = rules.find((rule) => typeof rule === 'string');
+      if (!ACCOUNT_NAME.test(name) || rules.length === 0 || bad !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            `entry ${index + 1} must be name=product:account[,product:account…] with product crm or marketing ` +
+            `and account exact or a prefix ending in *` +
+            (bad !== undefined ? ` ("${bad.slice(0, 140)}" is not)` : ''),
+        });
+      } else if (scopes.has(name)) {
+        ctx.addIssue({ code: 'custom', message: `key name "${name}" appears twice` });
+      } else {
+        scopes.set(name, rules as ScopeRule[]);
+      }
+    }
+    return scopes;
+  });
+
 const encryptionKey = z.string().transform((value, ctx) => {
   const bytes = Buffer.from(value.trim(), 'base64');
   if (bytes.length !== 32 || bytes.toString('base64') !== value.trim()) {
@@ -73,6 +126,22 @@ const integer = (min: number, max: number) =>
     .int({ error: 'must be an integer' })
     .min(min, { error: `must be at least ${min}` })
     .max(max, { error: `must be at most ${max}` });
+
+const DURATION_UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** A duration as seconds: `3600`, `90s`, `15m`, `36h`, `7d`; from a minute up to a year. */
+const duration = z.string().transform((value, ctx) => {
+  const match = /^(\d{1,9})([smhd]?)$/.exec(value.trim());
+  const seconds = match ? Number(match[1]) * DURATION_UNITS[match[2]] : NaN;
+  if (!(seconds >= 60 && seconds <= 366 * 86_400)) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'must be seconds or a number with s, m, h or d (e.g. 7d), between 1 minute and 1 year',
+    });
+  }
+  return seconds;
+});
 
 const cronExpression = z.string().refine(
   (value) => {
@@ -128,7 +197,10 @@ export const envSchema = z.object({
       'base URL the browser reaches (default `http://localhost:$PORT`); the OAuth redirect URI is `$PUBLIC_URL/oauth/callback`',
     ),
   DATABASE_URL: z
-    .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres://user:pass@host:port/db URL' })
+    .url({
+      protocol: /^postgres(ql)?$/,
+      error: 'must be a postgres://user:pass@host:port/db URL',
+    })
     .optional()
     .describe('`postgres://user:pass@host:port/db`; unset runs an embedded PostgreSQL'),
   DATA_DIR: z
@@ -163,6 +235,9 @@ export const envSchema = z.object({
     .describe(
       'comma-separated `name:secret` pairs (secret ≥ 32 chars) for services that read tokens and start authorizations; required when `NODE_ENV=production`, otherwise unset generates a development key `dev` in `DATA_DIR` and prints it at start-up',
     ),
+  API_KEY_SCOPES: apiKeyScopes.describe(
+    '`;`-separated `name=rule`; a rule is a comma-separated list of `product:accountPattern`, the pattern an exact account or a prefix ending in `*` (`billing=crm:*;sync=marketing:acme-*`). A key listed reaches only what its rule matches (403 `forbidden` elsewhere); a key not listed reaches every account. Admin keys are not scoped',
+  ),
   ADMIN_API_KEYS: apiKeyList
     .default([])
     .describe('same form; these may also list, import, refresh and delete connections'),
@@ -257,9 +332,33 @@ export const envSchema = z.object({
   EVENTS_WEBHOOK_URL: httpUrl.optional().describe('where connection events are POSTed'),
   EVENTS_WEBHOOK_SECRET: z
     .string()
-    .min(16, { error: 'must be at least 16 characters' })
+    .transform((value, ctx) => {
+      const secrets = list(value);
+      if (secrets.length === 0 || secrets.some((secret) => secret.length < 16)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be one or more comma-separated secrets of at least 16 characters',
+        });
+      }
+      return secrets;
+    })
     .optional()
-    .describe('HMAC-SHA256 key of `X-Broker-Signature` (required with `EVENTS_WEBHOOK_URL`)'),
+    .describe(
+      'HMAC-SHA256 key of `X-Broker-Signature` (required with `EVENTS_WEBHOOK_URL`); during a rotation, a comma-separated list: each delivery is signed with every one (`v1=` repeated)',
+    ),
+  READ_FLUSH_SECONDS: integer(1, 300)
+    .default(5)
+    .describe(
+      'token reads are counted in memory and written as hourly aggregates this often; a crash loses at most this much of the counts',
+    ),
+  HISTORY_RETENTION_DAYS: integer(1, 3650)
+    .default(30)
+    .describe('how long per-connection history (events and read aggregates) is kept'),
+  RECONNECT_LINK_TTL: duration
+    .prefault('7d')
+    .describe(
+      'how long a reconnect link stays valid: seconds, or a number with `s`, `m`, `h` or `d` (`7d`, `36h`)',
+    ),
   TRUSTED_PROXIES: trustedProxies.describe(
     'comma-separated addresses/CIDRs of the proxies whose `X-Forwarded-For` is believed; empty trusts none (every limit counts the connecting address)',
   ),
@@ -285,6 +384,24 @@ export const envSchema = z.object({
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
     .describe('pino level; logs are JSON lines'),
+});
+
+/**
+ * envSchema with the checks that read several variables: what `loadConfig` validates against.
+ * A scope for a name that is not in API_KEYS is a typo that would silently scope nothing.
+ */
+export const validatedEnvSchema = envSchema.superRefine((env, ctx) => {
+  // Unset API_KEYS (development) means the one generated key, named `dev` (config.ts).
+  const known = new Set((env.API_KEYS ?? [{ name: 'dev' }]).map((key) => key.name));
+  for (const name of env.API_KEY_SCOPES.keys()) {
+    if (!known.has(name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['API_KEY_SCOPES'],
+        message: `"${name}" is not a key name of API_KEYS (admin keys are not scoped)`,
+      });
+    }
+  }
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { envSchema, type Env } from './config.schema';
+import { validatedEnvSchema, type Env, type ScopeRule } from './config.schema';
+
+export type { ScopeRule };
 
 export type Product = 'crm' | 'marketing';
 export const PRODUCTS: readonly Product[] = ['crm', 'marketing'];
@@ -48,6 +50,8 @@ export interface AppConfig {
   /** Set when API_KEYS was unset outside production: the generated key `dev` in DATA_DIR. */
   devApiKey?: { file: string; secret: string; created: boolean };
   adminApiKeys: ApiKey[];
+  /** API_KEY_SCOPES: the rules of each scoped key of API_KEYS; a key not here reaches everything. */
+  apiKeyScopes: Map<string, ScopeRule[]>;
   products: Partial<Record<Product, ProductCredentials>>;
   rd: {
     apiUrl: string;
@@ -68,7 +72,10 @@ export interface AppConfig {
   tokenCacheMax: number;
   /** How often the cache's LISTEN connection proves itself; a missed beat drops the cache. */
   tokenCacheHeartbeatMs: number;
-  events: { webhookUrl?: string; webhookSecret?: string };
+  /** `webhookSecrets`: every delivery is signed with each (rotation), the first being the new one. */
+  events: { webhookUrl?: string; webhookSecrets: string[] };
+  history: { readFlushSeconds: number; retentionDays: number };
+  reconnectLinkTtlSeconds: number;
   logLevel: Env['LOG_LEVEL'];
   http: HttpLimits;
 }
@@ -158,7 +165,7 @@ function loadOrCreateDevApiKey(dataDir: string): NonNullable<AppConfig['devApiKe
 export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
   // An empty variable means "unset", as in most twelve-factor tools.
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
-  const parsed = envSchema.safeParse(present);
+  const parsed = validatedEnvSchema.safeParse(present);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const variable = String(issue.path[0] ?? 'environment');
@@ -235,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     apiKeys,
     devApiKey,
     adminApiKeys: e.ADMIN_API_KEYS,
+    apiKeyScopes: e.API_KEY_SCOPES,
     products,
     rd: {
       apiUrl: trimSlash(e.RD_API_URL),
@@ -256,7 +264,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     schedulerEnabled: e.SCHEDULER_ENABLED,
     tokenCacheMax: e.TOKEN_CACHE_MAX,
     tokenCacheHeartbeatMs: e.TOKEN_CACHE_HEARTBEAT_MS,
-    events: { webhookUrl: e.EVENTS_WEBHOOK_URL, webhookSecret: e.EVENTS_WEBHOOK_SECRET },
+    events: { webhookUrl: e.EVENTS_WEBHOOK_URL, webhookSecrets: e.EVENTS_WEBHOOK_SECRET ?? [] },
+    history: { readFlushSeconds: e.READ_FLUSH_SECONDS, retentionDays: e.HISTORY_RETENTION_DAYS },
+    reconnectLinkTtlSeconds: e.RECONNECT_LINK_TTL,
     logLevel: e.LOG_LEVEL,
     http: {
       trustedProxies: e.TRUSTED_PROXIES,

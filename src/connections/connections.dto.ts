@@ -220,12 +220,27 @@ export class ConnectionView {
   }
 }
 
+export class AccountConnectionView extends ConnectionView {
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: 'https://broker.example.com/oauth/reconnect/example-link-token-not-real',
+    description:
+      'for a `reauthorization_required` connection, a link to send to the customer: opening it starts a ' +
+      'fresh consent for this account and product. Single use, valid RECONNECT_LINK_TTL; null otherwise',
+  })
+  reconnectUrl: string | null;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String })
+  reconnectUrlExpiresAt: string | null;
+}
+
 export class AccountConnections {
   @ApiProperty({ example: 'acme-42' })
   account: string;
 
-  @ApiProperty({ type: [ConnectionView] })
-  connections: ConnectionView[];
+  @ApiProperty({ type: [AccountConnectionView] })
+  connections: AccountConnectionView[];
 }
 
 export class ConnectionPage {

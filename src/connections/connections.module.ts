@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { EventsModule } from '../events/events.module';
+import { ReconnectLinksModule } from '../oauth/reconnect-links.module';
 import { RdStationModule } from '../rdstation/rdstation.module';
 import { RefreshModule } from '../refresh/refresh.module';
 import { ConnectionsController } from './connections.controller';
@@ -8,7 +9,13 @@ import { ConnectionsStoreModule } from './connections-store.module';
 
 /** The admin routes: list, inspect, import, refresh now, delete. */
 @Module({
-  imports: [ConnectionsStoreModule, RefreshModule, RdStationModule, EventsModule],
+  imports: [
+    ConnectionsStoreModule,
+    RefreshModule,
+    RdStationModule,
+    EventsModule,
+    ReconnectLinksModule,
+  ],
   controllers: [ConnectionsController],
   providers: [ConnectionsService],
 })

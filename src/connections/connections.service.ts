@@ -6,6 +6,7 @@ import { InvalidRequestError, NotConnectedError, ProviderUnavailableError } from
 import { ACCOUNT_PATTERN } from '../common/validation';
 import { PRODUCTS, type Product } from '../config/config';
 import { EventsOutbox } from '../events/events.outbox';
+import { ReconnectLinks, type ReconnectLink } from '../oauth/reconnect-links';
 import { RdStationClient } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
 import { CondemnGuard } from '../refresh/condemn-guard';
@@ -72,6 +73,7 @@ export class ConnectionsService {
     private readonly rd: RdStationClient,
     private readonly events: EventsOutbox,
     private readonly guard: CondemnGuard,
+    private readonly reconnectLinks: ReconnectLinks,
   ) {}
 
   async list(filter: Omit<ListFilter, 'after'>, cursor?: string): Promise<ConnectionPage> {
@@ -87,7 +89,20 @@ export class ConnectionsService {
   async forAccount(account: string): Promise<AccountConnections> {
     const rows = await this.connections.findForAccount(account);
     if (rows.length === 0) throw new NotConnectedError(account, 'any');
-    return { account, connections: rows.map(ConnectionView.of) };
+    const links = rows.some((row) => row.status === 'reauthorization_required')
+      ? await this.reconnectLinks.liveFor(account)
+      : new Map<Product, ReconnectLink>();
+    return {
+      account,
+      connections: rows.map((row) => {
+        const link = row.status === 'reauthorization_required' ? links.get(row.product) : undefined;
+        return {
+          ...ConnectionView.of(row),
+          reconnectUrl: link?.url ?? null,
+          reconnectUrlExpiresAt: link?.expiresAt.toISOString() ?? null,
+        };
+      }),
+    };
   }
 
   /**

@@ -3,8 +3,9 @@ import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Agent, request } from 'undici';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
 import { BrokerMetrics } from '../metrics/broker-metrics';
+import { ReconnectLinks } from '../oauth/reconnect-links';
 import { backoffSeconds } from '../refresh/refresh-policy';
 
 interface PendingEvent {
@@ -21,15 +22,30 @@ const BATCH = 50;
 const TIMEOUT_MS = 5_000;
 const RETRY_CAP_SECONDS = 3600;
 
-export function signature(body: string, secret: string): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+/**
+ * `X-Broker-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, with one `v1=` per
+ * EVENTS_WEBHOOK_SECRET (two during a rotation). The timestamp inside the signed text lets a
+ * receiver refuse an old delivery replayed later; the event `id` in the body lets it drop a
+ * duplicate (README: "Receiving webhooks").
+ */
+export function signatureHeader(
+  body: string,
+  secrets: readonly string[],
+  timestamp = Math.floor(Date.now() / 1000),
+): string {
+  const signed = `${timestamp}.${body}`;
+  return [
+    `t=${timestamp}`,
+    ...secrets.map((secret) => `v1=${createHmac('sha256', secret).update(signed).digest('hex')}`),
+  ].join(',');
 }
 
 /**
  * Delivers the outbox to EVENTS_WEBHOOK_URL, at least once: an event is marked delivered only
  * after a 2xx; a failure schedules the next attempt with exponential backoff (capped at an hour).
  * Replicas claim disjoint batches (SKIP LOCKED plus a lease), so each event is POSTed by one.
- * Receivers may see a duplicate after a crash: `X-Broker-Event-Id` lets them drop it.
+ * Receivers may see a duplicate after a crash: the body's `id` (also `X-Broker-Event-Id`) lets
+ * them drop it. Each attempt is signed afresh, with the time of that attempt.
  */
 @Injectable()
 export class EventsDispatcher implements OnModuleDestroy {
@@ -40,6 +56,7 @@ export class EventsDispatcher implements OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly metrics: BrokerMetrics,
+    private readonly reconnectLinks: ReconnectLinks,
   ) {}
 
   async onModuleDestroy(): Promise<void> {
@@ -79,13 +96,28 @@ export class EventsDispatcher implements OnModuleDestroy {
     return rows;
   }
 
+  /**
+   * A condemned connection's event carries its reconnect link while the link is live. The link is
+   * never stored in the event (the database keeps only its hash), so it is added here.
+   */
+  private async detailOf(event: PendingEvent): Promise<Record<string, unknown>> {
+    if (event.type !== 'connection.reauthorization_required') return event.detail;
+    const link = (await this.reconnectLinks.liveFor(event.account, event.product as Product)).get(
+      event.product as Product,
+    );
+    return link
+      ? { ...event.detail, reconnectUrl: link.url, reconnectUrlExpiresAt: link.expiresAt }
+      : event.detail;
+  }
+
   private async deliver(event: PendingEvent): Promise<boolean> {
     const body = JSON.stringify({
+      id: event.id,
       type: event.type,
       account: event.account,
       product: event.product,
       at: new Date(event.created_at).toISOString(),
-      detail: event.detail,
+      detail: await this.detailOf(event),
     });
     let failure: string;
     try {
@@ -94,7 +126,7 @@ export class EventsDispatcher implements OnModuleDestroy {
         dispatcher: this.agent,
         headers: {
           'content-type': 'application/json',
-          'x-broker-signature': signature(body, this.config.events.webhookSecret!),
+          'x-broker-signature': signatureHeader(body, this.config.events.webhookSecrets),
           'x-broker-event-id': event.id,
         },
         body,

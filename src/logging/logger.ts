@@ -2,11 +2,14 @@ import type { LoggerService } from '@nestjs/common';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { AppConfig } from '../config/config';
+import type { KeyScope } from '../auth/key-scope';
 import { redactUrl, REDACT_PATHS } from './redaction';
 
 /** Set by the API-key guard so the request line names the calling service (never its secret). */
 export interface AuthenticatedRequest {
   apiKeyName?: string;
+  /** The key's API_KEY_SCOPES rule; unset for admin keys and keys reaching every account. */
+  apiKeyScope?: KeyScope;
 }
 
 /** The one pino logger of an application: JSON lines, redacted, used by fastify and by Nest. */

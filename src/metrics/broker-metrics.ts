@@ -24,6 +24,13 @@ export class BrokerMetrics {
     registers: [this.registry],
   });
 
+  readonly tokenReadsByCaller = new Counter({
+    name: 'broker_token_reads_by_caller_total',
+    help: 'Tokens handed out by calling key (API key name) and product; advanced at each read-count flush (READ_FLUSH_SECONDS)',
+    labelNames: ['caller', 'product'],
+    registers: [this.registry],
+  });
+
   readonly refreshes = new Counter({
     name: 'broker_refreshes_total',
     help: 'Refresh calls to RD by product and outcome (ok, transient, suspect, client_rejected, permanent, held)',

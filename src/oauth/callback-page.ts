@@ -1,4 +1,91 @@
-/** The small pages the browser sees at the end of a consent: self-contained, no external assets. */
+/**
+ * The small pages the browser sees at the end of a consent: self-contained, no external assets,
+ * in Brazilian Portuguese or English after Accept-Language (RD Station's users are Brazilian, so
+ * Portuguese when the header is missing or names neither).
+ */
+
+import { CALLBACK_FAILURES } from './oauth.service';
+
+export type Language = 'pt-BR' | 'en';
+
+/**
+ * The language of the highest-weighted range of Accept-Language (RFC 9110 §12.5.4) that is
+ * Portuguese or English; ties go to the earlier range. Two languages and a default do not need a
+ * negotiation library.
+ */
+export function pickLanguage(header: unknown): Language {
+  if (typeof header !== 'string') return 'pt-BR';
+  let best: { language: Language; q: number } | null = null;
+  for (const range of header.slice(0, 1000).split(',', 50)) {
+    const [tag, ...params] = range.trim().toLowerCase().split(';');
+    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const q = qParam ? Number(qParam.slice(2)) : 1;
+    if (!(q > 0 && q <= 1)) continue;
+    const primary = tag.trim().split('-')[0];
+    const language: Language | null = primary === 'pt' ? 'pt-BR' : primary === 'en' ? 'en' : null;
+    if (language && (!best || q > best.q)) best = { language, q };
+  }
+  return best?.language ?? 'pt-BR';
+}
+
+const PRODUCT_NAMES = { crm: 'RD Station CRM', marketing: 'RD Station Marketing' };
+
+/** Everything a page says, per language. Failure reasons: the `reason` of CONTRACT.md's callback. */
+export const PAGE_TEXT: Record<
+  Language,
+  {
+    connectedTitle: string;
+    connected: (product: 'crm' | 'marketing', account: string) => string;
+    failedTitle: string;
+    failures: Record<string, string>;
+    /** For a reason without a sentence of its own. */
+    failedGeneric: string;
+    errorWord: string;
+  }
+> = {
+  en: {
+    connectedTitle: 'Connected',
+    connected: (product, account) =>
+      `${PRODUCT_NAMES[product]} is now connected for account ${account}. You can close this window.`,
+    failedTitle: 'Connection failed',
+    failedGeneric: 'The connection could not be completed. Nothing was connected.',
+    errorWord: 'error',
+    // The English sentences are the reasons' own (oauth.service.ts); translations follow them.
+    failures: {
+      ...CALLBACK_FAILURES,
+      reconnect_link_invalid:
+        'This reconnect link is unknown, was already used, or has expired. Ask for a new one.',
+    },
+  },
+  'pt-BR': {
+    connectedTitle: 'Conectado',
+    connected: (product, account) =>
+      `${PRODUCT_NAMES[product]} está conectado à conta ${account}. Você já pode fechar esta janela.`,
+    failedTitle: 'Não foi possível conectar',
+    failedGeneric: 'Não foi possível concluir a conexão. Nada foi conectado.',
+    errorWord: 'erro',
+    failures: {
+      invalid_state:
+        'Este link de autorização é desconhecido, já foi usado ou expirou. Comece a conexão de novo.',
+      access_denied: 'A autorização foi recusada no RD Station. Nada foi conectado.',
+      provider_error:
+        'O RD Station devolveu um erro em vez de uma autorização. Nada foi conectado.',
+      missing_code:
+        'O RD Station devolveu o navegador sem um código de autorização. Comece a conexão de novo.',
+      code_rejected:
+        'O RD Station recusou o código de autorização (ele pode ter expirado). Comece a conexão de novo.',
+      app_misconfigured:
+        'O RD Station recusou as configurações do app RD deste broker (client id ou secret) ao concluir a conexão. ' +
+        'Nada foi conectado; o operador do broker precisa corrigi-las.',
+      invalid_issuer:
+        'A resposta da autorização não veio do servidor do RD Station esperado. Nada foi conectado.',
+      provider_unavailable:
+        'Não foi possível falar com o RD Station para concluir a conexão. Tente de novo em instantes.',
+      reconnect_link_invalid:
+        'Este link de reconexão é desconhecido, já foi usado ou expirou. Peça um novo link.',
+    },
+  },
+};
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -16,10 +103,37 @@ export const PAGE_HEADERS: Record<string, string> = {
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 };
 
-export function renderPage(kind: 'success' | 'error', title: string, message: string): string {
+/** The page saying the connection worked. */
+export function successPage(
+  language: Language,
+  product: 'crm' | 'marketing',
+  account: string,
+): string {
+  const text = PAGE_TEXT[language];
+  return renderPage(language, 'success', text.connectedTitle, text.connected(product, account));
+}
+
+/**
+ * The page saying why it failed; an unknown reason falls back to a generic sentence. A provider's
+ * own error code (`provider_error`) is shown after it, escaped like everything else.
+ */
+export function failurePage(language: Language, reason: string, providerError?: string): string {
+  const text = PAGE_TEXT[language];
+  const message =
+    (text.failures[reason] ?? text.failedGeneric) +
+    (providerError ? ` (${text.errorWord}: ${providerError})` : '');
+  return renderPage(language, 'error', text.failedTitle, message);
+}
+
+export function renderPage(
+  language: Language,
+  kind: 'success' | 'error',
+  title: string,
+  message: string,
+): string {
   const color = kind === 'success' ? '#13795b' : '#b42318';
   return `<!doctype html>
-<html lang="en">
+<html lang="${language}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

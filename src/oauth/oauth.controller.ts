@@ -1,26 +1,40 @@
-import { Body, Controller, Get, Inject, Post, Query, Res, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  Inject,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
 import { ThrottlerGuard } from '@nestjs/throttler';
 import {
   ApiBadRequestResponse,
   ApiCreatedResponse,
+  ApiForbiddenResponse,
   ApiFoundResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiParam,
   ApiQuery,
   ApiTags,
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RequireApiKey } from '../auth/api-key.guard';
+import { assertScope } from '../auth/key-scope';
+import type { AuthenticatedRequest } from '../logging/logger';
 import { assertAccount, resolveProduct } from '../common/validation';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { ErrorResponse } from '../common/error.dto';
-import { PAGE_HEADERS, renderPage } from './callback-page';
+import { failurePage, PAGE_HEADERS, pickLanguage, successPage } from './callback-page';
 import { AuthorizeUrlBody, AuthorizeUrlResponse, type CallbackQuery } from './oauth.dto';
-import { CALLBACK_FAILURES, OAuthService } from './oauth.service';
+import { OAuthService } from './oauth.service';
 import { withOutcome } from './return-url';
-
-const PRODUCT_NAMES = { crm: 'RD Station CRM', marketing: 'RD Station Marketing' };
 
 @ApiTags('oauth')
 @Controller('oauth')
@@ -44,12 +58,21 @@ export class OAuthController {
     type: ErrorResponse,
     description: '`invalid_request`: bad account/product, or returnTo not allowed',
   })
-  authorizeUrl(@Body() body: AuthorizeUrlBody): Promise<AuthorizeUrlResponse> {
-    return this.oauth.authorizeUrl(
-      assertAccount(body.account),
-      resolveProduct(this.config, body.product),
-      body.returnTo,
-    );
+  @ApiForbiddenResponse({
+    type: ErrorResponse,
+    description: '`forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match',
+  })
+  authorizeUrl(
+    @Body() body: AuthorizeUrlBody,
+    @Req() request: FastifyRequest,
+  ): Promise<AuthorizeUrlResponse> {
+    const key = {
+      account: assertAccount(body.account),
+      product: resolveProduct(this.config, body.product),
+    };
+    const caller = request.raw as AuthenticatedRequest;
+    assertScope(caller, key);
+    return this.oauth.authorizeUrl(key.account, key.product, body.returnTo);
   }
 
   @Get('callback')
@@ -91,9 +114,14 @@ export class OAuthController {
   @ApiTooManyRequestsResponse({
     description: '`rate_limited`: more than 60 callbacks a minute from one address',
   })
-  async callback(@Query() query: CallbackQuery, @Res() reply: FastifyReply): Promise<void> {
+  async callback(
+    @Query() query: CallbackQuery,
+    @Headers('accept-language') acceptLanguage: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     const outcome = await this.oauth.completeAuthorization(query);
-    void reply.headers(PAGE_HEADERS);
+    const language = pickLanguage(acceptLanguage);
+    void reply.headers(PAGE_HEADERS).header('Content-Language', language);
     const returnTo = outcome.pending?.returnTo;
     if (outcome.ok) {
       const { account, product } = outcome.pending;
@@ -102,15 +130,7 @@ export class OAuthController {
           withOutcome(returnTo, { account, product, status: 'connected' }),
           302,
         );
-      return void reply
-        .status(200)
-        .send(
-          renderPage(
-            'success',
-            'Connected',
-            `${PRODUCT_NAMES[product]} is now connected for account ${account}. You can close this window.`,
-          ),
-        );
+      return void reply.status(200).send(successPage(language, product, account));
     }
     const { reason, providerError } = outcome;
     if (returnTo) {
@@ -126,7 +146,42 @@ export class OAuthController {
         302,
       );
     }
-    const message = CALLBACK_FAILURES[reason] + (providerError ? ` (error: ${providerError})` : '');
-    void reply.status(400).send(renderPage('error', 'Connection failed', message));
+    void reply.status(400).send(failurePage(language, reason, providerError));
+  }
+
+  @Get('reconnect/:token')
+  @UseGuards(ThrottlerGuard)
+  @ApiOperation({
+    summary: 'A reconnect link sent to a customer (not for API callers)',
+    description:
+      'Opens the consent for the account and product the link was made for, with a fresh 10-minute state: 302 to ' +
+      'RD Station, then the usual callback and pages. Single use, valid RECONNECT_LINK_TTL, and only while the ' +
+      'connection is `reauthorization_required`. The link is in the `connection.reauthorization_required` event ' +
+      'and in GET /connections/:account.',
+  })
+  @ApiParam({ name: 'token', description: 'the token of the link' })
+  @ApiFoundResponse({ description: 'redirect to the RD Station consent' })
+  @ApiBadRequestResponse({
+    description:
+      'HTML page: the link is unknown, used, expired, or the connection no longer needs it',
+    content: { 'text/html': {} },
+  })
+  @ApiTooManyRequestsResponse({
+    description: '`rate_limited`: more than 60 requests a minute from one address',
+  })
+  async reconnect(
+    @Param('token') token: string,
+    @Headers('accept-language') acceptLanguage: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const url = await this.oauth.startReconnect(token);
+    // The page URL holds the link's token: the same no-store, no-referrer headers as the callback.
+    void reply.headers(PAGE_HEADERS);
+    if (url) return void reply.redirect(url, 302);
+    const language = pickLanguage(acceptLanguage);
+    void reply
+      .header('Content-Language', language)
+      .status(400)
+      .send(failurePage(language, 'reconnect_link_invalid'));
   }
 }

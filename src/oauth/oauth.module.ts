@@ -6,9 +6,16 @@ import { RefreshModule } from '../refresh/refresh.module';
 import { OAuthController } from './oauth.controller';
 import { OAuthService } from './oauth.service';
 import { OAuthStatesRepository } from './oauth-states.repository';
+import { ReconnectLinksModule } from './reconnect-links.module';
 
 @Module({
-  imports: [RdStationModule, ConnectionsStoreModule, RefreshModule, EventsModule],
+  imports: [
+    RdStationModule,
+    ConnectionsStoreModule,
+    RefreshModule,
+    EventsModule,
+    ReconnectLinksModule,
+  ],
   controllers: [OAuthController],
   providers: [OAuthService, OAuthStatesRepository],
 })

@@ -9,6 +9,7 @@ import { ConnectionsRepository } from '../connections/connections.repository';
 import { ConnectionLock } from '../refresh/connection-lock';
 import type { AuthorizeUrlResponse, CallbackQuery } from './oauth.dto';
 import { OAuthStatesRepository, type PendingAuthorization } from './oauth-states.repository';
+import { ReconnectLinks } from './reconnect-links';
 import { isAllowedReturnUrl } from './return-url';
 
 /** Why a callback failed: the `reason` handed to `returnTo`, and the sentence shown to the user. */
@@ -76,6 +77,7 @@ export class OAuthService {
     private readonly lock: ConnectionLock,
     private readonly rd: RdStationClient,
     private readonly events: EventsOutbox,
+    private readonly reconnectLinks: ReconnectLinks,
   ) {}
 
   async authorizeUrl(
@@ -105,6 +107,17 @@ export class OAuthService {
       url: this.rd.authorizeUrl(product, state, pkce?.challenge),
       expiresAt: expiresAt.toISOString(),
     };
+  }
+
+  /**
+   * Opens a reconnect link: uses it up and starts a fresh consent (new state) for the connection
+   * it was made for. Null when the link cannot be used.
+   */
+  async startReconnect(token: string): Promise<string | null> {
+    const key = await this.reconnectLinks.consume(token);
+    if (!key) return null;
+    this.logger.log({ ...key }, 'reconnect link opened; consent started');
+    return (await this.authorizeUrl(key.account, key.product)).url;
   }
 
   /** Consumes the state, exchanges the code and stores the connection; on any failure stores nothing. */
@@ -199,7 +212,7 @@ export class OAuthService {
         session.manager.transaction(async (tx) => {
           const created = await this.connections.saveConnected(tx, key, stored, label);
           await this.events.record(tx, 'connection.created', key, {
-            via: 'oauth',
+            via: 'consent',
             replaced: !created,
           });
           return true;

@@ -2,10 +2,12 @@ import { ForbiddenException, Logger, type ExecutionContext } from '@nestjs/commo
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeyGuard } from '../auth/api-key.guard';
+import { assertScope } from '../auth/key-scope';
 import { errorAnswer } from '../common/error.filter';
 import { BrokerError, InvalidRequestError } from '../common/errors';
 import { assertAccount, resolveProduct } from '../common/validation';
 import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
+import type { AuthenticatedRequest } from '../logging/logger';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { parseProxyTarget, PROXY_PREFIX } from './proxy-target';
 import { CallerGoneError, ProxyService, statusClass, type ProxyRequest } from './proxy.service';
@@ -56,12 +58,15 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
       product: resolveProduct(config, header(request, 'x-product')),
     };
     (request as ProxiedRequest).proxyProduct = key.product;
+    const caller = request.raw as AuthenticatedRequest;
+    assertScope(caller, key);
     const gone = new AbortController();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) gone.abort();
     });
     const call: ProxyRequest = {
       key,
+      caller: caller.apiKeyName!,
       method: request.method as ProxyRequest['method'],
       target,
       headers: request.headers,

@@ -34,6 +34,8 @@ export class CallerGoneError extends Error {}
 
 export interface ProxyRequest {
   key: ConnectionKey;
+  /** The API key's name: the call counts as one read of the connection's token by it. */
+  caller: string;
   method: Dispatcher.HttpMethod;
   target: ProxyTarget;
   headers: IncomingHttpHeaders;
@@ -89,14 +91,17 @@ export class ProxyService implements OnModuleDestroy {
 
   async forward(call: ProxyRequest): Promise<ProxyAnswer> {
     const url = rdUrl(this.apiUrl, call.target);
-    let token = (await this.tokens.getToken(call.key, MIN_VALIDITY_SECONDS)).accessToken;
+    let token = (await this.tokens.getToken(call.key, MIN_VALIDITY_SECONDS, call.caller))
+      .accessToken;
     await this.spend(call.key);
     let response = await this.send(call, url, token);
     let retried = false;
     if (response.statusCode === 401) {
       await response.body.dump();
       const rejected = accessTokenHash(token);
-      token = (await this.tokens.getToken(call.key, MIN_VALIDITY_SECONDS, rejected)).accessToken;
+      // The same call: its token read was counted once already.
+      token = (await this.tokens.getToken(call.key, MIN_VALIDITY_SECONDS, null, rejected))
+        .accessToken;
       await this.spend(call.key);
       response = await this.send(call, url, token);
       retried = true;

@@ -8,6 +8,7 @@ import type { Connection } from '../connections/connection.entity';
 import { ConnectionsRepository } from '../connections/connections.repository';
 import { EventsOutbox } from '../events/events.outbox';
 import { BrokerMetrics } from '../metrics/broker-metrics';
+import { ReconnectLinks } from '../oauth/reconnect-links';
 import { RdStationClient } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
 import { CondemnGuard } from './condemn-guard';
@@ -28,6 +29,14 @@ export interface RefreshResult {
   /** What RD answered, when the call to RD failed. */
   error?: RdStationError;
 }
+
+/** How the history names what asked for a refresh. */
+const TRIGGER_NAMES: Record<RefreshTrigger['kind'], string> = {
+  due: 'scheduled',
+  read: 'on_read',
+  forced: 'forced',
+  rejected: 'rejected_by_rd',
+};
 
 /** broker_refreshes_total's outcome label of each kind of RD failure. */
 const FAILURE_LABELS: Record<RdStationError['kind'], string> = {
@@ -69,6 +78,7 @@ export class TokenRefresher {
     private readonly events: EventsOutbox,
     private readonly metrics: BrokerMetrics,
     private readonly guard: CondemnGuard,
+    private readonly reconnectLinks: ReconnectLinks,
   ) {
     this.rdSlots = new Semaphore(config.refresh.concurrency);
   }
@@ -128,6 +138,9 @@ export class TokenRefresher {
         await this.connections.saveRefreshed(tx, connection, tokens);
         // RD accepts this product's refresh tokens: its refreshes no longer wait together.
         await this.guard.release(tx, connection.product);
+        await this.events.record(tx, 'connection.refreshed', connection, {
+          trigger: TRIGGER_NAMES[trigger.kind],
+        });
         if (connection.status !== 'active') {
           await this.events.record(tx, 'connection.recovered', connection, {
             failuresBefore: connection.consecutiveFailures,
@@ -194,12 +207,14 @@ export class TokenRefresher {
       `RD rejected more ${connection.product} grants than REFRESH_CONDEMN_GUARD_MAX within the window: rejection held, grant kept; confirm with POST /connections/held/confirm if it is real`,
     );
     await this.connections.saveHeld(tx, connection, { error: message, retryAt: decision.retryAt });
-    if (connection.status === 'active') {
-      await this.events.record(tx, 'connection.refresh_failed', connection, {
-        error: message,
-        retryAt: decision.retryAt.toISOString(),
-      });
-    }
+    // Held rejections are history every time; the webhook hears of the first failure only.
+    await this.events.record(
+      tx,
+      'connection.refresh_failed',
+      connection,
+      { error: message, retryAt: decision.retryAt.toISOString(), held: true },
+      { notify: connection.status === 'active' },
+    );
     if (decision.started) {
       await this.events.record(tx, 'product.refresh_held', connection, {
         rejectedInWindow: decision.rejectedInWindow,
@@ -252,6 +267,7 @@ export class TokenRefresher {
       'refresh token rejected; reauthorization required',
     );
     await this.connections.saveReauthorizationRequired(tx, connection, reason);
+    await this.reconnectLinks.mint(tx, connection);
     await this.events.record(tx, 'connection.reauthorization_required', connection, { reason });
   }
 
@@ -281,11 +297,13 @@ export class TokenRefresher {
       retryAt,
       uncertain,
     });
-    if (connection.status === 'active') {
-      await this.events.record(tx, 'connection.refresh_failed', connection, {
-        error: message,
-        retryAt: retryAt.toISOString(),
-      });
-    }
+    // Every failure is history; the webhook hears of the first one only.
+    await this.events.record(
+      tx,
+      'connection.refresh_failed',
+      connection,
+      { error: message, retryAt: retryAt.toISOString(), failures },
+      { notify: connection.status === 'active' },
+    );
   }
 }

@@ -9,6 +9,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { EventsDispatcher } from '../events/events.dispatcher';
+import { HistoryRepository } from '../history/history.repository';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { ScheduledRefreshService } from './scheduled-refresh.service';
 
@@ -32,6 +33,7 @@ export class RefreshScheduler implements OnApplicationBootstrap, OnApplicationSh
     private readonly refreshes: ScheduledRefreshService,
     private readonly events: EventsDispatcher,
     private readonly metrics: BrokerMetrics,
+    private readonly history: HistoryRepository,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -90,5 +92,16 @@ export class RefreshScheduler implements OnApplicationBootstrap, OnApplicationSh
       this.logger.error({ err: error }, 'refresh run failed');
     }
     await this.events.deliverPending();
+    await this.pruneHistory();
+  }
+
+  /** HISTORY_RETENTION_DAYS: a few small batches each run, never one long delete. */
+  async pruneHistory(): Promise<void> {
+    try {
+      const pruned = await this.history.prune(this.config.history.retentionDays);
+      if (pruned.events + pruned.reads > 0) this.logger.log(pruned, 'history pruned');
+    } catch (error) {
+      this.logger.error({ err: error }, 'history pruning failed');
+    }
   }
 }

@@ -1,7 +1,8 @@
-import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { Controller, Get, Inject, Param, Query, Req } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
+  ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
@@ -10,7 +11,10 @@ import {
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
 import { RequireApiKey } from '../auth/api-key.guard';
+import { assertScope } from '../auth/key-scope';
+import type { AuthenticatedRequest } from '../logging/logger';
 import { assertAccount, resolveProduct } from '../common/validation';
 import { APP_CONFIG, PRODUCTS, type AppConfig } from '../config/config';
 import { ErrorResponse, ReauthorizationErrorResponse } from '../common/error.dto';
@@ -45,6 +49,10 @@ export class TokensController {
   @ApiBadRequestResponse({
     type: ErrorResponse,
     description: '`invalid_request`: bad account, product, minValidity or rejected',
+  })
+  @ApiForbiddenResponse({
+    type: ErrorResponse,
+    description: '`forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match',
   })
   @ApiNotFoundResponse({
     type: ErrorResponse,
@@ -86,9 +94,12 @@ export class TokensController {
   getToken(
     @Param('account') account: string,
     @Query() query: Record<string, unknown>,
+    @Req() request: FastifyRequest,
   ): Promise<TokenResponse> {
     const { product, minValiditySeconds, rejected } = parseTokenQuery(query);
     const key = { account: assertAccount(account), product: resolveProduct(this.config, product) };
-    return this.tokens.getToken(key, minValiditySeconds, rejected);
+    const caller = request.raw as AuthenticatedRequest;
+    assertScope(caller, key);
+    return this.tokens.getToken(key, minValiditySeconds, caller.apiKeyName!, rejected);
   }
 }

@@ -5,6 +5,7 @@ import type { ConnectionKey } from '../common/connection-key';
 import type { Connection } from '../connections/connection.entity';
 import { reauthorizationRequired } from '../connections/connection.errors';
 import { ConnectionsRepository } from '../connections/connections.repository';
+import { ReadCounter } from '../history/read-counter';
 import { accessTokenHash, servesRead } from '../refresh/refresh-policy';
 import { TokenRefresher, type RefreshResult } from '../refresh/token-refresher';
 import { TokenCache, type CachedToken } from './token-cache';
@@ -23,17 +24,24 @@ export class TokensService {
     private readonly refresher: TokenRefresher,
     private readonly cache: TokenCache,
     private readonly metrics: BrokerMetrics,
+    private readonly reads: ReadCounter,
   ) {}
 
-  /** `rejected`: the hash of an access token RD refused; replaced first if it is still stored. */
+  /**
+   * `caller`: the API key's name, counted (in memory) as having read this connection's token;
+   * null counts nothing (the proxy's retry of a call already counted).
+   * `rejected`: the hash of an access token RD refused; replaced first if it is still stored.
+   */
   async getToken(
     key: ConnectionKey,
     minValiditySeconds: number,
+    caller: string | null,
     rejected?: string,
   ): Promise<TokenResponse> {
     try {
       const { token, outcome } = await this.readToken(key, minValiditySeconds, rejected);
       this.metrics.tokenReads.inc({ product: key.product, outcome });
+      if (caller !== null) this.reads.count(caller, key);
       return toResponse(key, token);
     } catch (error) {
       const outcome = error instanceof BrokerError ? error.code : 'internal_error';

@@ -29,8 +29,9 @@ async function approve(url: string): Promise<URL> {
   return new URL(res.headers.get('location')!);
 }
 
+/** An English-speaking user's browser (without Accept-Language the pages are in Portuguese). */
 function callback(url: URL) {
-  return fetch(url, { redirect: 'manual' });
+  return fetch(url, { redirect: 'manual', headers: { 'accept-language': 'en' } });
 }
 
 function outcomeOf(res: Response): Record<string, string> {

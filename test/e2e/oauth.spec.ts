@@ -24,8 +24,9 @@ async function consent(url: string, decision: 'approve' | 'deny' = 'approve'): P
   return res.headers.get('location')!;
 }
 
-function callback(url: string) {
-  return fetch(url, { redirect: 'manual' });
+/** The browser of an English-speaking user; pages without Accept-Language are in Portuguese. */
+function callback(url: string, language = 'en-US,en;q=0.9') {
+  return fetch(url, { redirect: 'manual', headers: { 'accept-language': language } });
 }
 
 async function rowCount(h: Harness, table: string): Promise<number> {
@@ -53,6 +54,36 @@ describe('OAuth connect flow (e2e)', () => {
   });
 
   describe.each(PRODUCTS)('%s', (product) => {
+    it('answers in Portuguese to Accept-Language: pt-BR, and in English to en', async () => {
+      const pt = await callback(
+        await consent((await startConsent(h, { account: 'acme-pt', product })).url),
+        'pt-BR,pt;q=0.9,en;q=0.8',
+      );
+      expect(pt.status).toBe(200);
+      expect(pt.headers.get('content-language')).toBe('pt-BR');
+      const page = await pt.text();
+      expect(page).toContain('<html lang="pt-BR">');
+      expect(page).toContain('está conectado à conta acme-pt');
+
+      const failed = await callback(
+        withParam(
+          await consent((await startConsent(h, { account: 'acme-pt', product })).url),
+          'code',
+          null,
+        ),
+        'pt-BR',
+      );
+      expect(failed.status).toBe(400);
+      expect(await failed.text()).toContain('sem um código de autorização');
+
+      const en = await callback(
+        await consent((await startConsent(h, { account: 'acme-en', product })).url),
+        'en-GB',
+      );
+      expect(en.headers.get('content-language')).toBe('en');
+      expect(await en.text()).toContain('is now connected for account acme-en');
+    });
+
     it('connects: consent URL → RD consent → callback → stored encrypted and active', async () => {
       const { url, expiresAt } = await startConsent(h, { account: 'acme', product });
       const consentUrl = new URL(url);

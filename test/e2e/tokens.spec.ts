@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { ReadCounter } from '../../src/history/read-counter';
 import { auth, connect, connectionRow, createHarness, type Harness } from '../support/harness';
 
 async function expireToken(h: Harness, account: string, product: string, secondsLeft = -1) {
@@ -18,7 +19,8 @@ describe('GET /tokens/:account (e2e)', () => {
   let h: Harness;
 
   beforeAll(async () => {
-    h = await createHarness();
+    // Read counts are flushed by the tests themselves (see "writes nothing…").
+    h = await createHarness({ env: { READ_FLUSH_SECONDS: '300' } });
   });
   afterAll(() => h.close());
   beforeEach(async () => {
@@ -183,6 +185,9 @@ describe('GET /tokens/:account (e2e)', () => {
       CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON connection_events FOR EACH STATEMENT EXECUTE FUNCTION audit_write();
     `);
     try {
+      const reads = h.broker.app.get(ReadCounter);
+      await reads.flush();
+      await h.db.dataSource.query('TRUNCATE connection_reads');
       const [{ xid: before }] = await h.db.dataSource.query(
         `SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xid`,
       );
@@ -193,6 +198,11 @@ describe('GET /tokens/:account (e2e)', () => {
       expect(await h.db.dataSource.query('SELECT * FROM write_audit')).toEqual([]);
       // No transaction id was assigned: not a single write happened anywhere in the cluster's view.
       expect(after).toBe(before);
+      // The reads were counted in memory; the flush (every READ_FLUSH_SECONDS) writes them.
+      await reads.flush();
+      expect(
+        await h.db.dataSource.query(`SELECT caller, account, count::int FROM connection_reads`),
+      ).toEqual([{ caller: 'svc', account: 'acme', count: 50 }]);
     } finally {
       await h.db.dataSource.query(
         'DROP TRIGGER audit ON connections; DROP TRIGGER audit ON connection_events; DROP TABLE write_audit',

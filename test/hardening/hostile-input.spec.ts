@@ -6,7 +6,8 @@
  */
 import { connect as connectSocket } from 'node:net';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../src/http/json-body';
-import { CALLBACK_FAILURES, type CallbackFailure } from '../../src/oauth/oauth.service';
+import { PAGE_TEXT } from '../../src/oauth/callback-page';
+import { type CallbackFailure } from '../../src/oauth/oauth.service';
 import { snapshotDatabase } from '../support/db-snapshot';
 import { auth, connect, createHarness, type Harness } from '../support/harness';
 import { rawRequest, type RawResponse } from '../support/raw-http';
@@ -692,7 +693,8 @@ describe('hostile input', () => {
       });
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
-      expect(res.text).toContain(CALLBACK_FAILURES[c.reason]);
+      // No Accept-Language: the page is in Portuguese.
+      expect(res.text).toContain(PAGE_TEXT['pt-BR'].failures[c.reason]);
       // Nothing reflected raw: no markup from the query, no injected header.
       expect(res.text.toLowerCase()).not.toMatch(/<script|<img|onerror=|javascript:/);
       expect(res.text).not.toContain(SCRIPT);

@@ -53,7 +53,8 @@ describe('security headers', () => {
       const res = await connect(h, 'acme', product);
       expect(res.status).toBe(200);
       expectPageHeaders(res);
-      expect(await expectSelfContainedPage(res)).toContain('now connected for account acme');
+      // No Accept-Language: Portuguese.
+      expect(await expectSelfContainedPage(res)).toContain('está conectado à conta acme');
     },
   );
 
@@ -62,7 +63,10 @@ describe('security headers', () => {
     ['no parameters', ''],
     ['a provider error', '?error=access_denied&state=unknown'],
   ])('the error page for %s: the same headers', async (_name, query) => {
-    const res = await fetch(`${h.broker.url}/oauth/callback${query}`, { redirect: 'manual' });
+    const res = await fetch(`${h.broker.url}/oauth/callback${query}`, {
+      redirect: 'manual',
+      headers: { 'accept-language': 'en-US,en;q=0.9' },
+    });
     expect(res.status).toBe(400);
     expectPageHeaders(res);
     expect(await expectSelfContainedPage(res)).toContain('Connection failed');

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { signature } from '../../src/events/events.dispatcher';
+import { signatureHeader } from '../../src/events/events.dispatcher';
 import { EventsDispatcher } from '../../src/events/events.dispatcher';
 import { ScheduledRefreshService } from '../../src/scheduler/scheduled-refresh.service';
 import { SchedulerRegistry } from '@nestjs/schedule';
@@ -150,10 +150,23 @@ describe('scheduler', () => {
         consecutive_failures: 0,
         last_error: null,
       });
-      expect((await events(h)).map((e: { type: string }) => e.type)).toEqual([
-        'connection.refresh_failed',
-        'connection.recovered',
+      // Each failure is history; only the first goes to the webhook.
+      const recorded = await h.db.dataSource.query(
+        `SELECT type, next_attempt_at IS NOT NULL AS webhook, detail FROM connection_events ORDER BY id`,
+      );
+      expect(recorded.map((e: { type: string; webhook: boolean }) => [e.type, e.webhook])).toEqual([
+        ['connection.refresh_failed', true],
+        ['connection.refresh_failed', false],
+        ['connection.refresh_failed', false],
+        ['connection.refresh_failed', false],
+        ['connection.refreshed', false],
+        ['connection.recovered', true],
       ]);
+      expect(recorded[3].detail).toMatchObject({
+        failures: 4,
+        error: expect.stringContaining('503'),
+      });
+      expect(recorded[4].detail).toEqual({ trigger: 'scheduled' });
     });
 
     it('stops calling RD after a permanent failure and emits reauthorization_required once', async () => {
@@ -206,18 +219,29 @@ describe('scheduler', () => {
       expect(await dispatcher.deliverPending()).toEqual({ delivered: 0, failed: 0 }); // backing off
 
       hookStatus = 204;
-      await h.db.dataSource.query(`UPDATE connection_events SET next_attempt_at = now()`);
+      await h.db.dataSource.query(
+        `UPDATE connection_events SET next_attempt_at = now() WHERE next_attempt_at IS NOT NULL`,
+      );
       expect(await dispatcher.deliverPending()).toEqual({ delivered: 1, failed: 0 });
       expect(received).toHaveLength(2);
       const { body, signature: header } = received[1];
-      expect(header).toBe(signature(body, 'webhook-secret-0123456789'));
+      const t = Number(/^t=(\d+),/.exec(header!)![1]);
+      expect(Math.abs(t - Date.now() / 1000)).toBeLessThan(60);
+      expect(header).toBe(signatureHeader(body, ['webhook-secret-0123456789'], t));
       expect(JSON.parse(body)).toEqual({
+        id: expect.stringMatching(/^\d+$/),
         type: 'connection.reauthorization_required',
         account,
         product: 'crm',
         at: expect.any(String),
-        detail: { reason: expect.any(String) },
+        detail: {
+          reason: expect.any(String),
+          reconnectUrl: expect.stringMatching(/\/oauth\/reconnect\/[A-Za-z0-9_-]{43}$/),
+          reconnectUrlExpiresAt: expect.any(String),
+        },
       });
+      // A retry is a new delivery of the same event: same id, signed afresh.
+      expect(JSON.parse(received[0].body).id).toBe(JSON.parse(body).id);
       expect(await dispatcher.deliverPending()).toEqual({ delivered: 0, failed: 0 });
     });
   });

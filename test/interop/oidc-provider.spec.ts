@@ -6,6 +6,9 @@ import { auth, connectionRow } from '../support/harness';
 import { freePort, waitFor } from '../support/process';
 import { authorizeAtProvider, OidcProviderProcess, type ProviderRecords } from './oidc-provider';
 
+/** The broker's pages follow Accept-Language (Portuguese without it); these tests read English. */
+const ENGLISH = { 'accept-language': 'en' };
+
 /**
  * The broker against a certified OAuth server (panva's oidc-provider) set up like RD's CRM:
  * a second test bed, independent of the fake RD written from RD's docs by the same hands as the
@@ -103,7 +106,10 @@ describe('interop: the broker against oidc-provider configured like RD CRM', () 
   }
 
   async function connect(account: string, broker = replicas[0]): Promise<void> {
-    const res = await fetch(await authorize(broker, account), { redirect: 'manual' });
+    const res = await fetch(await authorize(broker, account), {
+      redirect: 'manual',
+      headers: ENGLISH,
+    });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain(`now connected for account ${account}`);
   }
@@ -158,7 +164,7 @@ describe('interop: the broker against oidc-provider configured like RD CRM', () 
     const before = await provider.records();
     const callback = await authorize(replicas[0], 'acme');
     expect(callback.searchParams.get('iss')).toBe(provider.issuer);
-    const res = await fetch(callback, { redirect: 'manual' });
+    const res = await fetch(callback, { redirect: 'manual', headers: ENGLISH });
     expect(res.status).toBe(200);
 
     const after = await provider.records();
@@ -324,7 +330,10 @@ describe('interop: the broker against oidc-provider configured like RD CRM', () 
     const held = await storedRefreshToken('kept');
     await withSpareBroker({ RD_CRM_CLIENT_SECRET: 'wrong-secret' }, async (broker) => {
       const before = await provider.records();
-      const res = await fetch(await authorize(broker, 'misconfigured'), { redirect: 'manual' });
+      const res = await fetch(await authorize(broker, 'misconfigured'), {
+        redirect: 'manual',
+        headers: ENGLISH,
+      });
       expect(res.status).toBe(400);
       expect(await res.text()).toContain('refused this broker&#39;s RD app settings');
       expect(await connectionRow(db, 'misconfigured', 'crm')).toBeUndefined();
@@ -347,7 +356,10 @@ describe('interop: the broker against oidc-provider configured like RD CRM', () 
   it('connects and refreshes with a rotated secret list (old secret first, then the current one)', async () => {
     await withSpareBroker({ RD_CRM_CLIENT_SECRET: 'retired-secret,crm-secret' }, async (broker) => {
       const before = await provider.records();
-      const res = await fetch(await authorize(broker, 'rotated'), { redirect: 'manual' });
+      const res = await fetch(await authorize(broker, 'rotated'), {
+        redirect: 'manual',
+        headers: ENGLISH,
+      });
       expect(res.status).toBe(200);
       expect((await forceRefresh('rotated', broker)).body.status).toBe('active');
       expect((await provider.records()).tokenCalls.slice(before.tokenCalls.length)).toEqual([
@@ -362,6 +374,7 @@ describe('interop: the broker against oidc-provider configured like RD CRM', () 
   it('reports a denied consent as access_denied, on the page and to returnTo', async () => {
     const page = await fetch(await authorize(replicas[0], 'denier', { decision: 'deny' }), {
       redirect: 'manual',
+      headers: ENGLISH,
     });
     expect(page.status).toBe(400);
     expect(await page.text()).toContain('declined at RD Station');
@@ -371,7 +384,7 @@ describe('interop: the broker against oidc-provider configured like RD CRM', () 
       returnTo: RETURN_TO,
     });
     expect(callback.searchParams.get('error')).toBe('access_denied');
-    expect(outcomeOf(await fetch(callback, { redirect: 'manual' }))).toEqual({
+    expect(outcomeOf(await fetch(callback, { redirect: 'manual', headers: ENGLISH }))).toEqual({
       account: 'denier',
       product: 'crm',
       status: 'error',
@@ -383,7 +396,10 @@ describe('interop: the broker against oidc-provider configured like RD CRM', () 
   it('reports a provider that requires PKCE as provider_error, and connects with RD_CRM_PKCE=true', async () => {
     await provider.setPolicy({ pkceRequired: true });
     try {
-      const page = await fetch(await authorize(replicas[0], 'pkce'), { redirect: 'manual' });
+      const page = await fetch(await authorize(replicas[0], 'pkce'), {
+        redirect: 'manual',
+        headers: ENGLISH,
+      });
       expect(page.status).toBe(400);
       const text = await page.text();
       expect(text).toContain('RD Station returned an error');
@@ -391,7 +407,9 @@ describe('interop: the broker against oidc-provider configured like RD CRM', () 
       expect(text).not.toContain('declined');
 
       const callback = await authorize(replicas[0], 'pkce', { returnTo: RETURN_TO });
-      expect(outcomeOf(await fetch(callback, { redirect: 'manual' }))).toMatchObject({
+      expect(
+        outcomeOf(await fetch(callback, { redirect: 'manual', headers: ENGLISH })),
+      ).toMatchObject({
         status: 'error',
         reason: 'provider_error',
         providerError: 'invalid_request',
@@ -401,7 +419,10 @@ describe('interop: the broker against oidc-provider configured like RD CRM', () 
       });
 
       await withSpareBroker({ RD_CRM_PKCE: 'true' }, async (broker) => {
-        const res = await fetch(await authorize(broker, 'pkce'), { redirect: 'manual' });
+        const res = await fetch(await authorize(broker, 'pkce'), {
+          redirect: 'manual',
+          headers: ENGLISH,
+        });
         expect(res.status).toBe(200);
       });
       expect(await connectionRow(db, 'pkce', 'crm')).toMatchObject({ status: 'active' });
@@ -422,7 +443,7 @@ describe('interop: the broker against oidc-provider configured like RD CRM', () 
       expect((await provider.records()).authorizationErrors.at(-1)?.detail).toContain(
         'no scope was granted',
       );
-      expect((await fetch(callback, { redirect: 'manual' })).status).toBe(400);
+      expect((await fetch(callback, { redirect: 'manual', headers: ENGLISH })).status).toBe(400);
     });
     expect(await connectionRow(db, 'unscoped', 'crm')).toBeUndefined();
   });
@@ -435,7 +456,9 @@ describe('interop: the broker against oidc-provider configured like RD CRM', () 
     if (iss === null) callback.searchParams.delete('iss');
     else callback.searchParams.set('iss', iss);
     const before = (await provider.records()).tokenCalls.length;
-    expect(outcomeOf(await fetch(callback, { redirect: 'manual' }))).toMatchObject({
+    expect(
+      outcomeOf(await fetch(callback, { redirect: 'manual', headers: ENGLISH })),
+    ).toMatchObject({
       status: 'error',
       reason: 'invalid_issuer',
     });

@@ -75,6 +75,28 @@ describe('loadConfig', () => {
     ],
     [{ EVENTS_WEBHOOK_URL: 'http://hooks.local/x' }, 'EVENTS_WEBHOOK_SECRET: is required when'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: '],
+    [{ API_KEY_SCOPES: 'svc' }, 'API_KEY_SCOPES: entry 1 must be name=product:account'],
+    [{ API_KEY_SCOPES: 'svc=' }, 'API_KEY_SCOPES: entry 1 must be name=product:account'],
+    [{ API_KEY_SCOPES: 'svc=hubspot:*' }, 'API_KEY_SCOPES: entry 1 must be'],
+    [{ API_KEY_SCOPES: 'svc=crm:' }, '("crm:" is not)'],
+    [{ API_KEY_SCOPES: 'svc=crm:a*b' }, '("crm:a*b" is not)'],
+    [{ API_KEY_SCOPES: 'svc=crm:acme;svc=marketing:*' }, 'API_KEY_SCOPES: key name "svc" appears'],
+    [
+      { API_KEY_SCOPES: 'billing=crm:*' },
+      'API_KEY_SCOPES: "billing" is not a key name of API_KEYS',
+    ],
+    [{ API_KEY_SCOPES: 'ops=crm:*' }, 'API_KEY_SCOPES: "ops" is not a key name of API_KEYS'],
+    [{ RECONNECT_LINK_TTL: '7 days' }, 'RECONNECT_LINK_TTL: must be seconds or a number'],
+    [{ RECONNECT_LINK_TTL: '30' }, 'RECONNECT_LINK_TTL: must be seconds or a number'],
+    [{ HISTORY_RETENTION_DAYS: '0' }, 'HISTORY_RETENTION_DAYS: must be at least 1'],
+    [{ READ_FLUSH_SECONDS: 'often' }, 'READ_FLUSH_SECONDS: must be an integer'],
+    [
+      {
+        EVENTS_WEBHOOK_URL: 'http://hooks.local/x',
+        EVENTS_WEBHOOK_SECRET: 'long-enough-secret-1,short',
+      },
+      'EVENTS_WEBHOOK_SECRET: must be one or more comma-separated secrets',
+    ],
   ])('rejects %j with one line naming the variable', (overrides, expected) => {
     const message = errorOf(overrides);
     expect(message).toContain(expected);
@@ -84,6 +106,42 @@ describe('loadConfig', () => {
   it('never echoes a secret in its message', () => {
     const message = errorOf({ API_KEYS: 'svc:hunter2-short' });
     expect(message).not.toContain('hunter2');
+  });
+
+  it('parses API_KEY_SCOPES into rules per key name', () => {
+    const config = loadConfig(
+      testEnv({
+        API_KEYS: `svc:${'s'.repeat(32)},sync:${'y'.repeat(32)}`,
+        API_KEY_SCOPES: ' svc=crm:* ; sync=marketing:acme-*, crm:acme-1 ;',
+      }),
+    );
+    expect([...config.apiKeyScopes.entries()]).toEqual([
+      ['svc', [{ product: 'crm', account: '', prefix: true }]],
+      [
+        'sync',
+        [
+          { product: 'marketing', account: 'acme-', prefix: true },
+          { product: 'crm', account: 'acme-1', prefix: false },
+        ],
+      ],
+    ]);
+  });
+
+  it('reads the history, reconnect-link and webhook-rotation settings', () => {
+    const defaults = loadConfig(testEnv());
+    expect(defaults.history).toEqual({ readFlushSeconds: 5, retentionDays: 30 });
+    expect(defaults.reconnectLinkTtlSeconds).toBe(7 * 86_400);
+    expect(defaults.apiKeyScopes.size).toBe(0);
+    const set = loadConfig(
+      testEnv({
+        RECONNECT_LINK_TTL: '36h',
+        EVENTS_WEBHOOK_URL: 'http://hooks.local/x',
+        EVENTS_WEBHOOK_SECRET: 'new-secret-0123456789, old-secret-0123456789',
+      }),
+    );
+    expect(set.reconnectLinkTtlSeconds).toBe(36 * 3600);
+    expect(set.events.webhookSecrets).toEqual(['new-secret-0123456789', 'old-secret-0123456789']);
+    expect(loadConfig(testEnv({ RECONNECT_LINK_TTL: '3600' })).reconnectLinkTtlSeconds).toBe(3600);
   });
 
   it('accepts six-field cron expressions with seconds', () => {

@@ -1,0 +1,93 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { OptionalProduct } from '../common/dto-fields';
+import { InvalidRequestError } from '../common/errors';
+import type { Product } from '../config/config';
+import type { HistoryPosition } from './history.repository';
+
+export const HISTORY_TYPES = [
+  'connection.created',
+  'connection.refreshed',
+  'connection.refresh_failed',
+  'connection.reauthorization_required',
+  'connection.recovered',
+  'connection.deleted',
+  'connection.read',
+];
+
+export class HistoryQuery {
+  @OptionalProduct()
+  product?: Product;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'limit must be an integer' })
+  @Min(1, { message: 'limit must be between 1 and 500' })
+  @Max(500, { message: 'limit must be between 1 and 500' })
+  limit?: number;
+
+  @ApiPropertyOptional({ description: '`nextCursor` of the previous page' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  cursor?: string;
+}
+
+export class HistoryItem {
+  @ApiProperty({ format: 'date-time', description: 'when it happened; for reads, the hour' })
+  at: string;
+
+  @ApiProperty({
+    example: 'connection.refreshed',
+    description:
+      '`connection.created` (detail: via consent or import, replaced), `connection.refreshed` (trigger: ' +
+      'scheduled, on_read or forced), `connection.refresh_failed` (error, retryAt), ' +
+      '`connection.reauthorization_required` (reason), `connection.recovered`, `connection.deleted` ' +
+      '(revokedAtRd), `connection.read` (caller, count, firstAt, lastAt: the token reads of one ' +
+      'API key in that hour), and any other event the broker records',
+  })
+  type: string;
+
+  @ApiProperty({ type: 'object', additionalProperties: true, example: { trigger: 'scheduled' } })
+  detail: Record<string, unknown>;
+}
+
+export class HistoryPage {
+  @ApiProperty({ type: [HistoryItem] })
+  items: HistoryItem[];
+
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'pass as `cursor` for the next (older) page; null on the last page',
+  })
+  nextCursor: string | null;
+}
+
+export function encodeHistoryCursor(position: HistoryPosition): string {
+  return Buffer.from(JSON.stringify([position.us, position.tie])).toString('base64url');
+}
+
+/** Only a cursor this broker handed out is accepted; anything else is a 400, never a query. */
+export function decodeHistoryCursor(cursor: string): HistoryPosition {
+  if (/^[A-Za-z0-9_-]{1,200}$/.test(cursor)) {
+    try {
+      const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+      if (
+        Array.isArray(parsed) &&
+        parsed.length === 2 &&
+        typeof parsed[0] === 'string' &&
+        /^-?\d{1,18}$/.test(parsed[0]) &&
+        typeof parsed[1] === 'string' &&
+        /^(e\d{19}|r[A-Za-z0-9._:-]{1,64})$/.test(parsed[1])
+      ) {
+        return { us: parsed[0], tie: parsed[1] };
+      }
+    } catch {
+      // fall through
+    }
+  }
+  throw new InvalidRequestError('cursor is not one this broker handed out');
+}

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { HistoryController } from './history.controller';
+import { HistoryRepository } from './history.repository';
+import { ReadCounter } from './read-counter';
+
+/**
+ * What happened to each connection: its events (recorded by EventsOutbox) and who read its token
+ * (ReadCounter), served by GET /connections/:account/history and pruned by the scheduler.
+ */
+@Module({
+  controllers: [HistoryController],
+  providers: [HistoryRepository, ReadCounter],
+  exports: [HistoryRepository, ReadCounter],
+})
+export class HistoryModule {}

@@ -1,0 +1,108 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { ConnectionKey } from '../common/connection-key';
+import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
+
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+export interface ReconnectLink {
+  url: string;
+  expiresAt: Date;
+}
+
+/**
+ * The reconnect link of a condemned connection (`$PUBLIC_URL/oauth/reconnect/<token>`), which an
+ * operator sends to the customer: single use, valid RECONNECT_LINK_TTL, bound to one account and
+ * product. The database holds only the SHA-256 of the token and a random nonce; the token is the
+ * HMAC of the nonce under a key derived from TOKEN_ENCRYPTION_KEY, so the broker can show the same
+ * link again (webhook, GET /connections/:account) while a copy of the database alone cannot open it.
+ */
+@Injectable()
+export class ReconnectLinks {
+  private readonly linkKeys = new Map<string, Buffer>();
+  private readonly currentKeyId: string;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {
+    for (const { id, key } of [config.encryption.current, ...config.encryption.previous]) {
+      this.linkKeys.set(id, createHmac('sha256', key).update('broker reconnect link v1').digest());
+    }
+    this.currentKeyId = config.encryption.current.id;
+  }
+
+  /** A new link for a connection just condemned, in its transaction; it replaces an older one. */
+  async mint(manager: EntityManager, { account, product }: ConnectionKey): Promise<void> {
+    const nonce = randomBytes(32);
+    const token = this.tokenOf(nonce, this.currentKeyId)!;
+    await manager.query(
+      `INSERT INTO reconnect_links (account, product, token_hash, nonce, key_id, expires_at)
+       VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))
+       ON CONFLICT (account, product) DO UPDATE SET
+         token_hash = EXCLUDED.token_hash, nonce = EXCLUDED.nonce, key_id = EXCLUDED.key_id,
+         expires_at = EXCLUDED.expires_at, used_at = NULL, created_at = now()`,
+      [
+        account,
+        product,
+        sha256(token),
+        nonce,
+        this.currentKeyId,
+        this.config.reconnectLinkTtlSeconds,
+      ],
+    );
+  }
+
+  /** The live (unused, unexpired) links of an account's connections, by product. */
+  async liveFor(account: string, product?: Product): Promise<Map<Product, ReconnectLink>> {
+    const rows: Array<{ product: Product; nonce: Buffer; key_id: string; expires_at: Date }> =
+      await this.dataSource.query(
+        `SELECT product, nonce, key_id, expires_at FROM reconnect_links
+          WHERE account = $1 AND ($2::varchar IS NULL OR product = $2)
+            AND used_at IS NULL AND expires_at > now()`,
+        [account, product ?? null],
+      );
+    const links = new Map<Product, ReconnectLink>();
+    for (const row of rows) {
+      const token = this.tokenOf(row.nonce, row.key_id);
+      // A link minted under a key no longer configured cannot be shown again.
+      if (token) {
+        links.set(row.product, {
+          url: `${this.config.publicUrl}/oauth/reconnect/${token}`,
+          expiresAt: new Date(row.expires_at),
+        });
+      }
+    }
+    return links;
+  }
+
+  /**
+   * Uses up a link: exactly once (UPDATE … RETURNING decides between racing openers), within its
+   * TTL, and only while its connection still needs reconnecting. Anything else answers null.
+   */
+  async consume(token: string): Promise<ConnectionKey | null> {
+    if (!TOKEN.test(token)) return null;
+    // TypeORM answers an UPDATE with [rows, rowCount].
+    const [rows]: [ConnectionKey[]] = await this.dataSource.query(
+      `UPDATE reconnect_links l SET used_at = now()
+         FROM connections c
+        WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > now()
+          AND c.account = l.account AND c.product = l.product
+          AND c.status = 'reauthorization_required'
+        RETURNING l.account, l.product`,
+      [sha256(token)],
+    );
+    return rows[0] ?? null;
+  }
+
+  private tokenOf(nonce: Buffer, keyId: string): string | null {
+    const key = this.linkKeys.get(keyId);
+    return key ? createHmac('sha256', key).update(nonce).digest('base64url') : null;
+  }
+}
