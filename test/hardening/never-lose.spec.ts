@@ -354,7 +354,7 @@ describe('never lose a connection', () => {
       const state = new URL(started.body.url).searchParams.get('state')!;
       const res = await fetch(
         `${rotating.url}/oauth/callback?state=${state}&code=not-a-code-RD-knows`,
-        { redirect: 'manual' },
+        { redirect: 'manual', headers: { 'accept-language': 'en' } },
       );
       expect(res.status).toBe(400);
       expect(await res.text()).toContain('rejected the authorization code');
