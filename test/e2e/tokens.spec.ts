@@ -1,5 +1,8 @@
 import request from 'supertest';
 import { ReadCounter } from '../../src/history/read-counter';
+import type { ConnectionKey } from '../../src/common/connection-key';
+import { TokenCache } from '../../src/tokens/token-cache';
+import { waitFor } from '../support/process';
 import { auth, connect, connectionRow, createHarness, type Harness } from '../support/harness';
 
 async function expireToken(h: Harness, account: string, product: string, secondsLeft = -1) {
@@ -8,6 +11,17 @@ async function expireToken(h: Harness, account: string, product: string, seconds
     `UPDATE connections SET expires_at = now() + make_interval(secs => $3), last_refreshed_at = now() - interval '2 hours'
       WHERE account = $1 AND product = $2`,
     [account, product, secondsLeft],
+  );
+  // Replicas drop a cached copy on the row's NOTIFY, asynchronously: wait for it.
+  await waitFor(
+    async () =>
+      h.brokers.every(
+        (broker) =>
+          broker.app.get(TokenCache).get({ account, product } as ConnectionKey) === undefined,
+      )
+        ? true
+        : undefined,
+    { what: 'the cached token to be dropped' },
   );
 }
 

@@ -17,15 +17,19 @@ export async function seedConnections(
   await h.db.dataSource.transaction(async (tx) => {
     for (const account of accounts) {
       const grant = h.rd.issueGrant(product);
+      const expiresAt = new Date(Date.now() + expiresInSeconds * 1000);
       await repository.saveConnected(
         tx,
         { account, product },
-        {
-          accessToken: grant.accessToken,
-          refreshToken: grant.refreshToken,
-          expiresAt: new Date(Date.now() + expiresInSeconds * 1000),
-        },
+        { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt },
         null,
+      );
+      // Aged consistently: a token with little left was refreshed a full lifetime before it
+      // expires (the read policy, src/refresh/refresh-policy.ts, reads both columns).
+      const lifetime = Math.max(h.rd.accessTokenTtlSeconds[product], expiresInSeconds);
+      await tx.query(
+        `UPDATE connections SET last_refreshed_at = $3 WHERE account = $1 AND product = $2`,
+        [account, product, new Date(expiresAt.getTime() - lifetime * 1000)],
       );
     }
   });
