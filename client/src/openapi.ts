@@ -71,7 +71,7 @@ export interface paths {
     get: operations['ConnectionsController_get'];
     /**
      * Import an existing grant (migration from another system)
-     * @description Stores the refresh token encrypted. Unless an access token valid for more than a minute comes with it, the grant is proven by one refresh first; a grant RD rejects is refused and nothing is stored.
+     * @description Stores the refresh token encrypted. Unless an access token valid for more than a minute comes with it, the grant is proven by one refresh first; a grant RD rejects is refused and nothing is stored. The answer says whether RD was called (`refreshed`) and whether that rotated the refresh token (`rotated`): for RD CRM it does, and the copy the old system holds stops working at that moment.
      */
     put: operations['ConnectionsController_import'];
     post?: never;
@@ -467,6 +467,42 @@ export interface components {
        */
       refreshToken: string;
     };
+    ImportedConnectionView: {
+      /** @example acme-42 */
+      account: string;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      expiresAt: string;
+      /**
+       * Format: date-time
+       * @description set while RD rejected this grant but the blast-radius guard held the rejection (status refresh_failing, grant kept)
+       */
+      heldSince: Record<string, never> | null;
+      /**
+       * @description RD account name (Marketing)
+       * @example Acme Marketing
+       */
+      label: Record<string, never> | null;
+      /** @example RD refresh failed (http_503): Service Unavailable */
+      lastError: Record<string, never> | null;
+      /** Format: date-time */
+      lastErrorAt: Record<string, never> | null;
+      /** Format: date-time */
+      lastRefreshedAt: Record<string, never> | null;
+      /** Format: date-time */
+      nextRefreshAt: Record<string, never> | null;
+      /** @enum {string} */
+      product: 'crm' | 'marketing';
+      /** @description true when the grant was proven by a refresh at RD (no access token valid for more than a minute came with it); false when it was taken as given, without calling RD */
+      refreshed: boolean;
+      /** @description true when that refresh made RD issue a new refresh token (RD CRM rotates it on every refresh): the copy the system it came from still holds is dead from now on. Import with a still-valid access token and expiresAt to take a grant over without rotating it (README, 'Migrating connections from another system') */
+      rotated: boolean;
+      /** @enum {string} */
+      status: 'active' | 'refresh_failing' | 'reauthorization_required';
+      /** Format: date-time */
+      updatedAt: string;
+    };
     ReauthorizationErrorResponse: {
       /**
        * @description stable machine code
@@ -795,7 +831,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ConnectionView'];
+          'application/json': components['schemas']['ImportedConnectionView'];
         };
       };
       /** @description a new connection */
@@ -804,7 +840,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ConnectionView'];
+          'application/json': components['schemas']['ImportedConnectionView'];
         };
       };
       /** @description `invalid_request` */

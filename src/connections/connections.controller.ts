@@ -34,6 +34,7 @@ import {
   ConnectionPage,
   ConnectionView,
   ImportConnectionBody,
+  ImportedConnectionView,
   ListConnectionsQuery,
   ProductQuery,
   RefreshQuery,
@@ -122,11 +123,13 @@ export class ConnectionsController {
     summary: 'Import an existing grant (migration from another system)',
     description:
       'Stores the refresh token encrypted. Unless an access token valid for more than a minute comes with it, ' +
-      'the grant is proven by one refresh first; a grant RD rejects is refused and nothing is stored.',
+      'the grant is proven by one refresh first; a grant RD rejects is refused and nothing is stored. ' +
+      'The answer says whether RD was called (`refreshed`) and whether that rotated the refresh token (`rotated`): ' +
+      'for RD CRM it does, and the copy the old system holds stops working at that moment.',
   })
   @ApiParam(ACCOUNT_PARAM)
-  @ApiCreatedResponse({ type: ConnectionView, description: 'a new connection' })
-  @ApiOkResponse({ type: ConnectionView, description: 'an existing connection replaced' })
+  @ApiCreatedResponse({ type: ImportedConnectionView, description: 'a new connection' })
+  @ApiOkResponse({ type: ImportedConnectionView, description: 'an existing connection replaced' })
   @ApiServiceUnavailableResponse({
     type: ErrorResponse,
     description: '`provider_unavailable`: RD could not be reached',
@@ -135,7 +138,7 @@ export class ConnectionsController {
     @Param('account') account: string,
     @Body() body: ImportConnectionBody,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<ConnectionView> {
+  ): Promise<ImportedConnectionView> {
     const key = {
       account: assertAccount(account),
       product: resolveProduct(this.config, body.product),

@@ -235,6 +235,21 @@ export class AccountConnectionView extends ConnectionView {
   reconnectUrlExpiresAt: string | null;
 }
 
+/** The answer of an import: the connection, and what taking the grant over did at RD. */
+export class ImportedConnectionView extends ConnectionView {
+  @ApiProperty({
+    description:
+      'true when the grant was proven by a refresh at RD (no access token valid for more than a minute came with it); false when it was taken as given, without calling RD',
+  })
+  refreshed: boolean;
+
+  @ApiProperty({
+    description:
+      "true when that refresh made RD issue a new refresh token (RD CRM rotates it on every refresh): the copy the system it came from still holds is dead from now on. Import with a still-valid access token and expiresAt to take a grant over without rotating it (README, 'Migrating connections from another system')",
+  })
+  rotated: boolean;
+}
+
 export class AccountConnections {
   @ApiProperty({ example: 'acme-42' })
   account: string;

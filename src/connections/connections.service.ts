@@ -21,6 +21,7 @@ import {
   ConnectionView,
   RetryRejectedResult,
   type ImportConnectionBody,
+  type ImportedConnectionView,
 } from './connections.dto';
 
 /** What happened to the grant at RD when a connection was deleted. */
@@ -217,17 +218,18 @@ export class ConnectionsService {
   async import(
     key: ConnectionKey,
     body: ImportConnectionBody,
-  ): Promise<{ created: boolean; view: ConnectionView }> {
+  ): Promise<{ created: boolean; view: ImportedConnectionView }> {
     if (body.accessToken && !body.expiresAt)
       throw new InvalidRequestError('expiresAt is required with accessToken');
     const given = body.expiresAt ? new Date(body.expiresAt) : null;
     return this.lock.withLock(
       key,
       async (session) => {
-        const tokens =
+        const asGiven =
           body.accessToken && given && given.getTime() - Date.now() > IMPORT_MIN_VALIDITY_MS
             ? { accessToken: body.accessToken, refreshToken: body.refreshToken, expiresAt: given }
-            : await this.proveByRefresh(key, body.refreshToken);
+            : undefined;
+        const tokens = asGiven ?? (await this.proveByRefresh(key, body.refreshToken));
         const created = await session.manager.transaction(async (tx) => {
           const isNew = await this.connections.saveConnected(tx, key, tokens, null);
           await this.events.record(tx, 'connection.created', key, {
@@ -237,7 +239,15 @@ export class ConnectionsService {
           return isNew;
         });
         const connection = await this.connections.findOne(key, session.manager);
-        return { created, view: ConnectionView.of(connection!) };
+        return {
+          created,
+          view: {
+            ...ConnectionView.of(connection!),
+            refreshed: !asGiven,
+            // The old system's copy dies exactly when RD hands out a different refresh token.
+            rotated: tokens.refreshToken !== body.refreshToken,
+          },
+        };
       },
       busy,
     );

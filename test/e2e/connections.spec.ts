@@ -80,7 +80,14 @@ describe('admin connection routes (e2e)', () => {
       const res = await admin(h)
         .put('/connections/imported', { product: 'crm', refreshToken: grant.refreshToken })
         .expect(201);
-      expect(res.body).toMatchObject({ account: 'imported', product: 'crm', status: 'active' });
+      // The answer says the proof rotated the grant: the old system's copy is dead now.
+      expect(res.body).toMatchObject({
+        account: 'imported',
+        product: 'crm',
+        status: 'active',
+        refreshed: true,
+        rotated: true,
+      });
       expect(JSON.stringify(res.body)).not.toMatch(TOKEN_FIELDS);
       expect(h.rd.tokenCalls({ grantType: 'refresh_token' })).toHaveLength(1);
       expect(h.rd.isLiveRefreshToken(grant.refreshToken)).toBe(false); // rolled by the proof
@@ -102,7 +109,7 @@ describe('admin connection routes (e2e)', () => {
     it('takes a still-valid access token as given, without calling RD', async () => {
       const grant = h.rd.issueGrant('marketing');
       const expiresAt = new Date(Date.now() + 3600_000).toISOString();
-      await admin(h)
+      const res = await admin(h)
         .put('/connections/imported', {
           product: 'marketing',
           refreshToken: grant.refreshToken,
@@ -110,12 +117,41 @@ describe('admin connection routes (e2e)', () => {
           expiresAt,
         })
         .expect(201);
+      expect(res.body).toMatchObject({ refreshed: false, rotated: false, expiresAt });
       expect(h.rd.tokenCalls()).toHaveLength(0);
       const token = await request(h.broker.url)
         .get('/tokens/imported?product=marketing')
         .set('authorization', auth.service)
         .expect(200);
       expect(token.body.accessToken).toBe(grant.accessToken);
+    });
+
+    it('takes a CRM grant over without rotating it when a valid access token comes with it (the migration procedure)', async () => {
+      const grant = h.rd.issueGrant('crm');
+      const expiresAt = new Date(Date.now() + 3600_000).toISOString();
+      const res = await admin(h)
+        .put('/connections/imported', {
+          product: 'crm',
+          refreshToken: grant.refreshToken,
+          accessToken: grant.accessToken,
+          expiresAt,
+        })
+        .expect(201);
+      expect(res.body).toMatchObject({ refreshed: false, rotated: false });
+      expect(h.rd.tokenCalls()).toHaveLength(0);
+      // The old system's copy still works until the broker's first refresh.
+      expect(h.rd.isLiveRefreshToken(grant.refreshToken)).toBe(true);
+    });
+
+    it('says when a proving refresh did not rotate the refresh token', async () => {
+      const grant = h.rd.issueGrant('marketing');
+      const res = await admin(h)
+        .put('/connections/imported', { product: 'marketing', refreshToken: grant.refreshToken })
+        .expect(201);
+      // The fake, like RD Marketing by default, keeps the refresh token across refreshes.
+      expect(h.rd.tokenCalls({ grantType: 'refresh_token' })).toHaveLength(1);
+      expect(h.rd.isLiveRefreshToken(grant.refreshToken)).toBe(true);
+      expect(res.body).toMatchObject({ refreshed: true, rotated: false });
     });
 
     it('refuses a grant RD rejects and stores nothing', async () => {
