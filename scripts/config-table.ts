@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { envSchema } from '../src/config/config.schema';
 
 export const README_FILE = join(__dirname, '..', 'README.md');
@@ -27,59 +27,46 @@ export interface Variable {
   description: string;
 }
 
-type Inspectable = z.core.$ZodType & { description?: string };
+/** What JSON Schema says about one property: its default and its description. */
+interface PropertySchema {
+  default?: unknown;
+  description?: string;
+}
+
+/** The schema of `{ [name]: schema }` as zod's own JSON Schema export sees it, in one direction. */
+function jsonSchemaOf(name: string, schema: z.ZodType, io: 'input' | 'output') {
+  // Transforms have no JSON Schema; `any` stands in for them (only defaults and texts are read).
+  const json = z.toJSONSchema(z.object({ [name]: schema }), { io, unrepresentable: 'any' }) as {
+    properties: Record<string, PropertySchema>;
+    required?: string[];
+  };
+  return { property: json.properties[name], required: (json.required ?? []).includes(name) };
+}
 
 /**
- * What an unset variable becomes, read off the schema's wrappers from the outside in: the
- * outermost `default`/`prefault` gives the value (of whichever side of a pipe it sits on),
- * `optional` means unset is allowed, and a pipe/transform is looked through on its input side.
+ * What an unset variable becomes, read from zod's JSON Schema export: the default as written in
+ * the environment (the input side's `default`, or, for a default given after a transform such as
+ * `list.default([])`, the output side's); with none, required or optional as the input side says.
  */
-export function inspectVariable(name: string, schema: Inspectable): Variable {
-  let description: string | undefined;
-  let current: Inspectable = schema;
-  let found: DefaultOf | undefined;
-  for (let depth = 0; depth < 20 && !found; depth++) {
-    description ??= current.description;
-    const def = current._zod.def as z.core.$ZodTypeDef & {
-      innerType?: Inspectable;
-      in?: Inspectable;
-      defaultValue?: unknown;
-    };
-    switch (def.type) {
-      case 'default':
-      case 'prefault':
-        found = { kind: 'default', value: def.defaultValue };
-        break;
-      case 'optional':
-        found = { kind: 'optional' };
-        break;
-      case 'nullable':
-      case 'readonly':
-      case 'catch':
-      case 'nonoptional':
-        current = def.innerType!;
-        break;
-      case 'pipe':
-        current = def.in!;
-        break;
-      default:
-        found = { kind: 'required' };
-    }
+export function inspectVariable(name: string, schema: z.ZodType): Variable {
+  const input = jsonSchemaOf(name, schema, 'input');
+  const output = jsonSchemaOf(name, schema, 'output');
+  const description = (input.property.description ?? output.property.description)?.trim();
+  if (!description) throw new Error(`${name}: the schema has no describe() text`);
+  let found: DefaultOf;
+  if (input.property.default !== undefined) {
+    found = { kind: 'default', value: input.property.default };
+  } else if (output.property.default !== undefined) {
+    found = { kind: 'default', value: output.property.default };
+  } else {
+    found = input.required ? { kind: 'required' } : { kind: 'optional' };
   }
-  // Keep reading descriptions further in (a describe() placed before the wrapper).
-  for (let inner: Inspectable | undefined = current; !description && inner;) {
-    description = inner.description;
-    const def = inner._zod.def as { innerType?: Inspectable; in?: Inspectable };
-    inner = def.innerType ?? def.in;
-  }
-  if (!found) throw new Error(`${name}: could not find out what an unset value means`);
-  if (!description?.trim()) throw new Error(`${name}: the schema has no describe() text`);
-  return { name, default: found, description: description.trim() };
+  return { name, default: found, description };
 }
 
 export function variables(): Variable[] {
   return Object.entries(envSchema.shape).map(([name, schema]) =>
-    inspectVariable(name, schema as Inspectable),
+    inspectVariable(name, schema as z.ZodType),
   );
 }
 
