@@ -53,7 +53,7 @@ export interface TokenOptions {
 }
 
 const DEFAULT_MIN_VALIDITY = 60;
-/** The broker's cap on `minValidity` (CONTRACT.md). */
+/** The broker's cap on `minValidity` (GET /tokens, openapi.json). */
 const MAX_MIN_VALIDITY = 3600;
 const PRODUCTS: Product[] = ['crm', 'marketing'];
 /**

@@ -1,5 +1,5 @@
 /**
- * Domain errors, each with the stable machine code of CONTRACT.md. They are mapped to HTTP once,
+ * Domain errors, each with the stable machine code the README lists ("Errors"). They are mapped to HTTP once,
  * by BrokerErrorFilter; services never build HTTP answers themselves.
  */
 export abstract class BrokerError extends Error {

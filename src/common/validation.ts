@@ -1,7 +1,7 @@
 import { PRODUCTS, type AppConfig, type Product } from '../config/config';
 import { InvalidRequestError } from './errors';
 
-/** The caller's tenant id, as CONTRACT.md defines it. */
+/** The caller's tenant id: 1–128 characters of `A-Z a-z 0-9 . _ : -` (README, "Using it from a service"). */
 export const ACCOUNT_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function assertAccount(account: unknown): string {

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 
-/** The events EVENTS_WEBHOOK_URL receives (CONTRACT.md). */
+/** The events EVENTS_WEBHOOK_URL receives (README, "Events"). */
 export type WebhookEventType =
   | 'connection.created'
   | 'connection.refresh_failed'

@@ -30,7 +30,7 @@ export function pickLanguage(header: unknown): Language {
 
 const PRODUCT_NAMES = { crm: 'RD Station CRM', marketing: 'RD Station Marketing' };
 
-/** Everything a page says, per language. Failure reasons: the `reason` of CONTRACT.md's callback. */
+/** Everything a page says, per language. Failure reasons: the callback's `reason` (README, "Callback failure reasons"). */
 export const PAGE_TEXT: Record<
   Language,
   {

@@ -7,7 +7,7 @@
  * evidence: an answer that names the grant in a shape RD documents. Everything else that is a
  * 4xx is `suspect`: the grant is kept and retried with backoff, and the answer is logged loudly.
  *
- * Sources of the recognised shapes (see also /work/shared/RDSTATION.md):
+ * Sources of the recognised shapes:
  *  - CRM v2 token endpoint (`/oauth2/token`): RD documents no error body (pages
  *    `crm-v2-authentication-step3`, `-step4`). It is an OAuth 2 server, so RFC 6749 §5.2 is the
  *    one published shape: `{"error":"invalid_grant"}` (the grant or refresh token is invalid,

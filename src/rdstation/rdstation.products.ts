@@ -22,7 +22,7 @@ export interface ProductSpec {
   /**
    * POST path taking `token` + `token_type_hint` and a bearer header; null when RD has none. The
    * broker revokes the refresh token: it works even when the stored access token has expired,
-   * and it is the one that keeps the grant alive at RD (/work/shared/RDSTATION.md).
+   * and it is the one that keeps the grant alive at RD.
    */
   revokePath: string | null;
   /** Lifetime assumed when RD omits expires_in. */
@@ -33,7 +33,7 @@ export interface ProductSpec {
 export type MarketingOAuth = 'legacy' | 'oauth2';
 
 /**
- * Everything that differs between RD's two OAuth servers (see /work/shared/RDSTATION.md). The
+ * Everything that differs between RD's two OAuth servers, as RD documents them. The
  * client reads this table; it never branches on the product itself.
  */
 export const PRODUCT_SPECS: Readonly<Record<Product, ProductSpec>> = {

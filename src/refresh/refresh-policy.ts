@@ -162,7 +162,7 @@ export function backoffSeconds(
  * The blast-radius guard's decision for one more grant rejection of a product, given how many
  * other connections of that product RD rejected within the window: condemn up to `max`, then
  * hold. Many condemnations at once are more likely an upstream fault than many customers
- * revoking together (/work/shared/RDSTATION.md).
+ * revoking together.
  */
 export function guardVerdict(rejectedInWindow: number, max: number): 'condemn' | 'hold' {
   return rejectedInWindow < max ? 'condemn' : 'hold';

@@ -16,7 +16,7 @@ const REGENERATE =
   'the configuration table in README.md is out of date: run `npm run docs:config` and commit the result';
 
 /**
- * CONTRACT.md's configuration table (the contract is not in the repository, so it is copied here):
+ * The configuration table of the broker's contract (kept outside the repository, so copied here):
  * each variable and what leaving it unset means.
  */
 const CONTRACT: Record<string, DefaultOf> = {
@@ -78,7 +78,7 @@ describe('README configuration table', () => {
     }
   });
 
-  it('has every variable of CONTRACT.md in the schema, with the contract’s default', () => {
+  it('has every variable of the contract in the schema, with the contract’s default', () => {
     const schema = Object.fromEntries(variables().map((v) => [v.name, asEnv(v.default)]));
     const contract = Object.fromEntries(
       Object.entries(CONTRACT).map(([name, of]) => [name, asEnv(of)]),

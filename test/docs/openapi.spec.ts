@@ -19,7 +19,7 @@ interface OpenApiDocument {
   components: { securitySchemes?: Record<string, Record<string, string>> };
 }
 
-/** Every HTTP route of CONTRACT.md but /docs and /docs-json (which serve the document itself). */
+/** Every HTTP route of the broker's contract but /docs and /docs-json (which serve the document itself). */
 const CONTRACT_ROUTES: [method: string, path: string, access: 'api key' | 'admin' | 'public'][] = [
   ['post', '/oauth/authorize-url', 'api key'],
   ['get', '/oauth/callback', 'public'],

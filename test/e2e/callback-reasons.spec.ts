@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { auth, connectionRow, createHarness, type Harness } from '../support/harness';
 
 /**
- * The callback's failure reasons (CONTRACT.md) and the consent options (scope, PKCE, issuer),
+ * The callback's failure reasons (README, "Callback failure reasons") and the consent options (scope, PKCE, issuer),
  * against the fake RD. The same paths against a real OAuth server: test/interop/.
  */
 const RETURN_TO = 'https://app.example.com/rd/done';

@@ -1,7 +1,7 @@
 /**
  * A fake RD Station: both OAuth servers (CRM and Marketing), the two cheap API calls the broker
  * makes, and a few RD API endpoints for /proxy that echo what they receive and enforce RD's
- * per-account rate limit (`echoRoute`), in memory, following /work/shared/RDSTATION.md. One base URL serves the "accounts" and
+ * per-account rate limit (`echoRoute`), in memory, following RD's documentation. One base URL serves the "accounts" and
  * the "api" hosts (their paths do not collide). Used in-process by the tests and as a separate
  * process (main.ts) by the benchmark and the demo, which drive it through `/_fake/*`.
  *
@@ -804,7 +804,7 @@ export class FakeRdStation {
 
   /**
    * Revoking with the refresh token (`token_type_hint=refresh_token`) works even when the bearer
-   * access token has expired, as long as both belong to one live grant (/work/shared/RDSTATION.md).
+   * access token has expired, as long as both belong to one live grant.
    */
   private expiredBearerOfRefresh(request: FastifyRequest, body: ParsedBody): boolean {
     const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');

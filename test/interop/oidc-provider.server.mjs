@@ -1,6 +1,6 @@
 /**
  * panva's oidc-provider (a certified OpenID/OAuth 2.0 server) set up like RD Station's CRM OAuth
- * server (/work/shared/RDSTATION.md): consent at /oauth/authorize, tokens at /oauth2/token,
+ * server as RD documents it: consent at /oauth/authorize, tokens at /oauth2/token,
  * client_secret_post, a refresh token on every code exchange, rotating refresh tokens with reuse
  * detection (a consumed refresh token presented again revokes the whole grant), 120 s access
  * tokens. oidc-provider is ESM-only, so test/interop/oidc-provider.ts runs this file as a child
