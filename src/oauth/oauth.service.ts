@@ -140,7 +140,8 @@ export class OAuthService {
       tokens = await this.rd.exchangeCode(pending.product, code, pending.codeVerifier ?? undefined);
     } catch (error) {
       if (!(error instanceof RdStationError)) throw error;
-      if (error.clientCredentialsRejected) {
+      // What the answer means is decided in rdstation.errors.ts; here only how to report it.
+      if (error.kind === 'client_rejected') {
         const prefix = `RD_${pending.product.toUpperCase()}`;
         this.logger.error(
           { ...who, errorCode: error.code },
@@ -148,7 +149,12 @@ export class OAuthService {
         );
         return { ok: false, reason: 'app_misconfigured', pending };
       }
-      this.logger.warn({ ...who, errorCode: error.code }, 'code exchange failed');
+      if (error.kind === 'suspect')
+        this.logger.error(
+          { ...who, status: error.status, body: error.bodyExcerpt },
+          'RD answered a code exchange in an unknown shape; nothing stored',
+        );
+      else this.logger.warn({ ...who, errorCode: error.code }, 'code exchange failed');
       return {
         ok: false,
         reason: error.kind === 'grant_rejected' ? 'code_rejected' : 'provider_unavailable',
