@@ -16,7 +16,7 @@ import { ConnectionsRepository } from '../../src/connections/connections.reposit
 import { ScheduledRefreshService } from '../../src/scheduler/scheduled-refresh.service';
 import { UNKNOWN_SHAPES, type Failure } from '../fake-rd/fake-rd';
 import { startBroker } from '../support/broker';
-import { auth, connectionRow, createHarness, type Harness } from '../support/harness';
+import { auth, connect, connectionRow, createHarness, type Harness } from '../support/harness';
 import { makeAllDue, seedConnections } from '../support/seed';
 
 const FAR = Date.now() + 3600_000;
@@ -365,6 +365,14 @@ describe('never lose a connection', () => {
     } finally {
       await rotating.close();
     }
+  });
+
+  it('a code exchange answered in an unknown shape stores nothing and is not called a rejected code', async () => {
+    h.rd.failNext(1, { kind: 'gateway', status: 403 }, { grantType: 'authorization_code' });
+    const res = await connect(h, 'odd', 'crm');
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('could not be reached');
+    expect(await connectionRow(h.db, 'odd', 'crm')).toBeUndefined();
   });
 
   it('deletes a Marketing connection by revoking its refresh token, even with an expired access token', async () => {
