@@ -327,7 +327,7 @@ export const envSchema = z.object({
   TOKEN_CACHE_HEARTBEAT_MS: integer(100, 60_000)
     .default(5000)
     .describe(
-      "how often the cache's LISTEN connection proves itself by a NOTIFY to itself; a heartbeat not back within the same time empties and bypasses the cache (stale for at most twice this)",
+      "how often the cache's LISTEN connection proves itself by a round trip (`SELECT 1`); one not back within the same time empties and bypasses the cache (stale for at most twice this)",
     ),
   EVENTS_WEBHOOK_URL: httpUrl.optional().describe('where connection events are POSTed'),
   EVENTS_WEBHOOK_SECRET: z

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   Inject,
   Injectable,
@@ -21,8 +20,6 @@ export interface CachedToken {
 }
 
 const CHANNEL = 'connection_changed';
-/** Each listener NOTIFYs itself here to prove its connection still delivers notifications. */
-const HEARTBEAT_CHANNEL = 'token_cache_heartbeat';
 /** TCP keepalive on the listening socket: the kernel also notices a dead peer, eventually. */
 const KEEPALIVE_DELAY_MS = 10_000;
 const RECONNECT_MAX_MS = 30_000;
@@ -36,9 +33,11 @@ const RECONNECT_MAX_MS = 30_000;
  * connection.
  *
  * A connection can also die silently (a NAT or firewall dropping it): no `end`, no `error`, just
- * no more notifications. So every TOKEN_CACHE_HEARTBEAT_MS the listener NOTIFYs itself on a
- * heartbeat channel; a beat not back by the next one means the channel is lost: the cache is
- * emptied and bypassed, and the listener reconnects. A change is thus served stale for at most
+ * no more notifications. So every TOKEN_CACHE_HEARTBEAT_MS the listener sends `SELECT 1` down the
+ * same connection its notifications come up; an answer not back by the next beat means the
+ * channel is lost: the cache is emptied and bypassed, and the listener reconnects. (A round trip
+ * rather than a NOTIFY to itself: a NOTIFY assigns a transaction id, and a read-only replica
+ * should write nothing, not even that.) A change is thus served stale for at most
  * two heartbeat intervals (10 s with the default 5 s); test/integration/token-cache.spec.ts
  * proves it through a proxy that silently stops forwarding.
  */
@@ -53,11 +52,8 @@ export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private readonly heartbeatMs: number;
-  /** This listener's heartbeats, told apart from other replicas' on the shared channel. */
-  private readonly listenerId = randomUUID();
-  private beats = 0;
-  /** The payload of the heartbeat sent and not yet received back. */
-  private pendingBeat: string | null = null;
+  /** A heartbeat was sent and its answer has not come back yet. */
+  private pendingBeat = false;
   /** Bumped by every invalidation; see `ticket()`. */
   private invalidations = 0;
   /** When each recently invalidated connection was last invalidated (counter value). */
@@ -144,16 +140,13 @@ export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown
       query_timeout: Math.max(1000, 2 * this.heartbeatMs),
     });
     client.on('notification', (message) => {
-      if (message.channel === HEARTBEAT_CHANNEL) {
-        if (message.payload === this.pendingBeat) this.pendingBeat = null;
-      } else if (message.payload) this.forget(message.payload);
+      if (message.payload) this.forget(message.payload);
     });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client));
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
-      await client.query(`LISTEN ${HEARTBEAT_CHANNEL}`);
     } catch (error) {
       this.lost(client, error as Error);
       return;
@@ -175,21 +168,24 @@ export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown
   private stopHeartbeat(): void {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = null;
-    this.pendingBeat = null;
+    this.pendingBeat = false;
   }
 
   /** Checks that the previous beat came back, then sends the next one. */
   private beat(client: Client): void {
     if (client !== this.listener) return;
-    if (this.pendingBeat !== null) {
+    if (this.pendingBeat) {
       this.lost(client, new Error(`no heartbeat back within ${this.heartbeatMs} ms`), 'heartbeat');
       return;
     }
-    this.pendingBeat = `${this.listenerId}:${++this.beats}`;
+    this.pendingBeat = true;
     // Not awaited: on a silently dead connection this never settles; the next beat decides.
-    client
-      .query(`SELECT pg_notify('${HEARTBEAT_CHANNEL}', $1)`, [this.pendingBeat])
-      .catch((error: Error) => this.lost(client, error));
+    client.query('SELECT 1').then(
+      () => {
+        if (client === this.listener) this.pendingBeat = false;
+      },
+      (error: Error) => this.lost(client, error),
+    );
   }
 
   private lost(
