@@ -16,7 +16,7 @@ import { ConnectionsRepository } from '../../src/connections/connections.reposit
 import { ScheduledRefreshService } from '../../src/scheduler/scheduled-refresh.service';
 import { UNKNOWN_SHAPES, type Failure } from '../fake-rd/fake-rd';
 import { startBroker } from '../support/broker';
-import { auth, connect, connectionRow, createHarness, type Harness } from '../support/harness';
+import { auth, connectionRow, createHarness, type Harness } from '../support/harness';
 import { makeAllDue, seedConnections } from '../support/seed';
 
 const FAR = Date.now() + 3600_000;
@@ -369,9 +369,24 @@ describe('never lose a connection', () => {
 
   it('a code exchange answered in an unknown shape stores nothing and is not called a rejected code', async () => {
     h.rd.failNext(1, { kind: 'gateway', status: 403 }, { grantType: 'authorization_code' });
-    const res = await connect(h, 'odd', 'crm');
+    const started = await request(h.broker.url)
+      .post('/oauth/authorize-url')
+      .set('authorization', auth.service)
+      .send({ account: 'odd', product: 'crm' })
+      .expect(201);
+    const consent = await fetch(started.body.url, {
+      method: 'POST',
+      body: new URLSearchParams({ decision: 'approve' }),
+      redirect: 'manual',
+    });
+    const res = await fetch(consent.headers.get('location')!, {
+      redirect: 'manual',
+      headers: { 'accept-language': 'en' },
+    });
     expect(res.status).toBe(400);
-    expect(await res.text()).toContain('could not be reached');
+    const page = await res.text();
+    expect(page).toContain('could not be reached');
+    expect(page).not.toContain('rejected the authorization code');
     expect(await connectionRow(h.db, 'odd', 'crm')).toBeUndefined();
   });
 
