@@ -391,23 +391,58 @@ describe('/proxy on two replicas and the fake RD', () => {
       expect(h.rd.calls).toHaveLength(0);
     });
   });
+});
+
+/** A counter's value in Prometheus text, 0 when the series does not exist yet. */
+function counter(metrics: string, series: string): number {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+describe('/proxy metrics (a broker of its own: counts from zero, whatever ran before)', () => {
+  let m: Harness;
+
+  beforeAll(async () => {
+    m = await createHarness({
+      env: { RD_RATE_LIMIT_PER_MINUTE: '4' },
+      rd: { apiRateLimitPerMinute: 10_000 },
+    });
+    expect((await connect(m, 'metered', 'crm')).status).toBe(200);
+  });
+  afterAll(() => m.close());
 
   it('counts proxied calls by product, method, RD status class and outcome, and budget refusals', async () => {
-    const metrics = await (await fetch(`${h.broker.url}/metrics`)).text();
-    expect(metrics).toMatch(
-      /broker_proxy_requests_total\{product="crm",method="POST",rd_status="2xx",outcome="proxied"\} \d+/,
-    );
-    expect(metrics).toMatch(
-      /broker_proxy_requests_total\{product="crm",method="GET",rd_status="2xx",outcome="retried"\} \d+/,
-    );
-    expect(metrics).toMatch(
-      /broker_proxy_requests_total\{product="crm",method="GET",rd_status="none",outcome="rate_limited"\} \d+/,
-    );
-    expect(metrics).toMatch(
-      /broker_proxy_budget_refusals_total\{product="crm",reason="budget"\} \d+/,
-    );
-    expect(metrics).toMatch(
-      /broker_proxy_rd_duration_seconds_count\{product="crm",rd_status="2xx"\} \d+/,
-    );
+    const call = (method = 'GET') =>
+      proxy(m, '/proxy/crm/v2/contacts', {
+        method,
+        account: 'metered',
+        ...(method === 'POST'
+          ? { body: '{}', headers: { 'content-type': 'application/json' } }
+          : {}),
+      });
+    expect((await call('POST')).status).toBe(201);
+    expect(m.rd.invalidateAccessToken(await servedToken(m, 'metered'))).toBe(true);
+    expect((await call()).status).toBe(200); // RD's 401, one refresh, retried
+    const answers: number[] = [];
+    for (let i = 0; i < 6 && !answers.includes(429); i++) answers.push((await call()).status);
+    const refused = answers.filter((status) => status === 429).length;
+    expect(refused).toBe(1);
+
+    const metrics = await (await fetch(`${m.broker.url}/metrics`)).text();
+    const series = (outcome: string, method: string, rdStatus: string) =>
+      counter(
+        metrics,
+        `broker_proxy_requests_total{product="crm",method="${method}",rd_status="${rdStatus}",outcome="${outcome}"}`,
+      );
+    expect(series('proxied', 'POST', '2xx')).toBe(1);
+    expect(series('retried', 'GET', '2xx')).toBe(1);
+    expect(series('proxied', 'GET', '2xx')).toBe(answers.length - refused);
+    expect(series('rate_limited', 'GET', 'none')).toBe(refused);
+    expect(
+      counter(metrics, 'broker_proxy_budget_refusals_total{product="crm",reason="budget"}'),
+    ).toBe(refused);
+    expect(
+      counter(metrics, 'broker_proxy_rd_duration_seconds_count{product="crm",rd_status="2xx"}'),
+    ).toBeGreaterThanOrEqual(2 + answers.length - refused);
   });
 });
