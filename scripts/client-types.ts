@@ -24,10 +24,13 @@ const HEADER = `/**
 
 /** What client/src/openapi.ts should hold for this OpenAPI document (JSON text). */
 export async function generateClientTypes(openapiJson: string): Promise<string> {
-  const { default: openapiTS, astToString } =
-    require('openapi-typescript') as typeof import('openapi-typescript');
+  // The package ships CommonJS typed as `export =`, but its runtime object has `default`.
+  const { default: openapiTS, astToString } = require('openapi-typescript') as {
+    default: typeof import('openapi-typescript');
+    astToString: (ast: Awaited<ReturnType<typeof import('openapi-typescript')>>) => string;
+  };
   const prettier = require('prettier') as typeof import('prettier');
-  const ast = await openapiTS(JSON.parse(openapiJson) as Record<string, unknown>, {
+  const ast = await openapiTS(JSON.parse(openapiJson) as Parameters<typeof openapiTS>[0], {
     exportType: false,
   });
   const body = astToString(ast);

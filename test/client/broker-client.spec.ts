@@ -6,6 +6,7 @@ import { rejectedTokenHash } from '../../client/src/token-hash';
 import {
   sendJson,
   startTinyServer,
+  type Handler,
   type SeenRequest,
   type TinyServer,
 } from '../support/tiny-server';
@@ -299,14 +300,14 @@ describe('retries', () => {
   });
 
   it('tries again when the connection breaks, a bounded number of times', async () => {
-    server.handle = (_request, response) => response.socket?.destroy();
+    server.handle = (_request, response) => void response.socket?.destroy();
     const error = await caught(client({ networkRetries: 2 }).getToken('acme'));
     expect(error).toMatchObject({ code: 'network_error', status: 0 });
     expect(error.requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(server.requests).toHaveLength(3);
 
     server.requests.length = 0;
-    server.handle = failFirst(1, (_request, response) => response.socket?.destroy());
+    server.handle = failFirst(1, (_request, response) => void response.socket?.destroy());
     await client({ networkRetries: 2 }).getToken('acme');
     expect(server.requests).toHaveLength(2);
   });
@@ -527,7 +528,7 @@ describe('fetch through /proxy', () => {
   });
 
   it('does not send a POST twice when no answer came back', async () => {
-    server.handle = (_request, response) => response.socket?.destroy();
+    server.handle = (_request, response) => void response.socket?.destroy();
     const error = await caught(
       client().fetch('acme', 'crm/v2/deals', { method: 'POST', body: '{}' }),
     );
