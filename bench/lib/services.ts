@@ -156,7 +156,14 @@ export async function startBroker(
   if (options.refreshCron) env.REFRESH_CRON = options.refreshCron;
   if (options.refreshConcurrency) env.REFRESH_CONCURRENCY = String(options.refreshConcurrency);
   Object.assign(env, options.env);
-  const child = startNode(options.name, [BROKER_MAIN], env, `http://127.0.0.1:${port}`);
+  // BENCH_BROKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=bench/results/profiles' profiles each broker.
+  const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = startNode(
+    options.name,
+    [...nodeArgs, BROKER_MAIN],
+    env,
+    `http://127.0.0.1:${port}`,
+  );
   await waitForHttp(child, '/health/ready');
   return child;
 }
