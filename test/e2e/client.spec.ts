@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BrokerClient as BrokerClientType, BrokerClientOptions } from '../../client/src/index';
 import { FakeRdStation } from '../fake-rd/fake-rd';
 import { ADMIN_KEY, SERVICE_KEY } from '../support/broker';
+
+const BILLING_KEY = 'billing-test-secret-0123456789abcdef01234567';
 import { startBrokerProcess } from '../support/broker-process';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import type { BrokerProcess } from '../support/process';
@@ -97,6 +99,9 @@ describe('the TypeScript client against real broker processes (e2e)', () => {
       RD_API_URL: rdUrl,
       RD_ACCOUNTS_URL: rdUrl,
       RD_TIMEOUT_MS: '2000',
+      // A second service key that reaches only accounts starting with "billing-".
+      API_KEYS: `svc:${SERVICE_KEY},billing:${BILLING_KEY}`,
+      API_KEY_SCOPES: 'billing=crm:billing-*',
     };
     replicas = await Promise.all([startBrokerProcess(env), startBrokerProcess(env)]);
   });
@@ -246,6 +251,17 @@ describe('the TypeScript client against real broker processes (e2e)', () => {
     it('unauthorized (401)', async () => {
       const error = await caught(client({ apiKey: 'not-a-key' }).getToken('thousand'));
       expect(error).toMatchObject({ code: 'unauthorized', status: 401 });
+    });
+
+    it('forbidden (403) for an account outside the scope of the key, on getToken and fetch', async () => {
+      await seed('thousand-scoped');
+      const billing = client({ apiKey: BILLING_KEY });
+      const error = await caught(billing.getToken('thousand-scoped'));
+      expect(error).toMatchObject({ code: 'forbidden', status: 403 });
+      expect(error.requestId).toMatch(/^[0-9a-f-]{36}$/);
+      const viaProxy = await caught(billing.fetch('thousand-scoped', 'crm/v2/contacts'));
+      expect(viaProxy).toMatchObject({ code: 'forbidden', status: 403 });
+      expect(rd.apiCalls()).toHaveLength(0);
     });
 
     it('reauthorization_required (409) with since and reason', async () => {
