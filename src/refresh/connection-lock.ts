@@ -64,10 +64,12 @@ export class ConnectionLock {
       // After `work`'s commit: whatever it changed is visible to this replica's readers at once.
       if (acquired) this.cache.invalidate(key);
       if (locked) {
-        const unlocked = await session.query(UNLOCK, [connectionId(key)]).then(
-          () => true,
-          () => false,
-        );
+        const unlocked = await session
+          .query(UNLOCK, [connectionId(key)])
+          .then(
+            () => true,
+            () => false,
+          );
         // A session that could not unlock must not go back to the pool still holding the lock:
         // closing it ends the session (and its locks); the pool drops an ended client.
         if (!unlocked) await client.end().catch(() => undefined);
