@@ -1,5 +1,4 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import {
   IsDateString,
   IsIn,
@@ -11,7 +10,7 @@ import {
   Max,
   Min,
 } from 'class-validator';
-import { OptionalProduct } from '../common/dto-fields';
+import { OptionalProduct, PageCursor, PageLimit } from '../common/dto-fields';
 import type { Product } from '../config/config';
 import type { Connection, ConnectionStatus } from './connection.entity';
 
@@ -111,18 +110,10 @@ export class ListConnectionsQuery {
   @IsIn(STATUSES, { message: `status must be one of ${STATUSES.join(', ')}` })
   status?: ConnectionStatus;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: 'limit must be an integer' })
-  @Min(1, { message: 'limit must be between 1 and 500' })
-  @Max(500, { message: 'limit must be between 1 and 500' })
+  @PageLimit(100)
   limit?: number;
 
-  @ApiPropertyOptional({ description: '`nextCursor` of the previous page' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 400)
+  @PageCursor(400)
   cursor?: string;
 }
 

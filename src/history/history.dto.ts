@@ -1,7 +1,5 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
-import { OptionalProduct } from '../common/dto-fields';
+import { ApiProperty } from '@nestjs/swagger';
+import { OptionalProduct, PageCursor, PageLimit } from '../common/dto-fields';
 import { InvalidRequestError } from '../common/errors';
 import type { Product } from '../config/config';
 import type { HistoryPosition } from './history.repository';
@@ -20,18 +18,10 @@ export class HistoryQuery {
   @OptionalProduct()
   product?: Product;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: 'limit must be an integer' })
-  @Min(1, { message: 'limit must be between 1 and 500' })
-  @Max(500, { message: 'limit must be between 1 and 500' })
+  @PageLimit(50)
   limit?: number;
 
-  @ApiPropertyOptional({ description: '`nextCursor` of the previous page' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
+  @PageCursor(200)
   cursor?: string;
 }
 
