@@ -167,9 +167,15 @@ describe('token cache', () => {
     });
 
     it(`serves a change at most two heartbeats late (${2 * HEARTBEAT_MS} ms here, 10 s by default), then caches again`, async () => {
-      await connect(h, 'acme', 'crm');
       const cache = behind.app.get(TokenCache);
       await waitFor(async () => (cache.isListening ? true : undefined), { what: 'listening' });
+      // The connect's own NOTIFY must have reached this replica before its reads: arriving late,
+      // it would drop the cached token and the change below would be read from the database.
+      const ticket = cache.ticket();
+      await connect(h, 'acme', 'crm');
+      await waitFor(async () => (cache.ticket() > ticket ? true : undefined), {
+        what: "the connect's NOTIFY",
+      });
       const before = await read(behind.url);
       expect((await read(behind.url)).body.accessToken).toBe(before.body.accessToken);
 
