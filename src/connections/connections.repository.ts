@@ -35,6 +35,36 @@ export class ConnectionsRepository {
     return manager.findOneBy(Connection, { account, product });
   }
 
+  /**
+   * The read of a holder of the connection's lock (connection-lock.ts): FOR NO KEY UPDATE waits
+   * for a previous holder's outcome transaction, which may release the lock just before its
+   * COMMIT, and then returns the newest committed row, never the one before that outcome.
+   */
+  async findOneLocked(
+    { account, product }: ConnectionKey,
+    manager: EntityManager,
+  ): Promise<Connection | null> {
+    // Raw SQL: TypeORM's find refuses a row lock outside an explicit transaction, and this one
+    // is a statement of its own (its row lock ends with it; waiting is all it is for).
+    const rows: Record<string, unknown>[] = await manager.query(
+      `SELECT * FROM connections WHERE account = $1 AND product = $2 FOR NO KEY UPDATE`,
+      [account, product],
+    );
+    return rows.length ? this.hydrate(rows[0]) : null;
+  }
+
+  /** A raw `connections` row as the entity, the way TypeORM's own finds build it. */
+  private hydrate(raw: Record<string, unknown>): Connection {
+    const metadata = this.dataSource.getMetadata(Connection);
+    const connection = metadata.create() as Connection;
+    for (const column of metadata.columns)
+      column.setEntityValue(
+        connection,
+        this.dataSource.driver.prepareHydratedValue(raw[column.databaseName], column),
+      );
+    return connection;
+  }
+
   findForAccount(account: string): Promise<Connection[]> {
     return this.dataSource.manager.find(Connection, {
       where: { account },

@@ -301,7 +301,8 @@ export class ConnectionsService {
     return this.lock.withLock(
       key,
       async (session) => {
-        const connection = await this.connections.findOne(key, session.manager);
+        // Locked read: a refresh that released the lock just before its COMMIT is waited for.
+        const connection = await this.connections.findOneLocked(key, session.manager);
         if (!connection) throw new NotConnectedError(key.account, key.product);
         let revocation: Revocation = 'unsupported';
         let revokeError: string | undefined;

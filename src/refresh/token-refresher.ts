@@ -12,7 +12,7 @@ import { ReconnectLinks } from '../oauth/reconnect-links';
 import { RdStationClient } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
 import { CondemnGuard } from './condemn-guard';
-import { ConnectionLock } from './connection-lock';
+import { ConnectionLock, type UnlockWithin } from './connection-lock';
 import {
   accessTokenHash,
   backoffSeconds,
@@ -57,7 +57,24 @@ const FAILURE_LABELS: Record<RdStationError['kind'], string> = {
  *  3. The RD call holds no transaction open. Just before it, `refresh_started_at` is committed,
  *     so a crash mid-call is visible to the next refresher; the RD timeout bounds the call.
  *  4. The outcome (new tokens, or the failure and its backoff, plus the event) is committed in
- *     one transaction BEFORE the lock is released, so the next holder reads the live token.
+ *     one transaction, and no later holder can read the row as it was before it: see below.
+ *
+ * Four transactions per refresh: (1) take the lock, (2) read the row, (3) commit the mark, call
+ * RD, (4) the outcome, which also re-reads the row and releases the lock before its COMMIT.
+ * Each of the first three must be its own: under READ COMMITTED a statement's snapshot is taken
+ * when it starts, so a read in the lock's statement could predate a holder it waited for; the
+ * mark must be durable before RD is called. Releasing the lock inside (4) keeps guarantee 4:
+ *  - (4) holds the connection row's lock when it unlocks: it UPDATEs the row, and its re-read is
+ *    `findOneLocked` (FOR NO KEY UPDATE), which locks the row even on the one path that writes
+ *    nothing to it (a failed admin retry that is no rejection).
+ *  - Every read under the lock is `findOneLocked` (here and in the delete), and every write
+ *    under it is an UPDATE or upsert of the row: each waits for (4)'s row lock to end, and then
+ *    reads or changes the newest committed version (READ COMMITTED re-checks a row that changed
+ *    while it waited). So the next holder sees (4)'s outcome once it commits, or, if (4) rolls
+ *    back or the process dies before COMMIT, the row with the mark of (3): the same as a crash
+ *    before (4) in the old order, which the mark already covers.
+ *  - Reads outside the lock (GET /tokens, the cache) never decide anything about the grant.
+ * This process's cache is invalidated after (4) commits (connection-lock.ts).
  *
  * If the process dies between RD rotating the token and step 4, the new refresh token is lost:
  * the one unavoidable window. The next refresher then gets `invalid_grant`, sees the mark of step
@@ -96,8 +113,8 @@ export class TokenRefresher {
   private refreshUnderLock(key: ConnectionKey, trigger: RefreshTrigger): Promise<RefreshResult> {
     return this.lock.withLock<RefreshResult>(
       key,
-      async (session) => {
-        const connection = await this.current(key, session);
+      async (session, unlockWithin) => {
+        const connection = await this.locked(key, session.manager);
         // Only the token that was refused is replaced: a report about an older one is stale.
         const stale =
           trigger.kind === 'rejected' &&
@@ -105,20 +122,40 @@ export class TokenRefresher {
           accessTokenHash(this.connections.accessTokenOf(connection)) !== trigger.tokenHash;
         const skip = stale ? 'not_needed' : skipReason(connection, trigger);
         if (skip) return { outcome: skip, connection };
-        return this.callRdAndCommit(session, connection, trigger);
+        return this.callRdAndCommit(session, unlockWithin, connection, trigger);
       },
       async () => ({ outcome: 'busy', connection: await this.current(key) }),
     );
   }
 
-  private async current(key: ConnectionKey, session?: QueryRunner): Promise<Connection> {
-    const connection = await this.connections.findOne(key, session?.manager);
+  private async current(key: ConnectionKey): Promise<Connection> {
+    return this.found(key, await this.connections.findOne(key));
+  }
+
+  /** The row as the lock's holder reads it: never older than the last holder's outcome. */
+  private async locked(key: ConnectionKey, manager: QueryRunner['manager']) {
+    return this.found(key, await this.connections.findOneLocked(key, manager));
+  }
+
+  private found(key: ConnectionKey, connection: Connection | null): Connection {
     if (!connection) throw new NotConnectedError(key.account, key.product);
     return connection;
   }
 
+  /** The outcome transaction's end: its row, read back, then the lock released before COMMIT. */
+  private async settle(
+    tx: QueryRunner['manager'],
+    unlockWithin: UnlockWithin,
+    key: ConnectionKey,
+  ): Promise<Connection> {
+    const committed = await this.locked(key, tx);
+    await unlockWithin(tx);
+    return committed;
+  }
+
   private async callRdAndCommit(
     session: QueryRunner,
+    unlockWithin: UnlockWithin,
     connection: Connection,
     trigger: RefreshTrigger,
   ): Promise<RefreshResult> {
@@ -128,13 +165,14 @@ export class TokenRefresher {
 
     let outcome: RefreshOutcome;
     let failure: RdStationError | undefined;
+    let committed: Connection;
     try {
       const call = () => this.rd.refresh(connection.product, refreshToken);
       // A caller waiting on a read never queues behind the scheduler's REFRESH_CONCURRENCY slots.
       const waited = trigger.kind === 'read' || trigger.kind === 'rejected';
       const tokens = waited ? await call() : await this.rdSlots.runExclusive(call);
       outcome = 'refreshed';
-      await session.manager.transaction(async (tx) => {
+      committed = await session.manager.transaction(async (tx) => {
         await this.connections.saveRefreshed(tx, connection, tokens);
         // RD accepts this product's refresh tokens: its refreshes no longer wait together.
         await this.guard.release(tx, connection.product);
@@ -147,21 +185,23 @@ export class TokenRefresher {
             from: connection.status,
           });
         }
+        return this.settle(tx, unlockWithin, connection);
       });
       this.metrics.refreshes.inc({ product: connection.product, outcome: 'ok' });
     } catch (error) {
       if (!(error instanceof RdStationError)) throw error;
       failure = error;
       this.reportLoudly(connection, error);
-      outcome = await session.manager.transaction((tx) =>
-        this.commitFailure(tx, connection, error, interrupted),
-      );
+      [outcome, committed] = await session.manager.transaction(async (tx) => [
+        await this.commitFailure(tx, connection, error, interrupted),
+        await this.settle(tx, unlockWithin, connection),
+      ]);
       this.metrics.refreshes.inc({
         product: connection.product,
         outcome: outcome === 'held' ? 'held' : FAILURE_LABELS[error.kind],
       });
     }
-    return { outcome, connection: await this.current(connection, session), error: failure };
+    return { outcome, connection: committed, error: failure };
   }
 
   /**
