@@ -46,6 +46,18 @@ export class ProviderUnavailableError extends BrokerError {
   }
 }
 
+/** A budget of ours is spent (the proxy's per-account RD budget); `Retry-After` says when it refills. */
+export class RateLimitedError extends BrokerError {
+  readonly status = 429;
+  readonly code = 'rate_limited';
+  constructor(
+    message: string,
+    override readonly retryAfter: number,
+  ) {
+    super(message);
+  }
+}
+
 export class ForbiddenError extends BrokerError {
   readonly status = 403;
   readonly code = 'forbidden';

@@ -3,31 +3,19 @@ import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { ConnectionKey } from '../common/connection-key';
-import { BrokerError, ProviderUnavailableError } from '../common/errors';
+import { ProviderUnavailableError, RateLimitedError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { accessTokenHash } from '../refresh/refresh-policy';
+import { DEFAULT_MIN_VALIDITY } from '../tokens/tokens.dto';
 import { TokensService } from '../tokens/tokens.service';
 import { headersForCaller, headersForRd } from './proxy-headers';
 import { rdUrl, type ProxyTarget } from './proxy-target';
 import { RateBudget } from './rate-budget';
 import { rdPauseSeconds } from './rate-budget.policy';
 
-/** The token a proxied call starts with has at least this long left (GET /tokens' default). */
-const MIN_VALIDITY_SECONDS = 60;
 /** Retry-After of a 503 when RD did not answer. */
 const RD_UNAVAILABLE_RETRY_AFTER = 5;
-
-export class RateLimitedError extends BrokerError {
-  readonly status = 429;
-  readonly code = 'rate_limited';
-  constructor(
-    message: string,
-    override readonly retryAfter: number,
-  ) {
-    super(message);
-  }
-}
 
 /** The caller went away before RD answered: nobody is left to answer. */
 export class CallerGoneError extends Error {}
@@ -91,7 +79,7 @@ export class ProxyService implements OnModuleDestroy {
 
   async forward(call: ProxyRequest): Promise<ProxyAnswer> {
     const url = rdUrl(this.apiUrl, call.target);
-    let token = (await this.tokens.getToken(call.key, MIN_VALIDITY_SECONDS, call.caller))
+    let token = (await this.tokens.getToken(call.key, DEFAULT_MIN_VALIDITY, call.caller))
       .accessToken;
     await this.spend(call.key);
     let response = await this.send(call, url, token);
@@ -100,7 +88,7 @@ export class ProxyService implements OnModuleDestroy {
       await response.body.dump();
       const rejected = accessTokenHash(token);
       // The same call: its token read was counted once already.
-      token = (await this.tokens.getToken(call.key, MIN_VALIDITY_SECONDS, null, rejected))
+      token = (await this.tokens.getToken(call.key, DEFAULT_MIN_VALIDITY, null, rejected))
         .accessToken;
       await this.spend(call.key);
       response = await this.send(call, url, token);
