@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type AppConfig } from './config/config';
@@ -75,6 +76,10 @@ async function serve(
   } catch (error) {
     await app.close();
     await database.embedded?.stop();
+    // pino writes asynchronously: flush what the app logged (the listen error among it) so the
+    // line below is the last one the operator reads.
+    const logger = app.getHttpAdapter().getInstance().log as Logger;
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
     log(
       'fatal',
