@@ -19,9 +19,10 @@ export const PROXY_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 /**
  * `/proxy/*` as a plain fastify route in a scope of its own, not a Nest controller: its bodies
  * must reach RD byte for byte whatever their content type (the scope's one parser buffers them
- * raw, without touching the JSON parsing of every other route), and RD's answer is streamed back
- * as it arrives. It authenticates with the same ApiKeyGuard as GET /tokens and answers errors
- * through the same `errorAnswer`, adding `X-Broker-Error` so callers tell them from RD's.
+ * raw, without touching the JSON parsing of every other route), and RD's answer goes back whole
+ * when small or streamed as it arrives (ProxyService). It authenticates with the same ApiKeyGuard
+ * as GET /tokens and answers errors through the same `errorAnswer`, adding `X-Broker-Error` so
+ * callers tell them from RD's.
  */
 export function registerProxyRoute(app: NestFastifyApplication): void {
   const proxy = app.get(ProxyService);

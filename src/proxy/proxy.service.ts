@@ -16,6 +16,12 @@ import { rdPauseSeconds } from './rate-budget.policy';
 
 /** Retry-After of a 503 when RD did not answer. */
 const RD_UNAVAILABLE_RETRY_AFTER = 5;
+/**
+ * RD answers announcing at most this many bytes are read whole and sent on in one write; larger
+ * or unannounced ones are streamed as they arrive. Most RD API answers are a few kB of JSON, and
+ * a stream costs the broker more CPU per answer than the buffer it avoids.
+ */
+const BUFFERED_ANSWER_BYTES = 64 * 1024;
 
 /** The caller went away before RD answered: nobody is left to answer. */
 export class CallerGoneError extends Error {}
@@ -36,7 +42,8 @@ export interface ProxyRequest {
 export interface ProxyAnswer {
   status: number;
   headers: Record<string, string | string[]>;
-  body: Readable;
+  /** Whole for a small answer that announced its length, else streamed as RD sends it. */
+  body: Buffer | Readable;
   /** RD refused the first token with 401 and this is the answer to the retry. */
   retried: boolean;
 }
@@ -98,7 +105,7 @@ export class ProxyService implements OnModuleDestroy {
     return {
       status: response.statusCode,
       headers: headersForCaller(response.headers),
-      body: response.body,
+      body: await this.smallBodyOrStream(call, response),
       retried,
     };
   }
@@ -122,6 +129,27 @@ export class ProxyService implements OnModuleDestroy {
     } catch (error) {
       // RD's own answer still goes back; the other replicas just learn of the 429 from RD.
       this.logger.warn({ err: (error as Error).message, ...key }, 'could not record RD 429 pause');
+    }
+  }
+
+  private async smallBodyOrStream(
+    call: ProxyRequest,
+    response: Dispatcher.ResponseData,
+  ): Promise<Buffer | Readable> {
+    const length = Number(response.headers['content-length']);
+    if (!(Number.isInteger(length) && length <= BUFFERED_ANSWER_BYTES)) return response.body;
+    try {
+      return Buffer.from(await response.body.arrayBuffer());
+    } catch (error) {
+      if (call.signal.aborted) throw new CallerGoneError('the caller disconnected');
+      this.logger.warn(
+        { ...call.key, errorCode: (error as { code?: string }).code },
+        "RD's answer broke off before its announced length",
+      );
+      throw new ProviderUnavailableError(
+        'RD Station broke off its answer',
+        RD_UNAVAILABLE_RETRY_AFTER,
+      );
     }
   }
 

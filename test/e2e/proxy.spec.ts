@@ -380,6 +380,13 @@ describe('/proxy on two replicas and the fake RD', () => {
       expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     });
 
+    it("503 provider_unavailable when RD's answer breaks off before the length it announced", async () => {
+      h.rd.failNextApi(1, { kind: 'truncated' });
+      const res = await proxy(h, '/proxy/crm/v2/contacts');
+      expectBrokerError(res, 503, 'provider_unavailable');
+      expect(res.json).toMatchObject({ message: 'RD Station broke off its answer' });
+    });
+
     it('405 method_not_allowed for methods the proxy does not forward, 400 without an RD path', async () => {
       for (const method of ['HEAD', 'OPTIONS']) {
         const res = await proxy(h, '/proxy/crm/v2/contacts', { method });

@@ -35,6 +35,7 @@ export type Failure =
   | { kind: 'hang' }
   | { kind: 'reset' }
   | { kind: 'lost_response' }
+  | { kind: 'truncated' }
   | { kind: 'invalid_grant' }
   | { kind: 'gateway'; status: 401 | 403 }
   | { kind: 'html'; status: number }
@@ -961,6 +962,17 @@ export class FakeRdStation {
         reply.hijack();
         request.raw.socket.resetAndDestroy();
         return reply;
+      case 'truncated': {
+        // The headers announce the whole body; a part of it arrives, then the connection drops.
+        reply.hijack();
+        const body = JSON.stringify({ contacts: [], padding: 'x'.repeat(200) });
+        reply.raw.writeHead(200, {
+          'content-type': 'application/json',
+          'content-length': String(body.length),
+        });
+        reply.raw.write(body.slice(0, 50), () => request.raw.socket.destroy());
+        return reply;
+      }
       case 'hang': {
         reply.hijack();
         await new Promise<void>((resolve) => {
