@@ -25,6 +25,7 @@ const ROOT = join(__dirname, '..');
 const DIST = join(ROOT, 'dist');
 const STARTED = join(DIST, '.build-started');
 const COMPLETE = join(DIST, '.build-complete');
+const CLIENT_DIST = join(ROOT, 'client', 'dist');
 
 /** What the build reads: sources, migrations, the generators in scripts/, and the build settings. */
 const INPUTS = ['src', 'migrations', 'scripts', 'client', 'package.json', 'package-lock.json'];
@@ -62,6 +63,9 @@ function main(command: string | undefined): void {
     case 'start':
       rmSync(DIST, { recursive: true, force: true });
       mkdirSync(DIST, { recursive: true });
+      // The client's output directory sits inside an input: made before the mark, its first
+      // creation does not look like a change of client/ to the next build-if-changed.
+      mkdirSync(CLIENT_DIST, { recursive: true });
       writeFileSync(STARTED, '');
       return;
     case 'finish':
