@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --quick] [-- --accounts=N --seconds=S --rd-latency=MS]`
+ * `npm run bench -- --scale [--sizes=1000,10000,100000 --seconds=S]`: see lib/scale.ts.
  *
  * Starts PostgreSQL (or uses DATABASE_URL), the fake RD Station and the built broker as separate
  * processes, seeds N connections through the admin import route, then measures in one run:
@@ -16,6 +17,8 @@ import { measure, round2, type LoadOptions, type LoadResult } from './lib/load';
 import { cleanupAll, installSignalHandlers, type Child } from './lib/processes';
 import { measureProxy } from './lib/proxy';
 import { format, loadNow, machine, problems, writeJson, type Summary } from './lib/report';
+import { runScale, type ScaleConfig } from './lib/scale';
+import { formatScale, scaleProblems, writeScaleJson } from './lib/scale-report';
 import {
   accountNames,
   prepareTable,
@@ -34,9 +37,13 @@ import {
   startSelectServer,
   type Secrets,
 } from './lib/services';
+import { restartClock, step } from './lib/step';
 
 interface Config {
   quick: boolean;
+  scale: boolean;
+  /** --scale: the table sizes, ascending. */
+  sizes: number[];
   accounts: number;
   connections: number;
   warmupSeconds: number;
@@ -45,14 +52,27 @@ interface Config {
   refreshConcurrency: number;
 }
 
+function parseSizes(value: string): number[] {
+  const sizes = value.split(',').map(Number);
+  const ascending = sizes.every(
+    (n, i) => Number.isInteger(n) && n > 0 && (i === 0 || n > sizes[i - 1]),
+  );
+  if (!ascending) throw new Error(`--sizes=${value}: positive whole numbers, ascending`);
+  return sizes;
+}
+
 function parseArgs(argv: string[]): Config {
   const quick = argv.includes('--quick');
+  const scale = argv.includes('--scale');
+  if (quick && scale) throw new Error('--quick and --scale are two different runs: pick one');
   const config: Config = {
     quick,
+    scale,
+    sizes: [1_000, 10_000, 100_000],
     accounts: quick ? 1_000 : 10_000,
     connections: 50,
-    warmupSeconds: quick ? 1 : 3,
-    seconds: quick ? 3 : 10,
+    warmupSeconds: quick ? 1 : scale ? 2 : 3,
+    seconds: quick ? 3 : scale ? 5 : 10,
     rdLatencyMs: 50,
     refreshConcurrency: 8,
   };
@@ -63,19 +83,31 @@ function parseArgs(argv: string[]): Config {
     '--rd-latency': 'rdLatencyMs',
   };
   for (const arg of argv) {
-    if (arg === '--quick') continue;
+    if (arg === '--quick' || arg === '--scale') continue;
     const [flag, value] = arg.split('=');
+    if (flag === '--sizes' && scale) {
+      config.sizes = parseSizes(value);
+      continue;
+    }
     const key = numeric[flag];
-    if (!key || !(Number(value) >= 0)) throw new Error(`unknown argument ${arg}`);
+    if (!key || (scale && key === 'accounts') || !(Number(value) >= 0))
+      throw new Error(`unknown argument ${arg}`);
     (config as unknown as Record<string, number>)[key] = Number(value);
   }
   return config;
 }
 
-let started = Date.now();
-function step(message: string): void {
-  const seconds = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
-  console.log(`[${seconds} s] ${message}`);
+function scaleConfig(config: Config): ScaleConfig {
+  return {
+    sizes: config.sizes,
+    connections: config.connections,
+    warmupSeconds: config.warmupSeconds,
+    seconds: config.seconds,
+    rdLatencyMs: config.rdLatencyMs,
+    refreshConcurrency: config.refreshConcurrency,
+    drainConnections: 1_000,
+    replicas: [1, 2],
+  };
 }
 
 interface Setup {
@@ -216,15 +248,26 @@ async function benchmark(config: Config): Promise<Summary> {
   };
 }
 
+/** Prints the figures and the JSON's path; returns what is broken. */
+async function run(config: Config): Promise<string[]> {
+  if (config.scale) {
+    const summary = await runScale(scaleConfig(config));
+    console.log(`\n${formatScale(summary)}\n`);
+    console.log(`written to ${writeScaleJson(summary)}`);
+    return scaleProblems(summary);
+  }
+  const summary = await benchmark(config);
+  console.log(`\n${format(summary)}\n`);
+  console.log(`written to ${writeJson(summary)}`);
+  return problems(summary);
+}
+
 async function main(): Promise<void> {
   const config = parseArgs(process.argv.slice(2));
   installSignalHandlers();
-  started = Date.now();
+  restartClock();
   try {
-    const summary = await benchmark(config);
-    console.log(`\n${format(summary)}\n`);
-    console.log(`written to ${writeJson(summary)}`);
-    const found = problems(summary);
+    const found = await run(config);
     if (found.length > 0) {
       console.error(`\nBROKEN:\n  ${found.join('\n  ')}`);
       process.exitCode = 1;

@@ -1,6 +1,6 @@
 /**
- * The refresh drain: every seeded connection made due at once, the fake RD answering with a fixed
- * latency, R broker replicas running the scheduler. Measures how long until all are refreshed,
+ * The refresh drain: every seeded connection (or the `due` subset) made due at once, the fake RD
+ * answering with a fixed latency, R broker replicas running the scheduler. Measures how long until all are refreshed,
  * against the bound N × latency ÷ (REFRESH_CONCURRENCY × R), and checks that no refresh token
  * was sent to RD twice and none was left behind.
  */
@@ -31,6 +31,24 @@ export interface DrainOptions {
   replicas: number;
   latencyMs: number;
   concurrency: number;
+  /**
+   * The accounts made due (each must hold a live grant at the fake); every bench row if absent.
+   * The others stay as they are, and the drain's own queries never scan them.
+   */
+  due?: string[];
+}
+
+/** Which rows a drain makes due and watches: a WHERE on `connections` with its one parameter. */
+interface Scope {
+  where: string;
+  param: string | string[];
+}
+
+function scopeOf(due: string[] | undefined): Scope {
+  // `= ANY` of varchar[] is a primary-key lookup per account, not a scan of the whole table.
+  return due
+    ? { where: 'account = ANY($1::varchar[])', param: due }
+    : { where: 'account LIKE $1', param: `${ACCOUNT_PREFIX}%` };
 }
 
 export interface DrainResult {
@@ -85,29 +103,32 @@ interface Progress {
 
 /** The bench's one database session during a drain (polling must not load the server). */
 class Monitor {
-  private constructor(private readonly client: Client) {}
+  private constructor(
+    private readonly client: Client,
+    private readonly scope: Scope,
+  ) {}
 
-  static async open(databaseUrl: string): Promise<Monitor> {
+  static async open(databaseUrl: string, scope: Scope): Promise<Monitor> {
     const client = new Client({ connectionString: databaseUrl });
     await client.connect();
-    return new Monitor(client);
+    return new Monitor(client, scope);
   }
 
   close(): Promise<void> {
     return this.client.end();
   }
 
-  /** Makes every bench connection due now; returns the database's now() and the row count. */
-  async makeAllDue(): Promise<{ t0: Date; due: number }> {
+  /** Makes the scope's connections due now; returns the database's now() and the row count. */
+  async makeDue(): Promise<{ t0: Date; due: number }> {
     const { rows } = await this.client.query<{ t0: Date; due: string }>(
       `WITH due AS (
          UPDATE connections
             SET next_refresh_at = now(), expires_at = now() + interval '5 minutes',
                 claimed_until = NULL
-          WHERE account LIKE $1
+          WHERE ${this.scope.where}
          RETURNING 1)
        SELECT now() AS t0, count(*) AS due FROM due`,
-      [`${ACCOUNT_PREFIX}%`],
+      [this.scope.param],
     );
     return { t0: rows[0].t0, due: Number(rows[0].due) };
   }
@@ -122,8 +143,8 @@ class Monitor {
               count(*) FILTER (WHERE status = 'reauthorization_required') AS reauth,
               extract(epoch FROM max(last_refreshed_at) FILTER (WHERE last_refreshed_at >= $2) - $2)
                 * 1000 AS last_ms
-         FROM connections WHERE account LIKE $1`,
-      [`${ACCOUNT_PREFIX}%`, t0],
+         FROM connections WHERE ${this.scope.where}`,
+      [this.scope.param, t0],
     );
     const row = rows[0];
     return {
@@ -137,9 +158,9 @@ class Monitor {
   async perSecond(t0: Date): Promise<number[]> {
     const { rows } = await this.client.query<{ second: number; n: string }>(
       `SELECT floor(extract(epoch FROM last_refreshed_at - $2))::int AS second, count(*) AS n
-         FROM connections WHERE account LIKE $1 AND last_refreshed_at >= $2
+         FROM connections WHERE ${this.scope.where} AND last_refreshed_at >= $2
         GROUP BY 1 ORDER BY 1`,
-      [`${ACCOUNT_PREFIX}%`, t0],
+      [this.scope.param, t0],
     );
     const counts: number[] = [];
     let total = 0;
@@ -235,14 +256,14 @@ export async function runDrain(context: DrainContext, options: DrainOptions): Pr
   const { fake } = context;
   await fakeControl(fake, '/_fake/config', { latencyMs: options.latencyMs });
   await fakeControl(fake, '/_fake/reset', {});
-  const monitor = await Monitor.open(context.databaseUrl);
+  const monitor = await Monitor.open(context.databaseUrl, scopeOf(options.due));
   const brokers = await startReplicas(context, options);
   try {
     const transactionsBefore = await monitor.transactions();
     const cpuBefore = brokers.map((broker) => cpuSeconds(broker.pid));
     const wallBefore = performance.now();
     const machineBefore = machineCpu();
-    const { t0, due } = await monitor.makeAllDue();
+    const { t0, due } = await monitor.makeDue();
     const polls = await monitor.waitForDrain(t0, due, brokers);
     const cpu = brokers.map((broker, i) => cpuSeconds(broker.pid) - cpuBefore[i]);
     const wallSeconds = (performance.now() - wallBefore) / 1000;

@@ -14,6 +14,12 @@ export interface LoadOptions {
   connections: number;
   warmupSeconds: number;
   seconds: number;
+  /**
+   * The warm-up's first pass reads each of these once (default: every account). A pass over
+   * all accounts leaves an LRU cache of M entries holding the last M read, so reading only those
+   * gives the same cache in a tenth of the time when the cache holds a tenth.
+   */
+  warmupAccounts?: string[];
   /** Read the broker's broker_token_reads_total before and after the measured run. */
   countTokenReads?: boolean;
 }
@@ -88,16 +94,16 @@ const failures = (result: autocannon.Result) => result.non2xx + result.errors;
  * cache is as full as it would be), then `warmupSeconds` of random reads. Same for every server.
  */
 async function warmUp(server: Child, options: LoadOptions): Promise<number> {
-  const { accounts } = options;
+  const once = options.warmupAccounts ?? options.accounts;
   let next = 0;
   const pass = await run(server, options, {
-    amount: accounts.length,
-    pickAccount: () => accounts[next++ % accounts.length],
+    amount: once.length,
+    pickAccount: () => once[next++ % once.length],
   });
   if (options.warmupSeconds === 0) return failures(pass);
   const random = await run(server, options, {
     seconds: options.warmupSeconds,
-    pickAccount: () => randomAccount(accounts),
+    pickAccount: () => randomAccount(options.accounts),
   });
   return failures(pass) + failures(random);
 }

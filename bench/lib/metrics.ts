@@ -52,3 +52,17 @@ export async function rdRefreshCalls(
     ? { seconds: total('broker_rd_request_duration_seconds_sum'), count }
     : undefined;
 }
+
+/** The V8 heap in use and its size (prom-client's default metrics), in MB: data vs slack in RSS. */
+export async function heapMb(
+  server: Child,
+): Promise<{ usedMb: number; totalMb: number } | undefined> {
+  const text = await scrape(server);
+  if (!text) return undefined;
+  const value = (metric: string) =>
+    Number(new RegExp(`^${metric} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const used = value('nodejs_heap_size_used_bytes');
+  const total = value('nodejs_heap_size_total_bytes');
+  if (!(used >= 0 && total >= 0)) return undefined;
+  return { usedMb: Math.round(used / 2 ** 20), totalMb: Math.round(total / 2 ** 20) };
+}

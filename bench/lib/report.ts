@@ -57,7 +57,7 @@ export function machine(postgres: string, database: string, loadAtStart: number)
   };
 }
 
-function table(headers: string[], rows: Array<Array<string | number>>): string {
+export function table(headers: string[], rows: Array<Array<string | number>>): string {
   const cells = [headers, ...rows.map((row) => row.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
   const line = (row: string[]) =>
@@ -66,7 +66,7 @@ function table(headers: string[], rows: Array<Array<string | number>>): string {
 }
 
 /** The broker's own count of how it answered the measured requests, e.g. "cache_hit 97.1%, db 2.9%". */
-function readOutcomes(broker: LoadResult): string {
+export function readOutcomes(broker: LoadResult): string {
   const reads = broker.tokenReads;
   if (!reads) return 'broker read outcomes: (no broker_token_reads_total metric)';
   const total = Object.values(reads).reduce((a, b) => a + b, 0);
@@ -76,19 +76,26 @@ function readOutcomes(broker: LoadResult): string {
   return `broker answered the measured reads from: ${parts.join(', ')}`;
 }
 
-export function format(summary: Summary): string {
-  const { machine: m, read, proxy, drain } = summary;
-  const proxyRow = (name: string, r: ProxyLoad) => [
-    name,
-    r.reqPerSec,
-    r.p50Ms.toFixed(2),
-    r.p99Ms.toFixed(2),
-    r.non2xx + r.errors,
-    r.serverCpuMicrosPerRequest,
-  ];
-  const b = proxy.budget;
-  const loadRow = (name: string, r: LoadResult) => [
-    name,
+export function machineLine(m: Machine): string {
+  return (
+    `Machine: ${m.nproc} × ${m.cpu}, ${m.ramGiB} GiB RAM, Node ${m.node}, PostgreSQL ${m.postgres} (${m.database}); ` +
+    `load average ${m.loadAtStart} at start, ${m.loadAtEnd} at end`
+  );
+}
+
+/** One load measurement as a table row, under LOAD_HEADERS (after a first column of its own). */
+export const LOAD_HEADERS = [
+  'req/s',
+  'p50 ms',
+  'p99 ms',
+  'peak RSS MB',
+  'non-2xx/errors',
+  'CPU % server / load gen / machine',
+  'server CPU µs/req',
+];
+
+export function loadRow(r: LoadResult): Array<string | number> {
+  return [
     r.reqPerSec,
     r.p50Ms.toFixed(2),
     r.p99Ms.toFixed(2),
@@ -97,7 +104,26 @@ export function format(summary: Summary): string {
     `${r.serverCpuPercent} / ${r.loadGeneratorCpuPercent} / ${r.machineCpuPercent}`,
     r.serverCpuMicrosPerRequest,
   ];
-  const drainRow = (d: DrainResult) => [
+}
+
+export const DRAIN_HEADERS = [
+  'replicas',
+  'connections',
+  'limit s',
+  'drain s',
+  'limit/drain',
+  'max RD in flight',
+  'duplicates',
+  'unrefreshed',
+  'failed calls',
+  'slot ms/refresh / RD call ms',
+  'db xacts/refresh',
+  'CPU % brokers / machine',
+  'peak RSS MB',
+];
+
+export function drainRow(d: DrainResult): Array<string | number> {
+  return [
     d.replicas,
     d.connections,
     d.limitS.toFixed(2),
@@ -112,29 +138,32 @@ export function format(summary: Summary): string {
     `${d.brokerCpuPercent.join('+')} / ${d.machineCpuPercent}`,
     d.peakRssMb.join('/'),
   ];
+}
+
+export function format(summary: Summary): string {
+  const { machine: m, read, proxy, drain } = summary;
+  const proxyRow = (name: string, r: ProxyLoad) => [
+    name,
+    r.reqPerSec,
+    r.p50Ms.toFixed(2),
+    r.p99Ms.toFixed(2),
+    r.non2xx + r.errors,
+    r.serverCpuMicrosPerRequest,
+  ];
+  const b = proxy.budget;
   return [
-    `Machine: ${m.nproc} × ${m.cpu}, ${m.ramGiB} GiB RAM, Node ${m.node}, PostgreSQL ${m.postgres} (${m.database}); ` +
-      `load average ${m.loadAtStart} at start, ${m.loadAtEnd} at end`,
+    machineLine(m),
     '',
     `Read path: GET /tokens/:account?product=crm over ${read.accounts} random accounts, ` +
       `${read.connections} connections, ${read.seconds} s after a warm-up (each account once, ` +
       `then ${read.warmupSeconds} s), ` +
       `answer ${read.answerBytes} bytes`,
     table(
+      ['server', ...LOAD_HEADERS],
       [
-        'server',
-        'req/s',
-        'p50 ms',
-        'p99 ms',
-        'peak RSS MB',
-        'non-2xx/errors',
-        'CPU % server / load gen / machine',
-        'server CPU µs/req',
-      ],
-      [
-        loadRow('L1 fastify constant JSON', read.l1),
-        loadRow('L2 fastify + pg SELECT', read.l2),
-        loadRow('broker', read.broker),
+        ['L1 fastify constant JSON', ...loadRow(read.l1)],
+        ['L2 fastify + pg SELECT', ...loadRow(read.l2)],
+        ['broker', ...loadRow(read.broker)],
       ],
     ),
     `CPU in % of one core (the machine's maximum is ${m.nproc * 100} %); machine CPU beyond ` +
@@ -154,41 +183,43 @@ export function format(summary: Summary): string {
     '',
     `Refresh drain: all connections due at once, fake RD ${drain[0]?.latencyMs} ms, ` +
       `REFRESH_CONCURRENCY ${drain[0]?.concurrency}, REFRESH_CRON every second`,
-    table(
-      [
-        'replicas',
-        'connections',
-        'limit s',
-        'drain s',
-        'limit/drain',
-        'max RD in flight',
-        'duplicates',
-        'unrefreshed',
-        'failed calls',
-        'slot ms/refresh / RD call ms',
-        'db xacts/refresh',
-        'CPU % brokers / machine',
-        'peak RSS MB',
-      ],
-      drain.map(drainRow),
-    ),
+    table(DRAIN_HEADERS, drain.map(drainRow)),
   ].join('\n');
+}
+
+/** A broken load run: non-2xx answers or request errors, warm-up included. */
+export function loadProblems(name: string, r: LoadResult): string[] {
+  const found: string[] = [];
+  if (r.non2xx > 0)
+    found.push(`${name}: ${r.non2xx} non-2xx answers ${JSON.stringify(r.statusCodes)}`);
+  if (r.errors > 0) found.push(`${name}: ${r.errors} request errors (${r.timeouts} timeouts)`);
+  if (r.warmupFailures > 0) found.push(`${name}: ${r.warmupFailures} failures during warm-up`);
+  return found;
+}
+
+/** A broken drain: duplicate, missed or failed refreshes, or more RD calls than allowed. */
+export function drainProblems(d: DrainResult, where: string): string[] {
+  const found: string[] = [];
+  if (d.duplicates > 0) found.push(`${where}: ${d.duplicates} duplicate refreshes`);
+  if (d.maxRdInFlight > d.concurrency * d.replicas)
+    found.push(
+      `${where}: ${d.maxRdInFlight} RD calls in flight at once (REFRESH_CONCURRENCY exceeded)`,
+    );
+  if (d.unrefreshed > 0) found.push(`${where}: ${d.unrefreshed} connections left unrefreshed`);
+  if (d.failedCalls > 0) found.push(`${where}: ${d.failedCalls} refresh calls failed at the fake`);
+  if (d.reauthorizationRequired > 0)
+    found.push(`${where}: ${d.reauthorizationRequired} connections need reauthorization`);
+  return found;
 }
 
 /** What makes the run fail (thresholds are reported, never asserted). */
 export function problems(summary: Summary): string[] {
-  const found: string[] = [];
   const { l1, l2, broker } = summary.read;
-  for (const [name, r] of [
-    ['L1', l1],
-    ['L2', l2],
-    ['broker', broker],
-  ] as const) {
-    if (r.non2xx > 0)
-      found.push(`${name}: ${r.non2xx} non-2xx answers ${JSON.stringify(r.statusCodes)}`);
-    if (r.errors > 0) found.push(`${name}: ${r.errors} request errors (${r.timeouts} timeouts)`);
-    if (r.warmupFailures > 0) found.push(`${name}: ${r.warmupFailures} failures during warm-up`);
-  }
+  const found = [
+    ...loadProblems('L1', l1),
+    ...loadProblems('L2', l2),
+    ...loadProblems('broker', broker),
+  ];
   for (const [name, r] of [
     ['proxy: direct', summary.proxy.direct],
     ['proxy: through the broker', summary.proxy.proxy],
@@ -196,19 +227,8 @@ export function problems(summary: Summary): string[] {
     if (r.non2xx > 0) found.push(`${name}: ${r.non2xx} non-2xx answers`);
     if (r.errors > 0) found.push(`${name}: ${r.errors} request errors`);
   }
-  for (const d of summary.drain) {
-    const where = `drain with ${d.replicas} replica(s)`;
-    if (d.duplicates > 0) found.push(`${where}: ${d.duplicates} duplicate refreshes`);
-    if (d.maxRdInFlight > d.concurrency * d.replicas)
-      found.push(
-        `${where}: ${d.maxRdInFlight} RD calls in flight at once (REFRESH_CONCURRENCY exceeded)`,
-      );
-    if (d.unrefreshed > 0) found.push(`${where}: ${d.unrefreshed} connections left unrefreshed`);
-    if (d.failedCalls > 0)
-      found.push(`${where}: ${d.failedCalls} refresh calls failed at the fake`);
-    if (d.reauthorizationRequired > 0)
-      found.push(`${where}: ${d.reauthorizationRequired} connections need reauthorization`);
-  }
+  for (const d of summary.drain)
+    found.push(...drainProblems(d, `drain with ${d.replicas} replica(s)`));
   return found;
 }
 

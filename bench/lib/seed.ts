@@ -14,7 +14,8 @@ export function accountNames(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${ACCOUNT_PREFIX}${String(i).padStart(6, '0')}`);
 }
 
-interface Grant {
+/** A grant as the fake RD's POST /_fake/grants answers it. */
+export interface Grant {
   accessToken: string;
   refreshToken: string;
   expiresIn: number;

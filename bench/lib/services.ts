@@ -5,6 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type * as Config from '../../src/config/config';
+import type * as Crypto from '../../src/crypto/token-cipher';
+import type { TokenCipher } from '../../src/crypto/token-cipher';
 import { ROOT, freePort, runNode, startNode, waitForHttp, type Child } from './processes';
 
 /**
@@ -137,6 +140,19 @@ function brokerEnv(
     // BENCH_LOG_LEVEL=info puts the scheduler's run summaries in bench/results/logs/broker-*.log.
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL || 'warn',
   };
+}
+
+/**
+ * The broker's own TokenCipher, from the snapshot under test and configured from the same
+ * environment as the brokers the bench starts: what it encrypts, they decrypt (same key id, same
+ * account+product AAD).
+ */
+export function brokerCipher(databaseUrl: string, fake: Child, secrets: Secrets): TokenCipher {
+  const { loadConfig } = require(join(BROKER_DIST, 'config', 'config.js')) as typeof Config;
+  const { TokenCipher: Cipher } = require(
+    join(BROKER_DIST, 'crypto', 'token-cipher.js'),
+  ) as typeof Crypto;
+  return new Cipher(loadConfig(brokerEnv(databaseUrl, fake, secrets, 0)));
 }
 
 export async function migrate(databaseUrl: string, fake: Child, secrets: Secrets): Promise<void> {

@@ -6,6 +6,7 @@ import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
 import { TokenCipher } from '../crypto/token-cipher';
 import type { TokenSet } from '../rdstation/rdstation.client';
 import { nextRefreshAt } from '../refresh/refresh-policy';
+import { CLAIM_DUE_SQL } from './claim-due.sql';
 import { Connection, type ConnectionStatus } from './connection.entity';
 
 export interface ListFilter {
@@ -296,28 +297,13 @@ export class ConnectionsRepository {
     return affected > 0;
   }
 
-  /**
-   * The scheduler's due queue: leases up to `limit` connections whose next_refresh_at has passed,
-   * oldest first. SKIP LOCKED lets replicas claim disjoint batches; the lease (not a held lock)
-   * means a replica that dies after claiming only delays its batch by `leaseSeconds`.
-   */
+  /** The scheduler's due queue (claim-due.sql.ts): leases up to `limit` due connections. */
   async claimDueForRefresh(limit: number, leaseSeconds: number): Promise<ConnectionKey[]> {
     // TypeORM answers an UPDATE with [rows, rowCount].
-    const [rows]: [ConnectionKey[]] = await this.dataSource.query(
-      `UPDATE connections c SET claimed_until = now() + make_interval(secs => $2)
-        FROM (SELECT account, product FROM connections
-               WHERE next_refresh_at <= now() AND status <> 'reauthorization_required'
-                 AND (claimed_until IS NULL OR claimed_until < now())
-                 -- a held product's refreshes wait together (src/refresh/condemn-guard.ts)
-                 AND NOT EXISTS (SELECT 1 FROM product_holds h
-                                  WHERE h.product = connections.product AND h.retry_at > now())
-               ORDER BY next_refresh_at
-               LIMIT $1
-               FOR UPDATE SKIP LOCKED) due
-        WHERE c.account = due.account AND c.product = due.product
-        RETURNING c.account, c.product`,
-      [limit, leaseSeconds],
-    );
+    const [rows]: [ConnectionKey[]] = await this.dataSource.query(CLAIM_DUE_SQL, [
+      limit,
+      leaseSeconds,
+    ]);
     return rows;
   }
 }
