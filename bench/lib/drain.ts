@@ -85,6 +85,13 @@ export interface DrainResult {
   dbTransactionsPerRefresh: number;
   /** Connections refreshed by the end of each second after t0 (cumulative). */
   perSecond: number[];
+  /**
+   * Autovacuum work on this database seen while draining (pg_stat_activity, at each poll), e.g.
+   * "VACUUM ANALYZE public.connection_reads", and in what share of the polls: it competes with
+   * the refreshes for the same cores.
+   */
+  autovacuum: string[];
+  autovacuumPollPercent: number;
 }
 
 /** Only detection waits on polling; the drain time itself comes from the rows' timestamps. */
@@ -101,8 +108,31 @@ interface Progress {
   lastMs: number;
 }
 
+/** What autovacuum workers on the bench's database were doing at each poll. */
+class AutovacuumSeen {
+  private polls = 0;
+  private busy = 0;
+  private readonly work = new Set<string>();
+
+  add(activities: string | null): void {
+    this.polls++;
+    if (!activities) return;
+    this.busy++;
+    for (const activity of activities.split('\n')) this.work.add(activity);
+  }
+
+  summary() {
+    return {
+      autovacuum: [...this.work].sort(),
+      autovacuumPollPercent: this.polls ? Math.round((100 * this.busy) / this.polls) : 0,
+    };
+  }
+}
+
 /** The bench's one database session during a drain (polling must not load the server). */
 class Monitor {
+  readonly autovacuum = new AutovacuumSeen();
+
   private constructor(
     private readonly client: Client,
     private readonly scope: Scope,
@@ -133,13 +163,20 @@ class Monitor {
     return { t0: rows[0].t0, due: Number(rows[0].due) };
   }
 
-  async progress(t0: Date): Promise<Progress> {
+  /** `whileDraining`: count its autovacuum sample (the read after the settle is not). */
+  async progress(t0: Date, whileDraining = true): Promise<Progress> {
     const { rows } = await this.client.query<{
       refreshed: string;
       reauth: string;
       last_ms: number;
+      autovacuum: string | null;
     }>(
-      `SELECT count(*) FILTER (WHERE last_refreshed_at >= $2) AS refreshed,
+      // Autovacuum is read in the same statement: the monitor's transactions are counted.
+      `SELECT (SELECT string_agg(DISTINCT regexp_replace(query, '^autovacuum: ', ''), E'\\n')
+                 FROM pg_stat_activity
+                WHERE backend_type = 'autovacuum worker' AND datname = current_database()
+              ) AS autovacuum,
+              count(*) FILTER (WHERE last_refreshed_at >= $2) AS refreshed,
               count(*) FILTER (WHERE status = 'reauthorization_required') AS reauth,
               extract(epoch FROM max(last_refreshed_at) FILTER (WHERE last_refreshed_at >= $2) - $2)
                 * 1000 AS last_ms
@@ -147,6 +184,7 @@ class Monitor {
       [this.scope.param, t0],
     );
     const row = rows[0];
+    if (whileDraining) this.autovacuum.add(row.autovacuum);
     return {
       refreshed: Number(row.refreshed),
       reauthorizationRequired: Number(row.reauth),
@@ -272,7 +310,7 @@ export async function runDrain(context: DrainContext, options: DrainOptions): Pr
     const rdCallMs = await rdCallMeanMs(brokers);
     // Still watching the replicas: one that exits now must fail the run, not go unnoticed.
     await Promise.race([sleep(SETTLE_MS), ...brokers.map((broker) => broker.crashed)]);
-    const final = await monitor.progress(t0);
+    const final = await monitor.progress(t0, false);
     const calls = await refreshCalls(fake);
     const { duplicates, failed } = auditCalls(calls, context.usedRefreshTokens);
     for (const broker of brokers) await broker.stop();
@@ -304,6 +342,7 @@ export async function runDrain(context: DrainContext, options: DrainOptions): Pr
       brokerCpuPercent: cpu.map((seconds) => Math.round((100 * seconds) / wallSeconds)),
       dbTransactionsPerRefresh: round2(transactions / refreshed),
       perSecond: await monitor.perSecond(t0),
+      ...monitor.autovacuum.summary(),
     };
   } finally {
     for (const broker of brokers) await broker.stop();

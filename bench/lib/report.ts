@@ -140,6 +140,15 @@ export function drainRow(d: DrainResult): Array<string | number> {
   ];
 }
 
+/** Autovacuum seen on the database during each drain: it competes for the same cores. */
+export function autovacuumLine(drains: DrainResult[]): string {
+  const each = drains.map((d) => {
+    const work = d.autovacuum.length ? d.autovacuum.join(', ') : 'none';
+    return `${d.replicas} replica(s): ${work} (${d.autovacuumPollPercent} % of polls)`;
+  });
+  return `autovacuum while draining: ${each.join('; ')}`;
+}
+
 export function format(summary: Summary): string {
   const { machine: m, read, proxy, drain } = summary;
   const proxyRow = (name: string, r: ProxyLoad) => [
@@ -184,6 +193,7 @@ export function format(summary: Summary): string {
     `Refresh drain: all connections due at once, fake RD ${drain[0]?.latencyMs} ms, ` +
       `REFRESH_CONCURRENCY ${drain[0]?.concurrency}, REFRESH_CRON every second`,
     table(DRAIN_HEADERS, drain.map(drainRow)),
+    autovacuumLine(drain),
   ].join('\n');
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { RESULTS_DIR } from './processes';
 import {
   DRAIN_HEADERS,
+  autovacuumLine,
   LOAD_HEADERS,
   drainProblems,
   drainRow,
@@ -71,6 +72,7 @@ function stepBlock(s: ScaleStep, summary: ScaleSummary): string[] {
     `Drain: ${count(c.drainConnections)} due, spread over the table, fake RD ${c.rdLatencyMs} ms, ` +
       `REFRESH_CONCURRENCY ${c.refreshConcurrency}`,
     table(DRAIN_HEADERS, s.drain.map(drainRow)),
+    autovacuumLine(s.drain),
   ];
 }
 
