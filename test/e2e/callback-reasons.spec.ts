@@ -143,6 +143,29 @@ describe('OAuth callback reasons (e2e, fake RD)', () => {
     expect(lines[0][1]).toContain('RD_CRM_CLIENT_ID and RD_CRM_CLIENT_SECRET');
   });
 
+  it('hands app_misconfigured to returnTo when RD refuses the client credentials at the exchange', async () => {
+    const url = await startConsent(h, { account: 'acme', product: 'crm', returnTo: RETURN_TO });
+    const back = await approve(url);
+    const clients = h.rd.clients.crm!;
+    h.rd.clients.crm = { ...clients, clientSecrets: ['rotated-at-rd'] };
+    try {
+      const res = await callback(back);
+      expect(res.headers.get('location')).toMatch(/^https:\/\/app\.example\.com\/rd\/done\?/);
+      expect(outcomeOf(res)).toEqual({
+        account: 'acme',
+        product: 'crm',
+        status: 'error',
+        reason: 'app_misconfigured',
+      });
+    } finally {
+      h.rd.clients.crm = clients;
+    }
+    expect(h.rd.tokenCalls({ grantType: 'authorization_code' })).toEqual([
+      expect.objectContaining({ clientSecret: 'crm-secret' }),
+    ]);
+    expect(await connectionCount(h)).toBe(0);
+  });
+
   it('keeps code_rejected for a code RD refuses', async () => {
     const url = await startConsent(h, { account: 'acme', product: 'crm', returnTo: RETURN_TO });
     const back = await approve(url);

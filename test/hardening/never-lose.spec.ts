@@ -11,6 +11,7 @@
  * Time is driven, not waited for: the scheduler runs through `runOnce` and due times are moved
  * in SQL.
  */
+import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import { ConnectionsRepository } from '../../src/connections/connections.repository';
 import { ScheduledRefreshService } from '../../src/scheduler/scheduled-refresh.service';
@@ -328,6 +329,117 @@ describe('never lose a connection', () => {
     await token(h, account, 'marketing', 120).expect(200);
   });
 
+  it('logs an unknown shape loudly: one error line with product, account, RD status and a secret-free excerpt', async () => {
+    // A grant whose tokens the test knows, so it can look for them in the log.
+    const grant = h.rd.issueGrant('crm');
+    const repository = h.broker.app.get(ConnectionsRepository);
+    await h.db.dataSource.transaction((tx) =>
+      repository.saveConnected(
+        tx,
+        { account: 'loud', product: 'crm' },
+        { ...grant, expiresAt: new Date(Date.now() + 3600_000) },
+        null,
+      ),
+    );
+    await makeAllDue(h);
+    // A gateway that echoes what it was sent: the refresh token, the client secret, the token.
+    const echoed =
+      `{"message":"Bad refresh","got":"refresh_token=${grant.refreshToken}` +
+      `&client_secret=crm-secret","bearer":"${grant.accessToken}"}`;
+    h.rd.failNext(1, { kind: 'raw', status: 400, body: echoed, contentType: 'application/json' });
+    const error = jest.spyOn(Logger.prototype, 'error');
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      expect(await run(h)).toMatchObject({ claimed: 1, failedTransient: 1 });
+      const loud = error.mock.calls.filter(([, message]) =>
+        String(message).startsWith('RD answered a refresh in an unknown shape'),
+      );
+      expect(loud).toEqual([
+        [
+          {
+            product: 'crm',
+            account: 'loud',
+            status: 400,
+            body: '{"message":"Bad refresh","got":"refresh_token=[redacted]&client_secret=[redacted]","bearer":"[redacted]"}',
+          },
+          expect.stringContaining('the grant is kept and retried with backoff'),
+        ],
+      ]);
+      const logged = JSON.stringify([...error.mock.calls, ...warn.mock.calls]);
+      for (const secret of [grant.refreshToken, grant.accessToken, 'crm-secret'])
+        expect(logged).not.toContain(secret);
+    } finally {
+      error.mockRestore();
+      warn.mockRestore();
+    }
+    expect(await connectionRow(h.db, 'loud', 'crm')).toMatchObject({ status: 'refresh_failing' });
+  });
+
+  it('retries the condemned grants of one product rejected within [since, until], oldest first, at most limit', async () => {
+    // Six real rejections (five CRM, one Marketing: under the guard's threshold of each).
+    const crm = await seedConnections(h, 5, 'crm', { prefix: 'range' });
+    const [mkt] = await seedConnections(h, 1, 'marketing', { prefix: 'range-mkt' });
+    h.rd.failAlways({ kind: 'invalid_grant' }, { grantType: 'refresh_token' });
+    await makeAllDue(h);
+    expect(await run(h)).toMatchObject({ failedPermanent: 6 });
+    h.rd.failAlways(null);
+    h.rd.reset();
+    // Their rejections moved back in time: 5 h, 3 h, 2 h, 1 h and 5 min ago; Marketing 2 h ago.
+    const agesMinutes = [300, 180, 120, 60, 5];
+    for (const [i, account] of crm.entries()) {
+      await h.db.dataSource.query(
+        `UPDATE connections SET rejected_at = now() - make_interval(mins => $2) WHERE account = $1`,
+        [account, agesMinutes[i]],
+      );
+    }
+    await h.db.dataSource.query(
+      `UPDATE connections SET rejected_at = now() - interval '2 hours' WHERE account = $1`,
+      [mkt],
+    );
+    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3600_000).toISOString();
+    const range = { product: 'crm', since: hoursAgo(4), until: hoursAgo(0.5) };
+
+    // Bad ranges answer 400 and retry nothing.
+    for (const bad of [
+      { ...range, since: range.until, until: range.since },
+      { ...range, since: 'yesterday' },
+      { ...range, until: '2024-02-30T00:00:00Z' },
+      { ...range, limit: 0 },
+    ]) {
+      const res = await admin(h).post('/connections/retry-rejected', bad);
+      expect({ bad, status: res.status }).toEqual({ bad, status: 400 });
+    }
+    expect(h.rd.tokenCalls()).toHaveLength(0);
+    expect(await statuses(h)).toEqual({ reauthorization_required: 6 });
+
+    // In range: 3 h, 2 h and 1 h ago. limit 2 takes the two oldest.
+    const first = await admin(h)
+      .post('/connections/retry-rejected', { ...range, limit: 2 })
+      .expect(200);
+    expect(first.body).toEqual({
+      tried: 2,
+      recovered: expect.arrayContaining([crm[1], crm[2]]),
+      stillRejected: [],
+      failed: [],
+    });
+    expect(first.body.recovered).toHaveLength(2);
+    const rest = await admin(h).post('/connections/retry-rejected', range).expect(200);
+    expect(rest.body).toEqual({ tried: 1, recovered: [crm[3]], stillRejected: [], failed: [] });
+    expect(h.rd.tokenCalls({ grantType: 'refresh_token' })).toHaveLength(3);
+
+    const rows: Array<{ account: string; status: string }> = await h.db.dataSource.query(
+      `SELECT account, status FROM connections ORDER BY account`,
+    );
+    expect(Object.fromEntries(rows.map((row) => [row.account, row.status]))).toEqual({
+      [crm[0]]: 'reauthorization_required', // 5 h ago: before since
+      [crm[1]]: 'active',
+      [crm[2]]: 'active',
+      [crm[3]]: 'active',
+      [crm[4]]: 'reauthorization_required', // 5 min ago: after until
+      [mkt]: 'reauthorization_required', // in range, another product
+    });
+  });
+
   it('honours retry-after-quotas on a 429 from the token endpoint', async () => {
     await seedConnections(h, 1, 'crm');
     await makeAllDue(h);
@@ -424,5 +536,66 @@ describe('never lose a connection', () => {
       revocation: 'failed',
       revokeError: expect.stringContaining('HTTP 403'),
     });
+  });
+});
+
+describe('blast-radius guard across two replicas', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    // RD answers after 20 ms, so both replicas have rejections in flight at once.
+    h = await createHarness({
+      replicas: 2,
+      env: { REFRESH_CONCURRENCY: '8' },
+      rd: { latencyMs: 20 },
+    });
+  });
+  afterAll(() => h.close());
+
+  it('condemns at most REFRESH_CONDEMN_GUARD_MAX per product when both replicas see an RD incident at once', async () => {
+    const max = h.broker.config.refresh.condemnGuard.max;
+    expect(max).toBe(5); // the default
+    await seedConnections(h, 30, 'crm', { prefix: 'c' });
+    await seedConnections(h, 30, 'marketing', { prefix: 'm' });
+    h.rd.failAlways({ kind: 'invalid_grant' }, { grantType: 'refresh_token' });
+    await makeAllDue(h);
+    const service = (replica: number) =>
+      h.brokers[replica].app.get(ScheduledRefreshService).runOnce(FAR);
+    const [a, b] = await Promise.all([service(0), service(1)]);
+
+    // Both replicas met rejections: the guard's count had to hold across them.
+    for (const summary of [a, b])
+      expect(summary.failedPermanent + summary.failedTransient).toBeGreaterThan(0);
+    expect(a.failedPermanent + b.failedPermanent).toBe(2 * max);
+    for (const product of ['crm', 'marketing']) {
+      const rows: Array<{ status: string; held: boolean; n: number }> = await h.db.dataSource.query(
+        `SELECT status, held_at IS NOT NULL AS held, count(*)::int AS n
+             FROM connections WHERE product = $1 GROUP BY 1, 2 ORDER BY 1, 2`,
+        [product],
+      );
+      const count = (status: string, held: boolean) =>
+        rows.find((row) => row.status === status && row.held === held)?.n ?? 0;
+      // The guard's rule (refresh-policy.ts guardVerdict): condemn while fewer than `max` other
+      // grants of the product were rejected in the window, so exactly `max`, never more.
+      expect({ product, condemned: count('reauthorization_required', false) }).toEqual({
+        product,
+        condemned: max,
+      });
+      // Every other rejection is held; nothing is refresh_failing without being held.
+      expect(count('refresh_failing', true)).toBeGreaterThanOrEqual(1);
+      expect(count('refresh_failing', false)).toBe(0);
+      expect(
+        count('reauthorization_required', false) +
+          count('refresh_failing', true) +
+          count('active', false),
+      ).toBe(30);
+    }
+    const held: Array<{ product: string }> = await h.db.dataSource.query(
+      `SELECT product FROM connection_events WHERE type = 'product.refresh_held' ORDER BY product`,
+    );
+    expect(held.map((event) => event.product)).toEqual(['crm', 'marketing']);
+    const condemned = await events(h, 'connection.reauthorization_required');
+    expect(condemned).toHaveLength(2 * max);
+    h.rd.failAlways(null);
   });
 });
