@@ -5,7 +5,10 @@
  *  - 200 connections answered invalid_grant / INVALID_REFRESH_TOKEN at once (an RD incident):
  *    at most REFRESH_CONDEMN_GUARD_MAX per product condemned, the rest held and back by
  *    themselves after recovery, the condemned ones back through the admin retry;
+ *  - the same guard holds across two replicas deciding at once (its count is in PostgreSQL);
  *  - a single genuine rejection still condemns after one RD call, with the 409 and the event;
+ *  - an unknown shape is logged loudly, secret-free; the bulk retry honours [since, until] and
+ *    limit;
  *  - RD details: a Marketing code answered ACCESS_DENIED, 429 with retry-after-quotas, and the
  *    revocation with the refresh token.
  * Time is driven, not waited for: the scheduler runs through `runOnce` and due times are moved
