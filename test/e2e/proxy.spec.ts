@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SERVICE_KEY } from '../support/broker';
@@ -37,6 +38,11 @@ function proxy(
     headers,
     body: options.body,
   });
+}
+
+/** Length and digest of a body: a readable diff when two large bodies differ. */
+function fingerprint(bytes: Buffer) {
+  return { length: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
 function expectBrokerError(res: RawResponse, status: number, code: string) {
@@ -172,6 +178,83 @@ describe('/proxy on two replicas and the fake RD', () => {
       expect(fresh).not.toBe(dead);
       expect(calls[1].headers.authorization).toBe(`Bearer ${fresh}`);
     });
+
+    // The route buffers a request body (up to 1 MiB) so that the retry after RD's 401 can send
+    // it again: a body read once from the caller's stream would be gone by then.
+    it.each([
+      {
+        what: 'POST with a JSON body',
+        method: 'POST',
+        product: 'crm',
+        path: '/crm/v2/contacts',
+        contentType: 'application/json; charset=utf-8',
+        body: Buffer.from(JSON.stringify({ name: 'Zoë', emails: [{ email: 'zoe@example.com' }] })),
+        status: 201,
+      },
+      {
+        what: 'POST with a binary body of 200 kB',
+        method: 'POST',
+        product: 'crm',
+        path: '/crm/v2/contacts',
+        contentType: 'application/octet-stream',
+        // Every byte value, over more than one socket chunk (64 KiB).
+        body: Buffer.concat([
+          Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+          randomBytes(200_000),
+        ]),
+        status: 201,
+      },
+      {
+        what: 'PUT with a JSON body',
+        method: 'PUT',
+        product: 'marketing',
+        path: '/platform/contacts/email:zoe@example.com',
+        contentType: 'application/json',
+        body: Buffer.from('{"name":"Zoë","tags":["a"]}'),
+        status: 200,
+      },
+      {
+        what: 'PATCH with a binary body',
+        method: 'PATCH',
+        product: 'marketing',
+        path: '/platform/contacts/email:zoe@example.com',
+        contentType: 'application/octet-stream',
+        body: randomBytes(4096),
+        status: 200,
+      },
+    ])(
+      'dead token: $what reaches RD twice, byte for byte with the same content-type and length, around one refresh',
+      async ({ method, product, path, contentType, body, status }) => {
+        const dead = await servedToken(h, 'acme', product);
+        expect(h.rd.invalidateAccessToken(dead)).toBe(true);
+        const res = await proxy(h, `/proxy${path}?retry=1`, {
+          method,
+          product,
+          headers: { 'content-type': contentType },
+          body,
+        });
+        expect(res.status).toBe(status);
+        expect(res.headers['x-broker-error']).toBeUndefined();
+        expect(h.rd.tokenCalls({ grantType: 'refresh_token' })).toHaveLength(1);
+
+        const fresh = await servedToken(h, 'acme', product);
+        expect(fresh).not.toBe(dead);
+        const calls = h.rd.apiCalls(path);
+        expect(calls.map((c) => [c.status, c.headers.authorization])).toEqual([
+          [401, `Bearer ${dead}`],
+          [status, `Bearer ${fresh}`],
+        ]);
+        for (const seen of calls) {
+          expect(seen).toMatchObject({ method, query: 'retry=1' });
+          expect(fingerprint(seen.bytes)).toEqual(fingerprint(body));
+          expect(seen.headers['content-type']).toBe(contentType);
+          expect(seen.headers['content-length']).toBe(String(body.length));
+        }
+        // The caller gets the answer to the retry: RD's echo of the same body.
+        const echo = (res.json as { echo: { method: string; body: string } }).echo;
+        expect(echo).toMatchObject({ method, body: body.toString('utf8') });
+      },
+    );
 
     it('50 concurrent calls on a dead token over two replicas: exactly one refresh at RD, all 200', async () => {
       expect((await connect(h, 'stampede', 'crm')).status).toBe(200);

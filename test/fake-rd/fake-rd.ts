@@ -120,7 +120,10 @@ export interface FakeApiRequest {
   /** The raw query string, without `?`. */
   query: string;
   headers: Record<string, string | string[] | undefined>;
+  /** The body as UTF-8 text (what the echo shows). */
   body: string;
+  /** The body byte for byte, for binary bodies that UTF-8 text would mangle. */
+  bytes: Buffer;
   /** The grant whose token was presented, when it was live. */
   grantId?: string;
   status: number;
@@ -262,6 +265,7 @@ export class FakeRdStation {
   apiRateLimitPerMinute: number;
   apiLatencyMs: number;
   readonly apiRequests: FakeApiRequest[] = [];
+  private readonly rawBodies = new WeakMap<FastifyRequest, Buffer>();
 
   private readonly now: () => number;
   private app?: FastifyInstance;
@@ -312,9 +316,11 @@ export class FakeRdStation {
       routerOptions: { maxParamLength: 4096 },
     });
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) =>
-      done(null, body),
-    );
+    // Bodies reach the routes as UTF-8 text; the bytes are kept too, for FakeApiRequest.bytes.
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+      this.rawBodies.set(request, body as Buffer);
+      done(null, (body as Buffer).toString('utf8'));
+    });
     app.addHook('onRequest', async (request) => this.record(request));
     app.addHook('onSend', async (request, reply) => {
       const call = this.callOfRequest.get(request);
@@ -747,6 +753,7 @@ export class FakeRdStation {
       query: queryAt < 0 ? '' : url.slice(queryAt + 1),
       headers: { ...request.headers },
       body: typeof request.body === 'string' ? request.body : '',
+      bytes: this.rawBodies.get(request) ?? Buffer.alloc(0),
       status: 0,
     };
     this.apiRequests.push(seen);
