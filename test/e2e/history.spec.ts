@@ -5,6 +5,8 @@ import { ADMIN_KEY, SERVICE_KEY, startBroker } from '../support/broker';
 import { connect, createHarness, type Harness } from '../support/harness';
 
 const BILLING_KEY = 'billing-secret-0123456789abcdef0123456789';
+/** A key used only through /proxy, so its per-caller metric holds only that test's calls. */
+const SYNC_KEY = 'crm-sync-secret-0123456789abcdef0123456789';
 const KEYS = { svc: `Bearer ${SERVICE_KEY}`, billing: `Bearer ${BILLING_KEY}` };
 const ADMIN = `Bearer ${ADMIN_KEY}`;
 
@@ -57,7 +59,10 @@ describe('GET /connections/:account/history (e2e)', () => {
 
   beforeAll(async () => {
     h = await createHarness({
-      env: { API_KEYS: `svc:${SERVICE_KEY},billing:${BILLING_KEY}`, READ_FLUSH_SECONDS: '300' },
+      env: {
+        API_KEYS: `svc:${SERVICE_KEY},billing:${BILLING_KEY},crm-sync:${SYNC_KEY}`,
+        READ_FLUSH_SECONDS: '300',
+      },
     });
   });
   afterAll(() => h.close());
@@ -138,6 +143,58 @@ describe('GET /connections/:account/history (e2e)', () => {
       `SELECT count::int AS count FROM connection_reads WHERE caller = 'billing'`,
     );
     expect(row.count).toBe(3);
+  });
+
+  it("counts each proxied call as one read by the calling key, the retry after RD's 401 included in it, not added", async () => {
+    expect((await connect(h, 'proxied', 'crm')).status).toBe(200);
+    h.rd.reset();
+    const proxied = (method: 'get' | 'post') => {
+      const sent = request(h.broker.url)[method]('/proxy/crm/v2/contacts');
+      const call = sent
+        .set('authorization', `Bearer ${SYNC_KEY}`)
+        .set('x-account', 'proxied')
+        .set('x-product', 'crm');
+      return method === 'get' ? call : call.set('content-type', 'application/json').send('{}');
+    };
+    for (const method of ['get', 'post', 'get'] as const) {
+      expect([200, 201]).toContain((await proxied(method)).status);
+    }
+    // RD stops accepting the token it saw: the next call is refused, refreshed and sent again.
+    const seen = String(h.rd.apiCalls()[0].headers.authorization).replace(/^Bearer /, '');
+    expect(h.rd.invalidateAccessToken(seen)).toBe(true);
+    expect((await proxied('post')).status).toBe(201);
+    expect(h.rd.apiCalls().map((call) => call.status)).toEqual([200, 201, 200, 401, 201]);
+    expect(h.rd.tokenCalls({ grantType: 'refresh_token' })).toHaveLength(1);
+    // Beside them, two reads through GET /tokens by another key.
+    await read(h, 'proxied', 'svc');
+    await read(h, 'proxied', 'svc');
+
+    // Proxied calls, like reads, reach the database only at a flush.
+    expect(await h.db.dataSource.query(`SELECT * FROM connection_reads`)).toEqual([]);
+    await h.broker.app.get(ReadCounter).flush();
+    // Summed over hours: a test run across an hour's end writes two rows per caller.
+    expect(
+      await h.db.dataSource.query(
+        `SELECT caller, sum(count)::int AS count FROM connection_reads
+          WHERE account = 'proxied' AND product = 'crm' GROUP BY caller ORDER BY caller`,
+      ),
+    ).toEqual([
+      { caller: 'crm-sync', count: 4 },
+      { caller: 'svc', count: 2 },
+    ]);
+
+    const res = await history(h, '/connections/proxied/history?product=crm').expect(200);
+    const reads: Record<string, number> = {};
+    for (const item of res.body.items as Item[]) {
+      if (item.type !== 'connection.read') continue;
+      const caller = String(item.detail.caller);
+      reads[caller] = (reads[caller] ?? 0) + Number(item.detail.count);
+    }
+    expect(reads).toEqual({ 'crm-sync': 4, svc: 2 });
+    const metrics = await request(h.broker.url).get('/metrics').expect(200);
+    expect(metrics.text).toContain(
+      'broker_token_reads_by_caller_total{caller="crm-sync",product="crm"} 4',
+    );
   });
 
   it('writes nothing per read: reads reach the database only at a flush', async () => {
