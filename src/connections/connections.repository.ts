@@ -16,6 +16,8 @@ export interface ListFilter {
   after?: ConnectionKey;
 }
 
+const BY_KEY = `SELECT * FROM connections WHERE account = $1 AND product = $2`;
+
 /**
  * Every query on `connections`, one method per question. Tokens go in and out through the
  * cipher here, so no caller ever handles a ciphertext or writes a plaintext.
@@ -32,8 +34,16 @@ export class ConnectionsRepository {
     this.aheadMs = config.refresh.aheadSeconds * 1000;
   }
 
-  findOne({ account, product }: ConnectionKey, manager: EntityManager = this.dataSource.manager) {
-    return manager.findOneBy(Connection, { account, product });
+  /**
+   * Raw SQL and the same hydration as TypeORM's finds: `findOneBy` builds a query per call, and
+   * on GET /tokens' cache miss that was twice the CPU of this (bench/README.md, issue 17).
+   */
+  async findOne(
+    { account, product }: ConnectionKey,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<Connection | null> {
+    const rows: Record<string, unknown>[] = await manager.query(BY_KEY, [account, product]);
+    return rows.length ? this.hydrate(rows[0]) : null;
   }
 
   /**
@@ -47,10 +57,10 @@ export class ConnectionsRepository {
   ): Promise<Connection | null> {
     // Raw SQL: TypeORM's find refuses a row lock outside an explicit transaction, and this one
     // is a statement of its own (its row lock ends with it; waiting is all it is for).
-    const rows: Record<string, unknown>[] = await manager.query(
-      `SELECT * FROM connections WHERE account = $1 AND product = $2 FOR NO KEY UPDATE`,
-      [account, product],
-    );
+    const rows: Record<string, unknown>[] = await manager.query(`${BY_KEY} FOR NO KEY UPDATE`, [
+      account,
+      product,
+    ]);
     return rows.length ? this.hydrate(rows[0]) : null;
   }
 
