@@ -19,17 +19,18 @@ import { ROOT, freePort, runNode, startNode, waitForHttp, type Child } from './p
 export const BROKER_DIST = join(ROOT, 'node_modules', '.cache', 'broker-bench', 'build');
 const BROKER_MAIN = join(BROKER_DIST, 'main.js');
 
-export function snapshotBrokerBuild(): void {
-  const dist = join(ROOT, 'dist');
+export function snapshotBrokerBuild(dist = join(ROOT, 'dist'), into = BROKER_DIST): void {
   const complete =
     existsSync(join(dist, 'main.js')) &&
     existsSync(join(dist, 'migrations')) &&
     readdirSync(join(dist, 'migrations')).some((file) => file.endsWith('.js'));
   if (!complete) {
-    throw new Error('dist/ is incomplete (no main.js or no migrations): run `npm run build` first');
+    throw new Error(
+      `${dist} is incomplete (no main.js or no migrations): run \`npm run build\` first`,
+    );
   }
-  rmSync(BROKER_DIST, { recursive: true, force: true });
-  cpSync(dist, BROKER_DIST, { recursive: true });
+  rmSync(into, { recursive: true, force: true });
+  cpSync(dist, into, { recursive: true });
 }
 const CRM_CLIENT_ID = 'bench-crm-client';
 const CRM_CLIENT_SECRET = 'bench-crm-secret';
@@ -115,6 +116,8 @@ export interface BrokerOptions {
   refreshConcurrency?: number;
   /** More environment for this broker. */
   env?: Record<string, string>;
+  /** Another build's main.js (bench/compare-reads.ts); the snapshot of dist/ by default. */
+  main?: string;
 }
 
 function brokerEnv(
@@ -176,7 +179,7 @@ export async function startBroker(
   const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = startNode(
     options.name,
-    [...nodeArgs, BROKER_MAIN],
+    [...nodeArgs, options.main ?? BROKER_MAIN],
     env,
     `http://127.0.0.1:${port}`,
   );

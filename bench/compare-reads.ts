@@ -1,0 +1,124 @@
+/**
+ * `npx tsx bench/compare-reads.ts <other build's dist/> [--rounds=N --accounts=N --seconds=S]`
+ *
+ * What a change cost the read path: GET /tokens of this checkout's build (dist/) against another
+ * build (e.g. a worktree of the commit before the change, built there), measured alternately
+ * (other, this, other, this, …) on the same database, fake RD and seeded connections, so both see
+ * the same machine. Prints each round and each build's median server CPU per answer and req/s.
+ * Seeding and migrations are this build's; the other build must read the same `connections`
+ * table (it runs its own migrations at start, which finds them applied).
+ */
+import { join } from 'node:path';
+import { provideDatabase } from './lib/database';
+import { measure, type LoadResult } from './lib/load';
+import { cleanupAll, installSignalHandlers, ROOT } from './lib/processes';
+import { accountNames, prepareTable, seedConnections, verifySeed } from './lib/seed';
+import {
+  migrate,
+  newSecrets,
+  snapshotBrokerBuild,
+  startBroker,
+  startFakeRd,
+  type BrokerOptions,
+} from './lib/services';
+import { step } from './lib/step';
+
+const OTHER_DIST = join(ROOT, 'node_modules', '.cache', 'broker-bench', 'other');
+
+function parseArgs(argv: string[]) {
+  const [other, ...flags] = argv;
+  if (!other || other.startsWith('--'))
+    throw new Error(
+      "usage: compare-reads.ts <other build's dist/> [--rounds=N --accounts=N --seconds=S]",
+    );
+  const options = { other, rounds: 3, accounts: 1_000, seconds: 10 };
+  for (const flag of flags) {
+    const [name, value] = flag.replace(/^--/, '').split('=');
+    if (!(name in options) || name === 'other' || !(Number(value) > 0))
+      throw new Error(`unknown argument ${flag}`);
+    (options as Record<string, unknown>)[name] = Number(value);
+  }
+  return options;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  installSignalHandlers();
+  snapshotBrokerBuild();
+  snapshotBrokerBuild(options.other, OTHER_DIST);
+  const database = await provideDatabase();
+  const fake = await startFakeRd(0);
+  const secrets = newSecrets();
+  await migrate(database.url, fake, secrets);
+  await prepareTable(database.url);
+  const accounts = accountNames(options.accounts);
+  const seeder = await startBroker(database.url, fake, secrets, {
+    name: 'compare-seed',
+    scheduler: false,
+  });
+  step(`seeding ${accounts.length} connections`);
+  await seedConnections(fake, seeder, secrets.adminKey, accounts);
+  await verifySeed(database.url, accounts);
+  await seeder.stop();
+
+  const builds: Array<{ name: string; broker: Partial<BrokerOptions> }> = [
+    { name: 'other', broker: { main: join(OTHER_DIST, 'main.js') } },
+    { name: 'this', broker: {} },
+  ];
+  const results = new Map<string, LoadResult[]>(builds.map((b) => [b.name, []]));
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const build of builds) {
+      const broker = await startBroker(database.url, fake, secrets, {
+        name: `compare-${build.name}-${round}`,
+        scheduler: true,
+        ...build.broker,
+      });
+      try {
+        const result = await measure(broker, {
+          accounts,
+          apiKey: secrets.apiKey,
+          connections: 50,
+          warmupSeconds: 3,
+          seconds: options.seconds,
+        });
+        if (result.non2xx + result.errors + result.warmupFailures > 0)
+          throw new Error(`${build.name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+        results.get(build.name)!.push(result);
+        step(
+          `round ${round} ${build.name.padEnd(5)}: ${result.serverCpuMicrosPerRequest} µs/answer, ${result.reqPerSec} req/s, p99 ${result.p99Ms} ms, peak RSS ${result.peakRssMb} MB (machine CPU ${result.machineCpuPercent} %)`,
+        );
+      } finally {
+        await broker.stop();
+      }
+    }
+  }
+  const summary = (name: string) => {
+    const runs = results.get(name)!;
+    return {
+      cpu: median(runs.map((r) => r.serverCpuMicrosPerRequest)),
+      reqPerSec: median(runs.map((r) => r.reqPerSec)),
+    };
+  };
+  const other = summary('other');
+  const current = summary('this');
+  console.log(
+    `\nmedian of ${options.rounds}: other ${other.cpu} µs/answer, ${other.reqPerSec} req/s; ` +
+      `this ${current.cpu} µs/answer, ${current.reqPerSec} req/s; ` +
+      `this/other: CPU per answer ${(current.cpu / other.cpu).toFixed(3)}, req/s ${(current.reqPerSec / other.reqPerSec).toFixed(3)}`,
+  );
+}
+
+main()
+  .catch((error: unknown) => {
+    console.error(
+      `compare-reads failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    process.exitCode = 1;
+  })
+  .finally(() => cleanupAll());
