@@ -1,10 +1,12 @@
 /**
- * `npx tsx bench/compare-reads.ts <other build's dist/> [--rounds=N --accounts=N --seconds=S]`
+ * `npx tsx bench/compare-reads.ts <other build's dist/> [--rounds=N --accounts=N --seconds=S --cache=N]`
  *
  * What a change cost the read path: GET /tokens of this checkout's build (dist/) against another
  * build (e.g. a worktree of the commit before the change, built there), measured alternately
  * (other, this, other, this, …) on the same database, fake RD and seeded connections, so both see
- * the same machine. Prints each round and each build's median server CPU per answer and req/s.
+ * the same machine. `--cache=N` sets both brokers' TOKEN_CACHE_MAX (below the account count, most
+ * reads miss the cache and read the database). Prints each round and each build's median server
+ * CPU per answer and req/s.
  * Seeding and migrations are this build's; the other build must read the same `connections`
  * table (it runs its own migrations at start, which finds them applied).
  */
@@ -29,9 +31,9 @@ function parseArgs(argv: string[]) {
   const [other, ...flags] = argv;
   if (!other || other.startsWith('--'))
     throw new Error(
-      "usage: compare-reads.ts <other build's dist/> [--rounds=N --accounts=N --seconds=S]",
+      "usage: compare-reads.ts <other build's dist/> [--rounds=N --accounts=N --seconds=S --cache=N]",
     );
-  const options = { other, rounds: 3, accounts: 1_000, seconds: 10 };
+  const options = { other, rounds: 3, accounts: 1_000, seconds: 10, cache: 0 };
   for (const flag of flags) {
     const [name, value] = flag.replace(/^--/, '').split('=');
     if (!(name in options) || name === 'other' || !(Number(value) > 0))
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
         name: `compare-${build.name}-${round}`,
         scheduler: true,
         ...build.broker,
+        ...(options.cache ? { env: { TOKEN_CACHE_MAX: String(options.cache) } } : {}),
       });
       try {
         const result = await measure(broker, {
