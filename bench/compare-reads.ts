@@ -11,18 +11,11 @@
  * table (it runs its own migrations at start, which finds them applied).
  */
 import { join } from 'node:path';
-import { provideDatabase } from './lib/database';
 import { measure, type LoadResult } from './lib/load';
 import { cleanupAll, installSignalHandlers, ROOT } from './lib/processes';
-import { accountNames, prepareTable, seedConnections, verifySeed } from './lib/seed';
-import {
-  migrate,
-  newSecrets,
-  snapshotBrokerBuild,
-  startBroker,
-  startFakeRd,
-  type BrokerOptions,
-} from './lib/services';
+import { accountNames, seedConnections, verifySeed } from './lib/seed';
+import { snapshotBrokerBuild, startBroker, type BrokerOptions } from './lib/services';
+import { setUpStage } from './lib/stage';
 import { step } from './lib/step';
 
 const OTHER_DIST = join(ROOT, 'node_modules', '.cache', 'broker-bench', 'other');
@@ -52,13 +45,8 @@ function median(values: number[]): number {
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   installSignalHandlers();
-  snapshotBrokerBuild();
+  const { database, fake, secrets } = await setUpStage();
   snapshotBrokerBuild(options.other, OTHER_DIST);
-  const database = await provideDatabase();
-  const fake = await startFakeRd(0);
-  const secrets = newSecrets();
-  await migrate(database.url, fake, secrets);
-  await prepareTable(database.url);
   const accounts = accountNames(options.accounts);
   const seeder = await startBroker(database.url, fake, secrets, {
     name: 'compare-seed',

@@ -11,7 +11,7 @@
  * Prints the figures, writes them to bench/results/latest.json (latest-quick.json for --quick),
  * and exits non-zero if something is broken (non-2xx, duplicate or missed refreshes).
  */
-import { provideDatabase, serverVersion, type Database } from './lib/database';
+import { serverVersion, type Database } from './lib/database';
 import { runDrain, type DrainContext, type DrainResult } from './lib/drain';
 import { measure, round2, type LoadOptions, type LoadResult } from './lib/load';
 import { cleanupAll, installSignalHandlers, type Child } from './lib/processes';
@@ -19,24 +19,15 @@ import { measureProxy } from './lib/proxy';
 import { format, loadNow, machine, problems, writeJson, type Summary } from './lib/report';
 import { runScale, type ScaleConfig } from './lib/scale';
 import { formatScale, scaleProblems, writeScaleJson } from './lib/scale-report';
-import {
-  accountNames,
-  prepareTable,
-  removeBenchRows,
-  seedConnections,
-  verifySeed,
-} from './lib/seed';
+import { accountNames, removeBenchRows, seedConnections, verifySeed } from './lib/seed';
 import {
   call,
-  migrate,
-  newSecrets,
-  snapshotBrokerBuild,
   startBroker,
   startConstantServer,
-  startFakeRd,
   startSelectServer,
   type Secrets,
 } from './lib/services';
+import { setUpStage } from './lib/stage';
 import { restartClock, step } from './lib/step';
 
 interface Config {
@@ -120,13 +111,7 @@ interface Setup {
 }
 
 async function setUp(config: Config): Promise<Setup> {
-  snapshotBrokerBuild();
-  const database = await provideDatabase();
-  step(`PostgreSQL: ${database.origin}`);
-  const fake = await startFakeRd(0);
-  const secrets = newSecrets();
-  await migrate(database.url, fake, secrets);
-  await prepareTable(database.url);
+  const { database, fake, secrets } = await setUpStage();
   const accounts = accountNames(config.accounts);
   const broker = await startBroker(database.url, fake, secrets, {
     name: 'broker-seed',

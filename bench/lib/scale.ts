@@ -10,23 +10,15 @@
  */
 import type { TokenCipher } from '../../src/crypto/token-cipher';
 import { explainClaim, tableSizes, type ClaimPlan, type TableSizes } from './claim-plan';
-import { provideDatabase, serverVersion } from './database';
+import { serverVersion } from './database';
 import { runDrain, type DrainContext, type DrainResult } from './drain';
 import { measure, type LoadResult } from './load';
 import { heapMb } from './metrics';
 import type { Child } from './processes';
 import { loadNow, machine, type Machine } from './report';
-import { accountNames, prepareTable, removeBenchRows, type Grant } from './seed';
-import {
-  brokerCipher,
-  fakeControl,
-  migrate,
-  newSecrets,
-  snapshotBrokerBuild,
-  startBroker,
-  startFakeRd,
-  type Secrets,
-} from './services';
+import { accountNames, removeBenchRows, type Grant } from './seed';
+import { brokerCipher, fakeControl, startBroker, type Secrets } from './services';
+import { setUpStage } from './stage';
 import {
   evenlySpaced,
   giveLiveGrants,
@@ -178,13 +170,7 @@ async function measureSize(bench: Bench, config: ScaleConfig, size: number, from
 
 export async function runScale(config: ScaleConfig): Promise<ScaleSummary> {
   const loadAtStart = loadNow();
-  snapshotBrokerBuild();
-  const database = await provideDatabase();
-  step(`PostgreSQL: ${database.origin}`);
-  const fake = await startFakeRd(0);
-  const secrets = newSecrets();
-  await migrate(database.url, fake, secrets);
-  await prepareTable(database.url);
+  const { database, fake, secrets } = await setUpStage();
   const sample = await fakeControl<Grant>(fake, '/_fake/grants', { product: 'crm' });
   const bench: Bench = {
     databaseUrl: database.url,
