@@ -17,9 +17,10 @@ import { rdPauseSeconds } from './rate-budget.policy';
 /** Retry-After of a 503 when RD did not answer. */
 const RD_UNAVAILABLE_RETRY_AFTER = 5;
 /**
- * RD answers announcing at most this many bytes are read whole and sent on in one write; larger
- * or unannounced ones are streamed as they arrive. Most RD API answers are a few kB of JSON, and
- * a stream costs the broker more CPU per answer than the buffer it avoids.
+ * RD answers announcing at most this many bytes (most RD API answers are a few kB of JSON) are
+ * read whole before the caller gets anything: one write instead of a stream per call, and an
+ * answer that breaks off becomes a clean 503 rather than a 200 cut short. Larger or unannounced
+ * answers are streamed as they arrive, so the broker never holds a big body.
  */
 const BUFFERED_ANSWER_BYTES = 64 * 1024;
 
