@@ -93,7 +93,7 @@ export class ProxyService implements OnModuleDestroy {
     let response = await this.send(call, url, token);
     let retried = false;
     if (response.statusCode === 401) {
-      await response.body.dump();
+      if (!Buffer.isBuffer(response.body)) await response.body.dump();
       const rejected = accessTokenHash(token);
       // The same call: its token read was counted once already.
       token = (await this.tokens.getToken(call.key, DEFAULT_MIN_VALIDITY, null, rejected))
@@ -106,7 +106,7 @@ export class ProxyService implements OnModuleDestroy {
     return {
       status: response.statusCode,
       headers: headersForCaller(response.headers),
-      body: await this.smallBodyOrStream(call, response),
+      body: response.body,
       retried,
     };
   }
@@ -133,34 +133,10 @@ export class ProxyService implements OnModuleDestroy {
     }
   }
 
-  private async smallBodyOrStream(
-    call: ProxyRequest,
-    response: Dispatcher.ResponseData,
-  ): Promise<Buffer | Readable> {
-    const length = Number(response.headers['content-length']);
-    if (!(Number.isInteger(length) && length <= BUFFERED_ANSWER_BYTES)) return response.body;
-    try {
-      return Buffer.from(await response.body.arrayBuffer());
-    } catch (error) {
-      if (call.signal.aborted) throw new CallerGoneError('the caller disconnected');
-      this.logger.warn(
-        { ...call.key, errorCode: (error as { code?: string }).code },
-        "RD's answer broke off before its announced length",
-      );
-      throw new ProviderUnavailableError(
-        'RD Station broke off its answer',
-        RD_UNAVAILABLE_RETRY_AFTER,
-      );
-    }
-  }
-
-  private async send(
-    call: ProxyRequest,
-    url: string,
-    accessToken: string,
-  ): Promise<Dispatcher.ResponseData> {
+  private async send(call: ProxyRequest, url: string, accessToken: string): Promise<RdAnswer> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const started = performance.now();
+    let answered = false;
     try {
       const response = await request(url, {
         method: call.method,
@@ -169,11 +145,13 @@ export class ProxyService implements OnModuleDestroy {
         signal: AbortSignal.any([timeout, call.signal]),
         dispatcher: this.agent,
       });
+      answered = true;
+      const body = await smallBodyOrStream(response);
       this.metrics.proxyRdDuration.observe(
         { product: call.key.product, rd_status: statusClass(response.statusCode) },
         (performance.now() - started) / 1000,
       );
-      return response;
+      return { statusCode: response.statusCode, headers: response.headers, body };
     } catch (error) {
       if (call.signal.aborted) throw new CallerGoneError('the caller disconnected');
       const timedOut = timeout.aborted;
@@ -182,17 +160,32 @@ export class ProxyService implements OnModuleDestroy {
         (performance.now() - started) / 1000,
       );
       this.logger.warn(
-        { ...call.key, errorCode: (error as { code?: string }).code, timedOut },
+        { ...call.key, errorCode: (error as { code?: string }).code, timedOut, answered },
         'proxied call to RD failed',
       );
       throw new ProviderUnavailableError(
         timedOut
           ? `RD Station did not answer within RD_TIMEOUT_MS (${this.timeoutMs} ms)`
-          : 'RD Station could not be reached',
+          : answered
+            ? 'RD Station broke off its answer'
+            : 'RD Station could not be reached',
         RD_UNAVAILABLE_RETRY_AFTER,
       );
     }
   }
+}
+
+/** RD's answer: a small one read whole (BUFFERED_ANSWER_BYTES), a larger one still streaming. */
+interface RdAnswer {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer | Dispatcher.ResponseData['body'];
+}
+
+async function smallBodyOrStream(response: Dispatcher.ResponseData): Promise<RdAnswer['body']> {
+  const length = Number(response.headers['content-length']);
+  if (!(Number.isInteger(length) && length <= BUFFERED_ANSWER_BYTES)) return response.body;
+  return Buffer.from(await response.body.arrayBuffer());
 }
 
 /** `2xx` … `5xx`, the label of RD's status in metrics. */
