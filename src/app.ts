@@ -8,7 +8,7 @@ import { BrokerMetrics } from './metrics/broker-metrics';
 import type { AppConfig } from './config/config';
 import { createLogger, NestPinoLogger, RequestLog } from './logging/logger';
 import { requestId } from './logging/request-id';
-import { useJsonBodyParser } from './http/json-body';
+import { useFormBodyParser, useJsonBodyParser } from './http/json-body';
 import { capConnectionsPerAddress, serverOptions } from './http/server-limits';
 import { registerProxyRoute } from './proxy/proxy.route';
 import { setupSwagger } from './swagger';
@@ -44,6 +44,7 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
   );
   capConnectionsPerAddress(app.getHttpServer(), config.http);
   useJsonBodyParser(app, BODY_LIMIT);
+  useFormBodyParser(app);
   app.useGlobalFilters(new BrokerErrorFilter());
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),

@@ -3,6 +3,50 @@
  * edit. `npm run docs:openapi` regenerates it; test/docs/openapi.spec.ts fails when it drifts.
  */
 export interface paths {
+  '/connect-links': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * A link to send a customer, which starts the RD Station consent for this account
+     * @description The link (`$PUBLIC_URL/connect/<token>`) may be sent by any channel. GET/HEAD of it shows a page naming the product with a Connect button and uses nothing up; the button (a POST to the link) uses it (single use) and 303s to the RD consent. The result then goes to `returnTo` (or the broker’s page) as for /oauth/authorize-url. Valid CONNECT_LINK_TTL; only its hash is stored, so it is shown only here. A scoped key needs the `connect` action (API_KEY_SCOPES).
+     */
+    post: operations['LinksController_createConnectLink'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/connect/{token}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A connect link: the page with the Connect button (not for API callers)
+     * @description Uses nothing up (HEAD too): a link preview or a second look leaves the link usable.
+     */
+    get: operations['LinksController_showConnect'];
+    put?: never;
+    /**
+     * A connect link’s Connect button (not for API callers)
+     * @description Uses the link up (single use) and 303s to the RD Station consent, with a fresh 10-minute state.
+     */
+    post: operations['LinksController_openConnect'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/connections': {
     parameters: {
       query?: never;
@@ -159,6 +203,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/keys': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Every configured key and when it was last used (never a secret)
+     * @description Each key of API_KEYS and ADMIN_API_KEYS with its scope and its use from the read audit (the reads shown by GET /connections/:account/history), to find unused keys before rotating or removing them. This replica’s reads are counted up to the moment of the call; other replicas’ up to READ_FLUSH_SECONDS ago.
+     */
+    get: operations['KeysController_list'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/metrics': {
     parameters: {
       query?: never;
@@ -224,12 +288,16 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * A reconnect link sent to a customer (not for API callers)
-     * @description Opens the consent for the account and product the link was made for, with a fresh 10-minute state: 302 to RD Station, then the usual callback and pages. Single use, valid RECONNECT_LINK_TTL, and only while the connection is `reauthorization_required`. The link is in the `connection.reauthorization_required` event and in GET /connections/:account.
+     * A reconnect link sent to a customer: the page with the Connect button (not for API callers)
+     * @description The link of a `reauthorization_required` connection, in the `connection.reauthorization_required` event and in GET /connections/:account. Viewing it (GET or HEAD) uses nothing up. Valid RECONNECT_LINK_TTL, and only while the connection is `reauthorization_required`.
      */
-    get: operations['OAuthController_reconnect'];
+    get: operations['LinksController_showReconnect'];
     put?: never;
-    post?: never;
+    /**
+     * A reconnect link’s Connect button (not for API callers)
+     * @description Uses the link up (single use) and 303s to the RD Station consent for the account and product it was made for, with a fresh 10-minute state; then the usual callback and pages.
+     */
+    post: operations['LinksController_openReconnect'];
     delete?: never;
     options?: never;
     head?: never;
@@ -372,6 +440,35 @@ export interface components {
       /** @enum {string} */
       product: 'crm' | 'marketing';
     };
+    ConnectLinkBody: {
+      /**
+       * @description the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : -
+       * @example acme-42
+       */
+      account: string;
+      /**
+       * @description crm or marketing; may be left out when only one product is configured
+       * @enum {string}
+       */
+      product?: 'crm' | 'marketing';
+      /**
+       * @description where the browser goes after the callback; must start with an OAUTH_RETURN_URL_ALLOWLIST prefix
+       * @example https://app.example.com/integrations/rd
+       */
+      returnTo?: string;
+    };
+    ConnectLinkResponse: {
+      /**
+       * Format: date-time
+       * @description the link stops working then (CONNECT_LINK_TTL)
+       */
+      expiresAt: string;
+      /**
+       * @description the link to send the customer: `$PUBLIC_URL/connect/<token>`, single use
+       * @example https://broker.example.com/connect/3q2-7wL0k9mZ8V1bX4yR6tN5cJ2hG0fD8sA7eP1uQ3w
+       */
+      url: string;
+    };
     ConnectionPage: {
       items: components['schemas']['ConnectionView'][];
       /** @description pass as `cursor` for the next page; null on the last page */
@@ -503,6 +600,30 @@ export interface components {
       /** Format: date-time */
       updatedAt: string;
     };
+    KeyView: {
+      /** @description an ADMIN_API_KEYS key */
+      admin: boolean;
+      /**
+       * Format: date-time
+       * @description its last token read or proxied call in the read audit (kept HISTORY_RETENTION_DAYS); null: none
+       */
+      lastUsedAt: string | null;
+      /**
+       * @description the name before `:` in API_KEYS / ADMIN_API_KEYS
+       * @example billing
+       */
+      name: string;
+      /**
+       * @description its reads in the last 24 hours, counted by the hour (an hour that ended within them counts whole)
+       * @example 1200
+       */
+      reads24h: number;
+      /**
+       * @description its API_KEY_SCOPES rule as written (actions after `@`, shown only when not all three); null: every account and action
+       * @example crm:acme-*@read,proxy
+       */
+      scope: string | null;
+    };
     ReauthorizationErrorResponse: {
       /**
        * @description stable machine code
@@ -588,6 +709,137 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+  LinksController_createConnectLink: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ConnectLinkBody'];
+      };
+    };
+    responses: {
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ConnectLinkResponse'];
+        };
+      };
+      /** @description `invalid_request`: bad account/product, or returnTo not allowed */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match or lacks the `connect` action */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `rate_limited`: too many failed attempts from this address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  LinksController_showConnect: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description the token of the link */
+        token: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description HTML page naming the product and account */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/html': unknown;
+        };
+      };
+      /** @description HTML page: the link is unknown, used or expired */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/html': unknown;
+        };
+      };
+      /** @description `rate_limited`: more than 60 requests a minute from one address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  LinksController_openConnect: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description the token of the link */
+        token: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description redirect to the RD Station consent */
+      303: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description HTML page: the link is unknown, used or expired */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/html': unknown;
+        };
+      };
+      /** @description `rate_limited`: more than 60 requests a minute from one address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
   ConnectionsController_list: {
     parameters: {
       query?: {
@@ -1140,6 +1392,46 @@ export interface operations {
       };
     };
   };
+  KeysController_list: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['KeyView'][];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `forbidden`: the key is not an admin key */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `rate_limited`: too many failed attempts from this address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
   MetricsController_scrape: {
     parameters: {
       query?: never;
@@ -1195,7 +1487,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description `forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match */
+      /** @description `forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match or lacks the `connect` action */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1265,7 +1557,46 @@ export interface operations {
       };
     };
   };
-  OAuthController_reconnect: {
+  LinksController_showReconnect: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description the token of the link */
+        token: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description HTML page naming the product and account */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/html': unknown;
+        };
+      };
+      /** @description HTML page: the link is unknown, used, expired, or the connection no longer needs it */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/html': unknown;
+        };
+      };
+      /** @description `rate_limited`: more than 60 requests a minute from one address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  LinksController_openReconnect: {
     parameters: {
       query?: never;
       header?: never;
@@ -1278,7 +1609,7 @@ export interface operations {
     requestBody?: never;
     responses: {
       /** @description redirect to the RD Station consent */
-      302: {
+      303: {
         headers: {
           [name: string]: unknown;
         };

@@ -97,8 +97,22 @@ export class ApiKeyGuard implements CanActivate {
 }
 
 function scopeOf(config: AppConfig, name: string): KeyScope | undefined {
-  const rules = config.apiKeyScopes.get(name);
-  return rules ? new KeyScope(rules) : undefined;
+  const entry = config.apiKeyScopes.get(name);
+  return entry ? new KeyScope(entry.rules, entry.actions) : undefined;
+}
+
+/** Every configured key: its name, whether it is an admin key, its scope as written (null: none). */
+export function configuredKeys(
+  config: AppConfig,
+): Array<{ name: string; admin: boolean; scope: string | null }> {
+  return [
+    ...config.apiKeys.map((key) => ({
+      name: key.name,
+      admin: false,
+      scope: scopeOf(config, key.name)?.toString() ?? null,
+    })),
+    ...config.adminApiKeys.map((key) => ({ name: key.name, admin: true, scope: null })),
+  ];
 }
 
 /** One line per key for the start-up log: its name and what it reaches, never its secret. */

@@ -51,17 +51,35 @@ export interface ScopeRule {
   prefix: boolean;
 }
 
+/** What a service key does: GET /tokens, /proxy, and starting a consent (authorize-url, connect links). */
+export const KEY_ACTIONS = ['read', 'proxy', 'connect'] as const;
+export type KeyAction = (typeof KEY_ACTIONS)[number];
+
+/** One entry of API_KEY_SCOPES: the accounts a key reaches and what it may do there. */
+export interface ScopeEntry {
+  rules: ScopeRule[];
+  actions: KeyAction[];
+}
+
 const SCOPE_PATTERN = /^(crm|marketing):([A-Za-z0-9._:-]{0,128})(\*?)$/;
 
+function parseRule(pattern: string): ScopeRule | string {
+  const match = SCOPE_PATTERN.exec(pattern);
+  return match && (match[2] !== '' || match[3] === '*')
+    ? { product: match[1] as ScopeRule['product'], account: match[2], prefix: match[3] === '*' }
+    : pattern;
+}
+
 /**
- * `API_KEY_SCOPES`: `name=rule;name=rule`, a rule being `product:accountPattern[,…]`. Which names
- * exist is checked against API_KEYS by the schema's refinement below.
+ * `API_KEY_SCOPES`: `name=rule;name=rule`, a rule being `product:accountPattern[,…]`, optionally
+ * followed by `@action[,action…]` (default: every action). Which names exist is checked against
+ * API_KEYS by the schema's refinement below.
  */
 const apiKeyScopes = z
   .string()
   .default('')
   .transform((value, ctx) => {
-    const scopes = new Map<string, ScopeRule[]>();
+    const scopes = new Map<string, ScopeEntry>();
     const entries = value
       .split(';')
       .map((entry) => entry.trim())
@@ -69,29 +87,34 @@ const apiKeyScopes = z
     for (const [index, entry] of entries.entries()) {
       const separator = entry.indexOf('=');
       const name = separator < 0 ? '' : entry.slice(0, separator).trim();
-      const rules = list(separator < 0 ? '' : entry.slice(separator + 1)).map((pattern) => {
-        const match = SCOPE_PATTERN.exec(pattern);
-        return match && (match[2] !== '' || match[3] === '*')
-          ? {
-              product: match[1] as ScopeRule['product'],
-              account: match[2],
-              prefix: match[3] === '*',
-            }
-          : pattern;
-      });
-      const bad = rules.find((rule) => typeof rule === 'string');
+      const rule = separator < 0 ? '' : entry.slice(separator + 1);
+      const at = rule.indexOf('@');
+      const rules = list(at < 0 ? rule : rule.slice(0, at)).map(parseRule);
+      const actions = at < 0 ? [...KEY_ACTIONS] : list(rule.slice(at + 1));
+      const bad = rules.find((item) => typeof item === 'string');
+      const badAction = actions.find((action) => !KEY_ACTIONS.includes(action as KeyAction));
       if (!ACCOUNT_NAME.test(name) || rules.length === 0 || bad !== undefined) {
         ctx.addIssue({
           code: 'custom',
           message:
-            `entry ${index + 1} must be name=product:account[,product:account…] with product crm or marketing ` +
+            `entry ${index + 1} must be name=product:account[,product:account…][@action,…] with product crm or marketing ` +
             `and account exact or a prefix ending in *` +
             (bad !== undefined ? ` ("${bad.slice(0, 140)}" is not)` : ''),
+        });
+      } else if (actions.length === 0 || badAction !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            `entry ${index + 1}: the actions after @ must be a comma-separated list of ${KEY_ACTIONS.join(', ')}` +
+            (badAction !== undefined ? ` ("${badAction.slice(0, 40)}" is not)` : ''),
         });
       } else if (scopes.has(name)) {
         ctx.addIssue({ code: 'custom', message: `key name "${name}" appears twice` });
       } else {
-        scopes.set(name, rules as ScopeRule[]);
+        scopes.set(name, {
+          rules: rules as ScopeRule[],
+          actions: KEY_ACTIONS.filter((action) => actions.includes(action)),
+        });
       }
     }
     return scopes;
@@ -236,7 +259,7 @@ export const envSchema = z.object({
       'comma-separated `name:secret` pairs (secret ≥ 32 chars) for services that read tokens and start authorizations; required when `NODE_ENV=production`, otherwise unset generates a development key `dev` in `DATA_DIR` and prints it at start-up',
     ),
   API_KEY_SCOPES: apiKeyScopes.describe(
-    '`;`-separated `name=rule`; a rule is a comma-separated list of `product:accountPattern`, the pattern an exact account or a prefix ending in `*` (`billing=crm:*;sync=marketing:acme-*`). A key listed reaches only what its rule matches (403 `forbidden` elsewhere); a key not listed reaches every account. Admin keys are not scoped',
+    '`;`-separated `name=rule`; a rule is a comma-separated list of `product:accountPattern`, the pattern an exact account or a prefix ending in `*` (`billing=crm:*;sync=marketing:acme-*`), optionally followed by `@` and the actions allowed there: `read` (GET /tokens), `proxy` (/proxy), `connect` (authorize-url, connect links); default all three (`billing=crm:acme-*@read,proxy`). A key listed reaches only what its rule matches and allows (403 `forbidden` elsewhere); a key not listed reaches every account with every action. Admin keys are not scoped',
   ),
   ADMIN_API_KEYS: apiKeyList
     .default([])
@@ -358,6 +381,11 @@ export const envSchema = z.object({
     .prefault('7d')
     .describe(
       'how long a reconnect link stays valid: seconds, or a number with `s`, `m`, `h` or `d` (`7d`, `36h`)',
+    ),
+  CONNECT_LINK_TTL: duration
+    .prefault('7d')
+    .describe(
+      'how long a connect link (POST /connect-links) stays valid: seconds, or a number with `s`, `m`, `h` or `d` (`7d`, `36h`)',
     ),
   TRUSTED_PROXIES: trustedProxies.describe(
     'comma-separated addresses/CIDRs of the proxies whose `X-Forwarded-For` is believed; empty trusts none (every limit counts the connecting address)',

@@ -1,9 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { validatedEnvSchema, type Env, type ScopeRule } from './config.schema';
+import {
+  validatedEnvSchema,
+  type Env,
+  type KeyAction,
+  type ScopeEntry,
+  type ScopeRule,
+} from './config.schema';
 
-export type { ScopeRule };
+export type { KeyAction, ScopeEntry, ScopeRule };
 
 export type Product = 'crm' | 'marketing';
 export const PRODUCTS: readonly Product[] = ['crm', 'marketing'];
@@ -51,7 +57,7 @@ export interface AppConfig {
   devApiKey?: { file: string; secret: string; created: boolean };
   adminApiKeys: ApiKey[];
   /** API_KEY_SCOPES: the rules of each scoped key of API_KEYS; a key not here reaches everything. */
-  apiKeyScopes: Map<string, ScopeRule[]>;
+  apiKeyScopes: Map<string, ScopeEntry>;
   products: Partial<Record<Product, ProductCredentials>>;
   rd: {
     apiUrl: string;
@@ -76,6 +82,8 @@ export interface AppConfig {
   events: { webhookUrl?: string; webhookSecrets: string[] };
   history: { readFlushSeconds: number; retentionDays: number };
   reconnectLinkTtlSeconds: number;
+  /** CONNECT_LINK_TTL: how long a link of POST /connect-links stays valid. */
+  connectLinkTtlSeconds: number;
   logLevel: Env['LOG_LEVEL'];
   http: HttpLimits;
 }
@@ -267,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     events: { webhookUrl: e.EVENTS_WEBHOOK_URL, webhookSecrets: e.EVENTS_WEBHOOK_SECRET ?? [] },
     history: { readFlushSeconds: e.READ_FLUSH_SECONDS, retentionDays: e.HISTORY_RETENTION_DAYS },
     reconnectLinkTtlSeconds: e.RECONNECT_LINK_TTL,
+    connectLinkTtlSeconds: e.CONNECT_LINK_TTL,
     logLevel: e.LOG_LEVEL,
     http: {
       trustedProxies: e.TRUSTED_PROXIES,

@@ -4,6 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
 import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
 import { TokenCipher } from '../crypto/token-cipher';
+import { ReconnectLinks } from '../oauth/reconnect-links';
 import type { TokenSet } from '../rdstation/rdstation.client';
 import { nextRefreshAt } from '../refresh/refresh-policy';
 import { CLAIM_DUE_SQL } from './claim-due.sql';
@@ -20,7 +21,10 @@ const BY_KEY = `SELECT * FROM connections WHERE account = $1 AND product = $2`;
 
 /**
  * Every query on `connections`, one method per question. Tokens go in and out through the
- * cipher here, so no caller ever handles a ciphertext or writes a plaintext.
+ * cipher here, so no caller ever handles a ciphertext or writes a plaintext. The connection's
+ * reconnect link changes here too, in the same transaction as the status it belongs to: minted by
+ * each condemnation (`saveReauthorizationRequired`, `confirmHeld`), removed when the connection
+ * is reconnected or imported (`saveConnected`), recovers (`saveRefreshed`) or is deleted.
  */
 @Injectable()
 export class ConnectionsRepository {
@@ -30,6 +34,7 @@ export class ConnectionsRepository {
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly cipher: TokenCipher,
+    private readonly reconnectLinks: ReconnectLinks,
   ) {
     this.aheadMs = config.refresh.aheadSeconds * 1000;
   }
@@ -140,6 +145,7 @@ export class ConnectionsRepository {
         this.nextRefreshAt(key.product, tokens.expiresAt),
       ],
     );
+    await this.reconnectLinks.revoke(manager, key);
     return rows[0].created;
   }
 
@@ -178,6 +184,9 @@ export class ConnectionsRepository {
         this.nextRefreshAt(connection.product, expiresAt),
       ],
     );
+    // Only a condemned connection has a link: the hot path of refreshes costs no query.
+    if (connection.status === 'reauthorization_required')
+      await this.reconnectLinks.revoke(manager, connection);
   }
 
   /**
@@ -210,6 +219,7 @@ export class ConnectionsRepository {
         WHERE account = $1 AND product = $2`,
       [key.account, key.product, reason],
     );
+    await this.reconnectLinks.mint(manager, key);
   }
 
   /**
@@ -271,7 +281,9 @@ export class ConnectionsRepository {
         RETURNING last_error`,
       [key.account, key.product],
     );
-    return rows[0]?.last_error ?? null;
+    if (rows.length === 0) return null;
+    await this.reconnectLinks.mint(manager, key);
+    return rows[0].last_error;
   }
 
   /** Condemned grants of a product rejected within [since, until], oldest first. */
@@ -304,6 +316,7 @@ export class ConnectionsRepository {
       `DELETE FROM connections WHERE account = $1 AND product = $2`,
       [key.account, key.product],
     );
+    await this.reconnectLinks.revoke(manager, key);
     return affected > 0;
   }
 

@@ -19,6 +19,12 @@ export interface HistoryRow extends HistoryPosition {
   last_at: Date | null;
 }
 
+export interface KeyUsageRow {
+  name: string;
+  last_used_at: Date | null;
+  reads24h: string;
+}
+
 /** Rows per DELETE when pruning, and DELETEs per table per scheduler run. */
 const PRUNE_BATCH = 500;
 const PRUNE_BATCHES_PER_RUN = 20;
@@ -49,6 +55,27 @@ export class HistoryRepository {
         ORDER BY us DESC, tie COLLATE "C" DESC
         LIMIT $5`,
       [key.account, key.product, before?.us ?? null, before?.tie ?? null, limit],
+    );
+  }
+
+  /**
+   * Per key name: the last read recorded and the reads of the last 24 hours (counted by the hour,
+   * so an hour that ended within them counts whole). Two index lookups per key
+   * (connection_reads_caller_idx), never a scan of the table.
+   */
+  keyUsage(names: string[]): Promise<KeyUsageRow[]> {
+    return this.dataSource.query(
+      `SELECT k.name,
+              (SELECT max(r.last_at) FROM connection_reads r
+                WHERE r.caller = k.name
+                  AND r.hour = (SELECT max(hour) FROM connection_reads WHERE caller = k.name)
+              ) AS last_used_at,
+              (SELECT coalesce(sum(r.count), 0) FROM connection_reads r
+                WHERE r.caller = k.name AND r.hour > now() - interval '25 hours'
+                  AND r.last_at > now() - interval '24 hours')::text AS reads24h
+         FROM unnest($1::varchar[]) WITH ORDINALITY AS k(name, position)
+        ORDER BY k.position`,
+      [names],
     );
   }
 

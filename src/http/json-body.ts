@@ -51,3 +51,18 @@ export function useJsonBodyParser(app: NestFastifyApplication, bodyLimit: number
     parse(request, body.toString('utf8'), done);
   });
 }
+
+/**
+ * HTML forms post `application/x-www-form-urlencoded`: the Connect button of a link page
+ * (oauth/links.controller.ts) is one. Its body carries nothing the broker reads; it is parsed (as
+ * plain fields, within a small limit) only so that the browser's POST is not refused with 415.
+ */
+export function useFormBodyParser(app: NestFastifyApplication): void {
+  app.useBodyParser<Server>(
+    'application/x-www-form-urlencoded',
+    { bodyLimit: 4096 },
+    (request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body.toString('utf8'))));
+    },
+  );
+}

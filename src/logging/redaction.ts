@@ -36,12 +36,20 @@ const SECRET_PARAMETERS = new Set([
 ]);
 
 /**
- * The URL with the value of every secret-bearing query parameter replaced. Names are compared as
- * the query parser reads them (percent- and `+`-decoded, any case, with or without a `[…]`
- * suffix), so `?%73tate=…&%63ode=…`, which the callback accepts as state and code, is masked too.
+ * Paths whose last segment is a bearer secret: a connect or reconnect link's token. Matched in any
+ * case and with any escapes, as a lenient router might; everything after the prefix is masked.
+ */
+const SECRET_PATH = /^(\/+(?:connect|oauth\/+reconnect)\/)[^?]*/i;
+
+/**
+ * The URL with the token of a link path and the value of every secret-bearing query parameter
+ * replaced. Names are compared as the query parser reads them (percent- and `+`-decoded, any
+ * case, with or without a `[…]` suffix), so `?%73tate=…&%63ode=…`, which the callback accepts as
+ * state and code, is masked too.
  */
 export function redactUrl(url: string | undefined): string | undefined {
   if (url === undefined) return undefined;
+  url = url.replace(SECRET_PATH, '$1[Redacted]');
   const queryStart = url.indexOf('?');
   if (queryStart < 0) return url;
   const pairs = url

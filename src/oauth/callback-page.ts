@@ -41,6 +41,10 @@ export const PAGE_TEXT: Record<
     /** For a reason without a sentence of its own. */
     failedGeneric: string;
     errorWord: string;
+    /** The page of a connect or reconnect link, before its button is pressed. */
+    linkTitle: (product: 'crm' | 'marketing') => string;
+    link: (kind: 'connect' | 'reconnect', product: 'crm' | 'marketing', account: string) => string;
+    linkButton: string;
   }
 > = {
   en: {
@@ -50,11 +54,20 @@ export const PAGE_TEXT: Record<
     failedTitle: 'Connection failed',
     failedGeneric: 'The connection could not be completed. Nothing was connected.',
     errorWord: 'error',
+    linkTitle: (product) => `Connect ${PRODUCT_NAMES[product]}`,
+    link: (kind, product, account) =>
+      (kind === 'reconnect'
+        ? `The connection of ${PRODUCT_NAMES[product]} for account ${account} stopped working and must be authorized again. `
+        : `You were invited to connect ${PRODUCT_NAMES[product]} for account ${account}. `) +
+      'Press Connect to sign in at RD Station and authorize the access.',
+    linkButton: 'Connect',
     // The English sentences are the reasons' own (oauth.service.ts); translations follow them.
     failures: {
       ...CALLBACK_FAILURES,
       reconnect_link_invalid:
         'This reconnect link is unknown, was already used, or has expired. Ask for a new one.',
+      connect_link_invalid:
+        'This connection link is unknown, was already used, or has expired. Ask for a new one.',
     },
   },
   'pt-BR': {
@@ -64,6 +77,13 @@ export const PAGE_TEXT: Record<
     failedTitle: 'Não foi possível conectar',
     failedGeneric: 'Não foi possível concluir a conexão. Nada foi conectado.',
     errorWord: 'erro',
+    linkTitle: (product) => `Conectar ${PRODUCT_NAMES[product]}`,
+    link: (kind, product, account) =>
+      (kind === 'reconnect'
+        ? `A conexão do ${PRODUCT_NAMES[product]} da conta ${account} parou de funcionar e precisa ser autorizada de novo. `
+        : `Você foi convidado a conectar o ${PRODUCT_NAMES[product]} à conta ${account}. `) +
+      'Clique em Conectar para entrar no RD Station e autorizar o acesso.',
+    linkButton: 'Conectar',
     failures: {
       invalid_state:
         'Este link de autorização é desconhecido, já foi usado ou expirou. Comece a conexão de novo.',
@@ -83,6 +103,8 @@ export const PAGE_TEXT: Record<
         'Não foi possível falar com o RD Station para concluir a conexão. Tente de novo em instantes.',
       reconnect_link_invalid:
         'Este link de reconexão é desconhecido, já foi usado ou expirou. Peça um novo link.',
+      connect_link_invalid:
+        'Este link de conexão é desconhecido, já foi usado ou expirou. Peça um novo link.',
     },
   },
 };
@@ -102,6 +124,41 @@ export const PAGE_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 };
+
+/**
+ * A link page's headers: those of the callback pages, except that its one form may post to the
+ * page itself, and the 303 that answers it may go on to RD's consent (`consentOrigins`).
+ */
+export function linkPageHeaders(consentOrigins: readonly string[]): Record<string, string> {
+  return {
+    ...PAGE_HEADERS,
+    'Content-Security-Policy':
+      `default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; ` +
+      `form-action 'self' ${consentOrigins.join(' ')}; frame-ancestors 'none'`,
+  };
+}
+
+/**
+ * The page of a connect or reconnect link: what it connects, and a Connect button that posts to
+ * the link itself. Viewing it (or a link preview fetching it) uses nothing up; the POST does.
+ */
+export function linkPage(
+  language: Language,
+  kind: 'connect' | 'reconnect',
+  product: 'crm' | 'marketing',
+  account: string,
+): string {
+  const text = PAGE_TEXT[language];
+  // No action attribute: the form posts to the page's own URL, the link.
+  const form = `<form method="post"><button type="submit">${escapeHtml(text.linkButton)}</button></form>`;
+  return renderPage(
+    language,
+    'action',
+    text.linkTitle(product),
+    text.link(kind, product, account),
+    form,
+  );
+}
 
 /** The page saying the connection worked. */
 export function successPage(
@@ -125,13 +182,17 @@ export function failurePage(language: Language, reason: string, providerError?: 
   return renderPage(language, 'error', text.failedTitle, message);
 }
 
+const COLORS = { success: '#13795b', error: '#b42318', action: '#1d4ed8' };
+
 export function renderPage(
   language: Language,
-  kind: 'success' | 'error',
+  kind: 'success' | 'error' | 'action',
   title: string,
   message: string,
+  /** Trusted markup after the message (the link page's form); never user input. */
+  extra = '',
 ): string {
-  const color = kind === 'success' ? '#13795b' : '#b42318';
+  const color = COLORS[kind];
   return `<!doctype html>
 <html lang="${language}">
 <head>
@@ -144,13 +205,15 @@ export function renderPage(
          box-shadow: 0 1px 3px rgba(16, 24, 40, .1); border-top: 6px solid ${color}; }
   h1 { font-size: 1.4rem; margin: 0 0 .75rem; color: ${color}; }
   p { line-height: 1.5; margin: 0; }
+  button { margin-top: 1.25rem; font: inherit; font-weight: 600; color: #fff; background: ${color};
+           border: 0; border-radius: 8px; padding: .6rem 1.4rem; cursor: pointer; }
 </style>
 </head>
 <body>
-<main role="${kind === 'success' ? 'status' : 'alert'}">
+<main role="${kind === 'error' ? 'alert' : 'status'}">
 <h1>${escapeHtml(title)}</h1>
 <p>${escapeHtml(message)}</p>
-</main>
+${extra}</main>
 </body>
 </html>
 `;

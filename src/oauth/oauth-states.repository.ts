@@ -13,6 +13,8 @@ export interface PendingAuthorization {
   returnTo: string | null;
   /** The PKCE code_verifier sent with the code exchange; null when PKCE is off. */
   codeVerifier: string | null;
+  /** Who started the consent: an API key's name, or the link it was opened through. */
+  requestedBy: string | null;
 }
 
 function hash(state: string): Buffer {
@@ -37,9 +39,18 @@ export class OAuthStatesRepository {
     const verifier =
       pending.codeVerifier === null ? null : this.cipher.encrypt(pending.codeVerifier, pending);
     await this.dataSource.query(
-      `INSERT INTO oauth_states (state_hash, account, product, return_to, expires_at, code_verifier)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [hash(state), pending.account, pending.product, pending.returnTo, expiresAt, verifier],
+      `INSERT INTO oauth_states (state_hash, account, product, return_to, expires_at, code_verifier,
+                                 requested_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        hash(state),
+        pending.account,
+        pending.product,
+        pending.returnTo,
+        expiresAt,
+        verifier,
+        pending.requestedBy,
+      ],
     );
     // Housekeeping: expired states are useless; dropping them here keeps the table small.
     await this.dataSource.query(
@@ -60,11 +71,13 @@ export class OAuthStatesRepository {
         product: Product;
         return_to: string | null;
         code_verifier: string | null;
+        requested_by: string | null;
         live: boolean;
       }>,
     ] = await this.dataSource.query(
       `DELETE FROM oauth_states WHERE state_hash = $1
-         RETURNING account, product, return_to, code_verifier, expires_at > now() AS live`,
+         RETURNING account, product, return_to, code_verifier, requested_by,
+                   expires_at > now() AS live`,
       [hash(state)],
     );
     const row = rows[0];
@@ -81,6 +94,6 @@ export class OAuthStatesRepository {
         throw error;
       }
     }
-    return { ...key, returnTo: row.return_to, codeVerifier };
+    return { ...key, returnTo: row.return_to, codeVerifier, requestedBy: row.requested_by };
   }
 }

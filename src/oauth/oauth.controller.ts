@@ -4,7 +4,6 @@ import {
   Get,
   Headers,
   Inject,
-  Param,
   Post,
   Query,
   Req,
@@ -19,7 +18,6 @@ import {
   ApiFoundResponse,
   ApiOkResponse,
   ApiOperation,
-  ApiParam,
   ApiQuery,
   ApiTags,
   ApiTooManyRequestsResponse,
@@ -60,7 +58,8 @@ export class OAuthController {
   })
   @ApiForbiddenResponse({
     type: ErrorResponse,
-    description: '`forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match',
+    description:
+      '`forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match or lacks the `connect` action',
   })
   authorizeUrl(
     @Body() body: AuthorizeUrlBody,
@@ -71,8 +70,8 @@ export class OAuthController {
       product: resolveProduct(this.config, body.product),
     };
     const caller = request.raw as AuthenticatedRequest;
-    assertScope(caller, key);
-    return this.oauth.authorizeUrl(key.account, key.product, body.returnTo);
+    assertScope(caller, key, 'connect');
+    return this.oauth.authorizeUrl(key.account, key.product, body.returnTo, caller.apiKeyName!);
   }
 
   @Get('callback')
@@ -147,41 +146,5 @@ export class OAuthController {
       );
     }
     void reply.status(400).send(failurePage(language, reason, providerError));
-  }
-
-  @Get('reconnect/:token')
-  @UseGuards(ThrottlerGuard)
-  @ApiOperation({
-    summary: 'A reconnect link sent to a customer (not for API callers)',
-    description:
-      'Opens the consent for the account and product the link was made for, with a fresh 10-minute state: 302 to ' +
-      'RD Station, then the usual callback and pages. Single use, valid RECONNECT_LINK_TTL, and only while the ' +
-      'connection is `reauthorization_required`. The link is in the `connection.reauthorization_required` event ' +
-      'and in GET /connections/:account.',
-  })
-  @ApiParam({ name: 'token', description: 'the token of the link' })
-  @ApiFoundResponse({ description: 'redirect to the RD Station consent' })
-  @ApiBadRequestResponse({
-    description:
-      'HTML page: the link is unknown, used, expired, or the connection no longer needs it',
-    content: { 'text/html': {} },
-  })
-  @ApiTooManyRequestsResponse({
-    description: '`rate_limited`: more than 60 requests a minute from one address',
-  })
-  async reconnect(
-    @Param('token') token: string,
-    @Headers('accept-language') acceptLanguage: string | undefined,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    const url = await this.oauth.startReconnect(token);
-    // The page URL holds the link's token: the same no-store, no-referrer headers as the callback.
-    void reply.headers(PAGE_HEADERS);
-    if (url) return void reply.redirect(url, 302);
-    const language = pickLanguage(acceptLanguage);
-    void reply
-      .header('Content-Language', language)
-      .status(400)
-      .send(failurePage(language, 'reconnect_link_invalid'));
   }
 }

@@ -48,3 +48,20 @@ export interface CallbackQuery {
   /** RFC 9207: the issuer of the answer, checked when RD_<PRODUCT>_ISSUER is set. */
   iss?: unknown;
 }
+
+/** POST /connect-links: the same fields as POST /oauth/authorize-url. */
+export class ConnectLinkBody extends AuthorizeUrlBody {}
+
+export class ConnectLinkResponse {
+  @ApiProperty({
+    example: 'https://broker.example.com/connect/3q2-7wL0k9mZ8V1bX4yR6tN5cJ2hG0fD8sA7eP1uQ3w',
+    description: 'the link to send the customer: `$PUBLIC_URL/connect/<token>`, single use',
+  })
+  url: string;
+
+  @ApiProperty({
+    format: 'date-time',
+    description: 'the link stops working then (CONNECT_LINK_TTL)',
+  })
+  expiresAt: string;
+}

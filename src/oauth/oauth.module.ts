@@ -3,6 +3,7 @@ import { ConnectionsStoreModule } from '../connections/connections-store.module'
 import { EventsModule } from '../events/events.module';
 import { RdStationModule } from '../rdstation/rdstation.module';
 import { RefreshModule } from '../refresh/refresh.module';
+import { LinksController } from './links.controller';
 import { OAuthController } from './oauth.controller';
 import { OAuthService } from './oauth.service';
 import { OAuthStatesRepository } from './oauth-states.repository';
@@ -16,7 +17,7 @@ import { ReconnectLinksModule } from './reconnect-links.module';
     EventsModule,
     ReconnectLinksModule,
   ],
-  controllers: [OAuthController],
+  controllers: [OAuthController, LinksController],
   providers: [OAuthService, OAuthStatesRepository],
 })
 export class OAuthModule {}

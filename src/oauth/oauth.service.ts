@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { ConnectionKey } from '../common/connection-key';
 import { InvalidRequestError } from '../common/errors';
 import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
 import { EventsOutbox } from '../events/events.outbox';
@@ -9,6 +10,7 @@ import { ConnectionsRepository } from '../connections/connections.repository';
 import { ConnectionLock } from '../refresh/connection-lock';
 import type { AuthorizeUrlResponse, CallbackQuery } from './oauth.dto';
 import { OAuthStatesRepository, type PendingAuthorization } from './oauth-states.repository';
+import { ConnectLinks } from './connect-links';
 import { ReconnectLinks } from './reconnect-links';
 import { isAllowedReturnUrl } from './return-url';
 
@@ -44,6 +46,9 @@ export type CallbackOutcome =
       providerError?: string;
     };
 
+/** A connect link (POST /connect-links) or a condemned connection's reconnect link. */
+export type LinkKind = 'connect' | 'reconnect';
+
 const MAX_PARAM_LENGTH = 2048;
 
 /** OAuth error codes are short ASCII tokens; anything else is not repeated to the user or the log. */
@@ -78,13 +83,78 @@ export class OAuthService {
     private readonly rd: RdStationClient,
     private readonly events: EventsOutbox,
     private readonly reconnectLinks: ReconnectLinks,
+    private readonly connectLinks: ConnectLinks,
   ) {}
 
+  /** A consent URL for `requestedBy` (an API key's name, or the link the consent came through). */
   async authorizeUrl(
     account: string,
     product: Product,
-    returnTo?: string,
+    returnTo: string | undefined,
+    requestedBy: string,
   ): Promise<AuthorizeUrlResponse> {
+    this.assertReturnTo(returnTo);
+    const pkce = this.config.products[product]?.pkce ? pkcePair() : null;
+    const { state, expiresAt } = await this.states.create({
+      account,
+      product,
+      returnTo: returnTo ?? null,
+      codeVerifier: pkce?.verifier ?? null,
+      requestedBy,
+    });
+    return {
+      url: this.rd.authorizeUrl(product, state, pkce?.challenge),
+      expiresAt: expiresAt.toISOString(),
+    };
+  }
+
+  /** POST /connect-links: a link that starts the consent when the customer opens it. */
+  async connectLink(
+    key: ConnectionKey,
+    returnTo: string | undefined,
+    requestedBy: string,
+  ): Promise<AuthorizeUrlResponse> {
+    this.assertReturnTo(returnTo);
+    const { url, expiresAt } = await this.connectLinks.create(
+      { ...key, returnTo: returnTo ?? null },
+      requestedBy,
+    );
+    return { url, expiresAt: expiresAt.toISOString() };
+  }
+
+  /** What a usable link is for, consuming nothing (GET/HEAD of the link); null if unusable. */
+  linkTarget(kind: LinkKind, token: string): Promise<ConnectionKey | null> {
+    return kind === 'connect' ? this.connectLinks.peek(token) : this.reconnectLinks.peek(token);
+  }
+
+  /**
+   * Opens a link (its POST): uses it up and starts a fresh consent (new state) for the account
+   * and product it was made for. Null when the link cannot be used.
+   */
+  async openLink(kind: LinkKind, token: string): Promise<string | null> {
+    let target: { account: string; product: Product; returnTo: string | null } | null;
+    let requestedBy = 'reconnect-link';
+    if (kind === 'connect') {
+      const link = await this.connectLinks.consume(token);
+      target = link;
+      if (link) requestedBy = `connect-link of ${link.createdBy}`;
+    } else {
+      const key = await this.reconnectLinks.consume(token);
+      target = key && { ...key, returnTo: null };
+    }
+    if (!target) return null;
+    const { account, product } = target;
+    this.logger.log({ account, product, link: kind }, `${kind} link opened; consent started`);
+    let returnTo = target.returnTo ?? undefined;
+    if (returnTo !== undefined && !isAllowedReturnUrl(returnTo, this.config.returnUrlAllowlist)) {
+      // OAUTH_RETURN_URL_ALLOWLIST changed since the link was made: the broker's own page instead.
+      this.logger.warn({ account, product }, 'connect link returnTo no longer allowed; dropped');
+      returnTo = undefined;
+    }
+    return (await this.authorizeUrl(account, product, returnTo, requestedBy)).url;
+  }
+
+  private assertReturnTo(returnTo: string | undefined): void {
     const allowlist = this.config.returnUrlAllowlist;
     if (returnTo !== undefined && allowlist.length === 0) {
       throw new InvalidRequestError(
@@ -96,28 +166,6 @@ export class OAuthService {
         'returnTo must be an http(s) URL starting with a prefix of OAUTH_RETURN_URL_ALLOWLIST',
       );
     }
-    const pkce = this.config.products[product]?.pkce ? pkcePair() : null;
-    const { state, expiresAt } = await this.states.create({
-      account,
-      product,
-      returnTo: returnTo ?? null,
-      codeVerifier: pkce?.verifier ?? null,
-    });
-    return {
-      url: this.rd.authorizeUrl(product, state, pkce?.challenge),
-      expiresAt: expiresAt.toISOString(),
-    };
-  }
-
-  /**
-   * Opens a reconnect link: uses it up and starts a fresh consent (new state) for the connection
-   * it was made for. Null when the link cannot be used.
-   */
-  async startReconnect(token: string): Promise<string | null> {
-    const key = await this.reconnectLinks.consume(token);
-    if (!key) return null;
-    this.logger.log({ ...key }, 'reconnect link opened; consent started');
-    return (await this.authorizeUrl(key.account, key.product)).url;
   }
 
   /** Consumes the state, exchanges the code and stores the connection; on any failure stores nothing. */
@@ -199,7 +247,12 @@ export class OAuthService {
     }
   }
 
-  /** False when the connection stayed locked by a hung refresh for longer than the lock wait. */
+  /**
+   * False when the connection stayed locked by a hung refresh for longer than the lock wait. A
+   * consent that replaces a grant is recorded with who started it and both RD accounts as far as
+   * RD names them (Marketing's account name; RD gives no stable account id, RDSTATION.md), so a
+   * connection re-pointed to another RD account is visible in its history and the webhook.
+   */
   private store(
     pending: PendingAuthorization,
     tokens: TokenSet,
@@ -216,10 +269,16 @@ export class OAuthService {
       key,
       (session) =>
         session.manager.transaction(async (tx) => {
-          const created = await this.connections.saveConnected(tx, key, stored, label);
+          const previous = await this.connections.findOneLocked(key, tx);
+          await this.connections.saveConnected(tx, key, stored, label);
           await this.events.record(tx, 'connection.created', key, {
             via: 'consent',
-            replaced: !created,
+            replaced: previous !== null,
+            requestedBy: pending.requestedBy,
+            rdAccount: label,
+            ...(previous
+              ? { previousStatus: previous.status, previousRdAccount: previous.label }
+              : {}),
           });
           return true;
         }),

@@ -1,6 +1,10 @@
 import { Module } from '@nestjs/common';
+import { ConnectLinks } from './connect-links';
 import { ReconnectLinks } from './reconnect-links';
 
-/** Reconnect links: minted by the refresher, shown by events and admin routes, opened by OAuth. */
-@Module({ providers: [ReconnectLinks], exports: [ReconnectLinks] })
+/**
+ * The links a customer is sent: reconnect links (minted and removed by ConnectionsRepository,
+ * shown by events and admin routes) and connect links (POST /connect-links); both opened by OAuth.
+ */
+@Module({ providers: [ReconnectLinks, ConnectLinks], exports: [ReconnectLinks, ConnectLinks] })
 export class ReconnectLinksModule {}

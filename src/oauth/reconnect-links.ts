@@ -1,15 +1,10 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
 import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
-
-const TOKEN = /^[A-Za-z0-9_-]{43}$/;
-
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
-}
+import { LINK_TOKEN, linkTokenHash as sha256 } from './connect-links';
 
 export interface ReconnectLink {
   url: string;
@@ -22,6 +17,10 @@ export interface ReconnectLink {
  * product. The database holds only the SHA-256 of the token and a random nonce; the token is the
  * HMAC of the nonce under a key derived from TOKEN_ENCRYPTION_KEY, so the broker can show the same
  * link again (webhook, GET /connections/:account) while a copy of the database alone cannot open it.
+ *
+ * A connection has at most one link (the table's key). ConnectionsRepository keeps the link in
+ * step with the connection in the same transaction as each change: every condemnation mints a
+ * new one (replacing an older one); recovery, reconnect, import and delete remove it.
  */
 @Injectable()
 export class ReconnectLinks {
@@ -59,6 +58,14 @@ export class ReconnectLinks {
     );
   }
 
+  /** The connection no longer needs its link (recovered, reconnected, imported or deleted). */
+  async revoke(manager: EntityManager, { account, product }: ConnectionKey): Promise<void> {
+    await manager.query(`DELETE FROM reconnect_links WHERE account = $1 AND product = $2`, [
+      account,
+      product,
+    ]);
+  }
+
   /** The live (unused, unexpired) links of an account's connections, by product. */
   async liveFor(account: string, product?: Product): Promise<Map<Product, ReconnectLink>> {
     const rows: Array<{ product: Product; nonce: Buffer; key_id: string; expires_at: Date }> =
@@ -82,12 +89,25 @@ export class ReconnectLinks {
     return links;
   }
 
+  /** What a usable link is for, without using it (a page view, a link preview). */
+  async peek(token: string): Promise<ConnectionKey | null> {
+    if (!LINK_TOKEN.test(token)) return null;
+    const rows: ConnectionKey[] = await this.dataSource.query(
+      `SELECT l.account, l.product FROM reconnect_links l
+         JOIN connections c ON c.account = l.account AND c.product = l.product
+        WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > now()
+          AND c.status = 'reauthorization_required'`,
+      [sha256(token)],
+    );
+    return rows[0] ?? null;
+  }
+
   /**
    * Uses up a link: exactly once (UPDATE … RETURNING decides between racing openers), within its
    * TTL, and only while its connection still needs reconnecting. Anything else answers null.
    */
   async consume(token: string): Promise<ConnectionKey | null> {
-    if (!TOKEN.test(token)) return null;
+    if (!LINK_TOKEN.test(token)) return null;
     // TypeORM answers an UPDATE with [rows, rowCount].
     const [rows]: [ConnectionKey[]] = await this.dataSource.query(
       `UPDATE reconnect_links l SET used_at = now()

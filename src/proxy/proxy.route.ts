@@ -60,7 +60,7 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
     };
     (request as ProxiedRequest).proxyProduct = key.product;
     const caller = request.raw as AuthenticatedRequest;
-    assertScope(caller, key);
+    assertScope(caller, key, 'proxy');
     const gone = new AbortController();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) gone.abort();

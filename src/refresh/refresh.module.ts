@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConnectionsStoreModule } from '../connections/connections-store.module';
 import { EventsModule } from '../events/events.module';
-import { ReconnectLinksModule } from '../oauth/reconnect-links.module';
 import { RdStationModule } from '../rdstation/rdstation.module';
 import { TokenCacheModule } from '../tokens/token-cache.module';
 import { CondemnGuard } from './condemn-guard';
@@ -10,13 +9,7 @@ import { TokenRefresher } from './token-refresher';
 
 /** The refresh machinery: the cross-replica lock and the single-flight refresher. */
 @Module({
-  imports: [
-    ConnectionsStoreModule,
-    TokenCacheModule,
-    RdStationModule,
-    EventsModule,
-    ReconnectLinksModule,
-  ],
+  imports: [ConnectionsStoreModule, TokenCacheModule, RdStationModule, EventsModule],
   providers: [ConnectionLock, CondemnGuard, TokenRefresher],
   exports: [ConnectionLock, CondemnGuard, TokenRefresher],
 })

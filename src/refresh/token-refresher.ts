@@ -8,7 +8,6 @@ import type { Connection } from '../connections/connection.entity';
 import { ConnectionsRepository } from '../connections/connections.repository';
 import { EventsOutbox } from '../events/events.outbox';
 import { BrokerMetrics } from '../metrics/broker-metrics';
-import { ReconnectLinks } from '../oauth/reconnect-links';
 import { RdStationClient } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
 import { CondemnGuard } from './condemn-guard';
@@ -95,7 +94,6 @@ export class TokenRefresher {
     private readonly events: EventsOutbox,
     private readonly metrics: BrokerMetrics,
     private readonly guard: CondemnGuard,
-    private readonly reconnectLinks: ReconnectLinks,
   ) {
     this.rdSlots = new Semaphore(config.refresh.concurrency);
   }
@@ -307,7 +305,6 @@ export class TokenRefresher {
       'refresh token rejected; reauthorization required',
     );
     await this.connections.saveReauthorizationRequired(tx, connection, reason);
-    await this.reconnectLinks.mint(tx, connection);
     await this.events.record(tx, 'connection.reauthorization_required', connection, { reason });
   }
 

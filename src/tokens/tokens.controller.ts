@@ -99,7 +99,7 @@ export class TokensController {
     const { product, minValiditySeconds, rejected } = parseTokenQuery(query);
     const key = { account: assertAccount(account), product: resolveProduct(this.config, product) };
     const caller = request.raw as AuthenticatedRequest;
-    assertScope(caller, key);
+    assertScope(caller, key, 'read');
     return this.tokens.getToken(key, minValiditySeconds, caller.apiKeyName!, rejected);
   }
 }

@@ -1,4 +1,10 @@
-import { failurePage, PAGE_TEXT, pickLanguage, successPage } from '../../src/oauth/callback-page';
+import {
+  failurePage,
+  linkPage,
+  PAGE_TEXT,
+  pickLanguage,
+  successPage,
+} from '../../src/oauth/callback-page';
 import { CALLBACK_FAILURES } from '../../src/oauth/oauth.service';
 
 describe('callback pages', () => {
@@ -24,7 +30,11 @@ describe('callback pages', () => {
   });
 
   it('has a Portuguese sentence for every callback reason and the reconnect link', () => {
-    for (const reason of [...Object.keys(CALLBACK_FAILURES), 'reconnect_link_invalid']) {
+    for (const reason of [
+      ...Object.keys(CALLBACK_FAILURES),
+      'reconnect_link_invalid',
+      'connect_link_invalid',
+    ]) {
       expect(PAGE_TEXT['pt-BR'].failures[reason]).toEqual(expect.any(String));
       expect(PAGE_TEXT.en.failures[reason]).toEqual(expect.any(String));
     }
@@ -35,5 +45,13 @@ describe('callback pages', () => {
     expect(page).toContain('<html lang="pt-BR">');
     expect(page).toContain('a&#60;b&#62;');
     expect(failurePage('en', 'no_such_reason')).toContain('could not be completed');
+  });
+
+  it('shows a link page naming the product and account, with a form posting to the link itself', () => {
+    const page = linkPage('en', 'connect', 'marketing', 'acme<1>');
+    expect(page).toContain('Connect RD Station Marketing');
+    expect(page).toContain('acme&#60;1&#62;');
+    expect(page).toContain('<form method="post"><button type="submit">Connect</button></form>');
+    expect(linkPage('pt-BR', 'reconnect', 'crm', 'x')).toContain('precisa ser autorizada de novo');
   });
 });

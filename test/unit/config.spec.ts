@@ -82,6 +82,12 @@ describe('loadConfig', () => {
     [{ API_KEY_SCOPES: 'svc=crm:a*b' }, '("crm:a*b" is not)'],
     [{ API_KEY_SCOPES: 'svc=crm:acme;svc=marketing:*' }, 'API_KEY_SCOPES: key name "svc" appears'],
     [
+      { API_KEY_SCOPES: 'svc=crm:*@write' },
+      'actions after @ must be a comma-separated list of read, proxy, connect ("write" is not)',
+    ],
+    [{ API_KEY_SCOPES: 'svc=crm:*@' }, 'API_KEY_SCOPES: entry 1: the actions after @'],
+    [{ API_KEY_SCOPES: 'svc=@read' }, 'API_KEY_SCOPES: entry 1 must be name=product:account'],
+    [
       { API_KEY_SCOPES: 'billing=crm:*' },
       'API_KEY_SCOPES: "billing" is not a key name of API_KEYS',
     ],
@@ -115,16 +121,40 @@ describe('loadConfig', () => {
         API_KEY_SCOPES: ' svc=crm:* ; sync=marketing:acme-*, crm:acme-1 ;',
       }),
     );
+    const all = ['read', 'proxy', 'connect'];
     expect([...config.apiKeyScopes.entries()]).toEqual([
-      ['svc', [{ product: 'crm', account: '', prefix: true }]],
+      ['svc', { rules: [{ product: 'crm', account: '', prefix: true }], actions: all }],
       [
         'sync',
-        [
-          { product: 'marketing', account: 'acme-', prefix: true },
-          { product: 'crm', account: 'acme-1', prefix: false },
-        ],
+        {
+          rules: [
+            { product: 'marketing', account: 'acme-', prefix: true },
+            { product: 'crm', account: 'acme-1', prefix: false },
+          ],
+          actions: all,
+        },
       ],
     ]);
+  });
+
+  it('parses the actions of an API_KEY_SCOPES entry after @', () => {
+    const config = loadConfig(
+      testEnv({
+        API_KEYS: `svc:${'s'.repeat(32)},sync:${'y'.repeat(32)}`,
+        API_KEY_SCOPES: 'svc=crm:acme-*@read, proxy; sync=marketing:*,crm:x@connect',
+      }),
+    );
+    expect(config.apiKeyScopes.get('svc')).toEqual({
+      rules: [{ product: 'crm', account: 'acme-', prefix: true }],
+      actions: ['read', 'proxy'],
+    });
+    expect(config.apiKeyScopes.get('sync')).toEqual({
+      rules: [
+        { product: 'marketing', account: '', prefix: true },
+        { product: 'crm', account: 'x', prefix: false },
+      ],
+      actions: ['connect'],
+    });
   });
 
   it('reads the history, reconnect-link and webhook-rotation settings', () => {
@@ -142,6 +172,8 @@ describe('loadConfig', () => {
     expect(set.reconnectLinkTtlSeconds).toBe(36 * 3600);
     expect(set.events.webhookSecrets).toEqual(['new-secret-0123456789', 'old-secret-0123456789']);
     expect(loadConfig(testEnv({ RECONNECT_LINK_TTL: '3600' })).reconnectLinkTtlSeconds).toBe(3600);
+    expect(defaults.connectLinkTtlSeconds).toBe(7 * 86_400);
+    expect(loadConfig(testEnv({ CONNECT_LINK_TTL: '2h' })).connectLinkTtlSeconds).toBe(7200);
   });
 
   it('accepts six-field cron expressions with seconds', () => {

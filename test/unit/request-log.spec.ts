@@ -40,4 +40,22 @@ describe('RequestLog', () => {
     expect(level).toBe('info');
     expect(fields.url).toBe('/proxy/*');
   });
+
+  it.each([
+    ['/connect/3q2-7wL0k9mZ8V1bX4yR6tN5cJ2hG0fD8sA7eP1uQ3w', '/connect/[Redacted]'],
+    ['/oauth/reconnect/3q2-7wL0k9mZ8V1bX4yR6tN5cJ2hG0fD8sA7eP1uQ3w', '/oauth/reconnect/[Redacted]'],
+    ['/CONNECT/3q2-7wL0k9mZ8V1bX4yR6tN5cJ2hG0fD8sA7eP1uQ3w?x=1', '/CONNECT/[Redacted]?x=1'],
+    [
+      '//oauth//reconnect/3q2-7wL0k9mZ8V1bX4yR6tN5cJ2hG0fD8sA7eP1uQ3w/more',
+      '//oauth//reconnect/[Redacted]',
+    ],
+  ])('masks the token of a link path %s', (url, logged) => {
+    const { fields } = logLine(url, 200);
+    expect(fields.url).toBe(logged);
+    expect(JSON.stringify(fields)).not.toContain('3q2-7wL0k9mZ8V1bX4yR6tN5cJ2hG0fD8sA7eP1uQ3w');
+  });
+
+  it('leaves POST /connect-links as it is', () => {
+    expect(logLine('/connect-links', 201).fields.url).toBe('/connect-links');
+  });
 });
