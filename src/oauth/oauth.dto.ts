@@ -54,7 +54,7 @@ export class ConnectLinkBody extends AuthorizeUrlBody {}
 
 export class ConnectLinkResponse {
   @ApiProperty({
-    example: 'https://broker.example.com/connect/3q2-7wL0k9mZ8V1bX4yR6tN5cJ2hG0fD8sA7eP1uQ3w',
+    example: 'https://broker.example.com/connect/<token>',
     description: 'the link to send the customer: `$PUBLIC_URL/connect/<token>`, single use',
   })
   url: string;

@@ -5,6 +5,7 @@
  * peer unless that peer is a TRUSTED_PROXIES entry, never a header a client made up.
  */
 import { randomBytes } from 'node:crypto';
+import { SERVICE_KEY } from '../support/broker';
 import { startBrokerProcess } from '../support/broker-process';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { waitFor, type BrokerProcess } from '../support/process';
@@ -94,5 +95,38 @@ describe('access log (broker process)', () => {
       headers: { 'x-request-id': 'via-proxy', 'x-forwarded-for': '10.9.9.9, 198.51.100.7' },
     });
     expect((await lineOf(broker, 'via-proxy')).remoteAddress).toBe('198.51.100.7');
+  });
+
+  it('masks the token of connect and reconnect links in every line, whatever the method', async () => {
+    const broker = await start({ LOG_LEVEL: 'debug' });
+    const made = await fetch(`${broker.url}/connect-links`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SERVICE_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ account: 'acme', product: 'crm' }),
+    });
+    expect(made.status).toBe(201);
+    const { url } = (await made.json()) as { url: string };
+    const token = url.split('/').pop()!;
+    const reconnectToken = randomBytes(32).toString('base64url');
+    const visits: Array<[string, string, string, number]> = [
+      ['link-head', 'HEAD', url, 200],
+      ['link-get', 'GET', url, 200],
+      ['link-post', 'POST', url, 303],
+      ['link-again', 'GET', `${url}?utm=mail`, 400],
+      ['reconnect', 'POST', `${broker.url}/oauth/reconnect/${reconnectToken}`, 400],
+    ];
+    for (const [id, method, target, status] of visits) {
+      const res = await fetch(target, {
+        method,
+        headers: { 'x-request-id': id },
+        redirect: 'manual',
+      });
+      expect(res.status).toBe(status);
+      const line = await lineOf(broker, id);
+      expect(line.url).toMatch(/^\/(connect|oauth\/reconnect)\/\[Redacted\]/);
+    }
+    const output = broker.output();
+    expect(output).not.toContain(token);
+    expect(output).not.toContain(reconnectToken);
   });
 });
