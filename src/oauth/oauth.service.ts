@@ -275,10 +275,16 @@ export class OAuthService {
             via: 'consent',
             replaced: previous !== null,
             requestedBy: pending.requestedBy,
-            rdAccount: label,
+            // Both RD accounts on a replacement (null where RD names none); the new one otherwise.
             ...(previous
-              ? { previousStatus: previous.status, previousRdAccount: previous.label }
-              : {}),
+              ? {
+                  previousStatus: previous.status,
+                  previousRdAccount: previous.label,
+                  rdAccount: label,
+                }
+              : label !== null
+                ? { rdAccount: label }
+                : {}),
           });
           return true;
         }),

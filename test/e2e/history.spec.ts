@@ -111,7 +111,7 @@ describe('GET /connections/:account/history (e2e)', () => {
       {
         at: expect.any(String),
         type: 'connection.created',
-        detail: { via: 'consent', replaced: false },
+        detail: { via: 'consent', replaced: false, requestedBy: 'svc' },
       },
     ]);
     const times = items.map((item) => Date.parse(item.at));
