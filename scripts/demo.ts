@@ -99,6 +99,8 @@ Swagger UI: ${BROKER}/docs        (Ctrl-C stops everything)
 1. Connect: open this link in a browser and click "Authorize" (valid 10 minutes, once):
    ${url}
    (a new link: curl -s -X POST ${BROKER}/oauth/authorize-url -H 'Authorization: Bearer ${SERVICE_KEY}' -H 'content-type: application/json' -d '{"account":"demo-account","product":"crm"}')
+   or a connect link to send a customer (valid 7 days, a page with a Connect button):
+   curl -s -X POST ${BROKER}/connect-links -H 'Authorization: Bearer ${SERVICE_KEY}' -H 'content-type: application/json' -d '{"account":"demo-account","product":"crm"}'
 
 2. Get a token, as an internal service would:
    curl -s '${BROKER}/tokens/demo-account?product=crm' -H 'Authorization: Bearer ${SERVICE_KEY}'
@@ -110,8 +112,9 @@ Swagger UI: ${BROKER}/docs        (Ctrl-C stops everything)
 3. Force a refresh (admin key), then get the token again: it has changed, and so has the rolled refresh token:
    curl -s -X POST '${BROKER}/connections/demo-account/refresh?product=crm' -H 'Authorization: Bearer ${ADMIN_KEY}'
 
-4. Inspect the connection (no token material):
+4. Inspect the connection (no token material), and the keys with their last use:
    curl -s ${BROKER}/connections/demo-account -H 'Authorization: Bearer ${ADMIN_KEY}'
+   curl -s ${BROKER}/keys -H 'Authorization: Bearer ${ADMIN_KEY}'
 
 5. Call RD's API through the broker (/proxy): it adds the account's token, and the fake RD echoes
    what it received (your API key and X-Account never reach it; the token is shown as a grant id):
