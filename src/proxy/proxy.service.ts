@@ -118,7 +118,7 @@ export class ProxyService implements OnModuleDestroy {
     throw new RateLimitedError(
       decision.reason === 'rd_pause'
         ? `RD answered 429 for this account; calls resume after Retry-After`
-        : `this account's RD budget (RD_RATE_LIMIT_PER_MINUTE) is spent; calls resume after Retry-After`,
+        : `this account's RD budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent; calls resume after Retry-After`,
       decision.retryAfterSeconds,
     );
   }
