@@ -12,6 +12,7 @@ import { useJsonBodyParser } from './http/json-body';
 import { capConnectionsPerAddress, serverOptions } from './http/server-limits';
 import { registerProxyRoute } from './proxy/proxy.route';
 import { setupSwagger } from './swagger';
+import { nameSpansByRoute } from './tracing/route-spans';
 
 export type ResolvedConfig = AppConfig & { database: { url: string } };
 
@@ -48,6 +49,7 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
+  if (config.tracing.otlpEndpoint) nameSpansByRoute(app);
   observeRequestDurations(app);
   echoRequestId(app);
   addSecurityHeaders(app);

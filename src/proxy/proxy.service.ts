@@ -62,6 +62,8 @@ export class ProxyService implements OnModuleDestroy {
   private readonly agent: Agent;
   private readonly apiUrl: string;
   private readonly timeoutMs: number;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT is set: RD gets the broker's `traceparent`, not the caller's. */
+  private readonly traced: boolean;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -71,6 +73,7 @@ export class ProxyService implements OnModuleDestroy {
   ) {
     this.apiUrl = config.rd.apiUrl;
     this.timeoutMs = config.rd.timeoutMs;
+    this.traced = config.tracing.otlpEndpoint !== undefined;
     // As RdStationClient's: the per-call AbortSignal is the hard deadline.
     this.agent = new Agent({
       keepAliveTimeout: 10_000,
@@ -140,7 +143,7 @@ export class ProxyService implements OnModuleDestroy {
     try {
       const response = await request(url, {
         method: call.method,
-        headers: headersForRd(call.headers, accessToken),
+        headers: headersForRd(call.headers, accessToken, { traced: this.traced }),
         body: call.method === 'GET' || !call.body?.length ? undefined : call.body,
         signal: AbortSignal.any([timeout, call.signal]),
         dispatcher: this.agent,
