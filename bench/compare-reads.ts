@@ -14,6 +14,7 @@
  * process, like a collector on another host: its CPU is not the broker's), so
  * `compare-reads.ts dist --otel=1` measures what tracing costs a read. The spans the sink
  * received are printed per round (a span dropped by a full export queue cost less than one sent).
+ * `--ratio=R` adds OTEL_TRACES_SAMPLER=parentbased_traceidratio with that ratio.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -33,7 +34,7 @@ function parseArgs(argv: string[]) {
     throw new Error(
       "usage: compare-reads.ts <other build's dist/> [--rounds=N --accounts=N --seconds=S --cache=N]",
     );
-  const options = { other, rounds: 3, accounts: 1_000, seconds: 10, cache: 0, otel: 0 };
+  const options = { other, rounds: 3, accounts: 1_000, seconds: 10, cache: 0, otel: 0, ratio: 0 };
   for (const flag of flags) {
     const [name, value] = flag.replace(/^--/, '').split('=');
     if (!(name in options) || name === 'other' || !(Number(value) > 0))
@@ -92,7 +93,18 @@ async function main(): Promise<void> {
     {
       name: 'this',
       broker: {},
-      env: sink ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } : undefined,
+      env: sink
+        ? {
+            OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+            // --ratio=0.1: keep a tenth of the traces (callers send no traceparent here).
+            ...(options.ratio
+              ? {
+                  OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+                  OTEL_TRACES_SAMPLER_ARG: String(options.ratio),
+                }
+              : {}),
+          }
+        : undefined,
     },
   ];
   const results = new Map<string, LoadResult[]>(builds.map((b) => [b.name, []]));

@@ -12,7 +12,7 @@ import { useJsonBodyParser } from './http/json-body';
 import { capConnectionsPerAddress, serverOptions } from './http/server-limits';
 import { registerProxyRoute } from './proxy/proxy.route';
 import { setupSwagger } from './swagger';
-import { nameSpansByRoute } from './tracing/route-spans';
+import { traceRequests } from './tracing/server-spans';
 
 export type ResolvedConfig = AppConfig & { database: { url: string } };
 
@@ -49,7 +49,7 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
-  if (config.tracing.otlpEndpoint) nameSpansByRoute(app);
+  if (config.tracing.otlpEndpoint) traceRequests(app);
   observeRequestDurations(app);
   echoRequestId(app);
   addSecurityHeaders(app);

@@ -4,7 +4,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-node';
 
 /**
  * The URL of an incoming request: its path can hold a link token (/oauth/reconnect/<token>) and
- * its query a code, a state or a caller's RD query. Its route (`http.route`, route-spans.ts)
+ * its query a code, a state or a caller's RD query. Its route (`http.route`, server-spans.ts)
  * says which endpoint it was.
  */
 const INCOMING_URL = ['http.url', 'url.full', 'http.target', 'url.path', 'url.query'];

@@ -1,7 +1,7 @@
 /**
  * OpenTelemetry, loaded only when OTEL_EXPORTER_OTLP_ENDPOINT is set (preload.ts). Spans:
- *  - one SERVER span per request (node:http), continuing the caller's W3C `traceparent` and named
- *    by its route (route-spans.ts); probes and scrapes are not traced;
+ *  - one SERVER span per request, continuing the caller's W3C `traceparent` and named by its
+ *    route (server-spans.ts); probes and scrapes are not traced;
  *  - PostgreSQL queries (pg), inside a request or a traced refresh only;
  *  - the token refresh (src/refresh/token-refresher.ts);
  *  - every call to RD (undici), each sending RD a child `traceparent`.
@@ -16,7 +16,6 @@
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import {
@@ -27,9 +26,6 @@ import {
 } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { RedactingExporter } from './redacting-exporter';
-
-/** Load balancers' and Prometheus' calls: many, and nothing to learn from their traces. */
-const UNTRACED = /^\/(health|metrics)(\/|\?|$)/;
 
 /** Starts tracing; the function returned flushes and stops it. */
 export function startTracing(): () => Promise<void> {
@@ -45,11 +41,6 @@ export function startTracing(): () => Promise<void> {
   registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => UNTRACED.test(request.url ?? ''),
-        // The broker's own calls go through undici; node:http ones are traced inside a trace only.
-        requireParentforOutgoingSpans: true,
-      }),
       // Background work (the scheduler's claims, the cache's heartbeat, read-count flushes)
       // starts no trace of its own; a scheduled refresh does (token-refresher.ts).
       new UndiciInstrumentation({ requireParentforSpans: true }),

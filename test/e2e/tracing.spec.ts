@@ -149,6 +149,50 @@ describe('tracing (broker process with OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     expect(budget && attribute(budget, 'db.system.name')).toBe('postgresql');
   });
 
+  it("continues a caller's trace through a request with a body (PATCH /connections, POST /proxy)", async () => {
+    const patchTrace = hex(16);
+    const patched = await fetch(`${broker.url}/connections/acme?product=crm`, {
+      method: 'PATCH',
+      headers: {
+        authorization: auth.admin,
+        'content-type': 'application/json',
+        traceparent: `00-${patchTrace}-${hex(8)}-01`,
+      },
+      body: JSON.stringify({ rateLimitPerMinute: 500 }),
+    });
+    expect(patched.status).toBe(200);
+    const proxyTrace = hex(16);
+    const posted = await fetch(`${broker.url}/proxy/crm/v2/contacts`, {
+      method: 'POST',
+      headers: {
+        authorization: auth.service,
+        'x-account': 'acme',
+        'content-type': 'application/json',
+        traceparent: `00-${proxyTrace}-${hex(8)}-01`,
+      },
+      body: JSON.stringify({ name: 'Someone' }),
+    });
+    expect(posted.status).toBeLessThan(300);
+    const atRd = rd.apiCalls('/crm/v2/contacts').at(-1)!;
+    expect(atRd.method).toBe('POST');
+    expect(parseTraceparent(atRd.headers.traceparent).traceId).toBe(proxyTrace);
+    // The database work after the body was read belongs to the request's trace.
+    await waitFor(
+      async () => {
+        const spans = spansOf(receiver);
+        const update = spans.find(
+          (s) =>
+            s.traceId === patchTrace &&
+            String(attribute(s, 'db.query.text')).includes('rate_limit_per_minute'),
+        );
+        return update && spans.some((s) => s.traceId === proxyTrace && s.kind === CLIENT)
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the PATCH and POST spans' },
+    );
+  });
+
   it("continues a caller's trace into a refresh: a `token refresh` span, and RD's token call carries the trace", async () => {
     const traceId = hex(16);
     const res = await fetch(`${broker.url}/connections/acme/refresh?product=crm`, {
