@@ -9,7 +9,15 @@
  * CPU per answer and req/s.
  * Seeding and migrations are this build's; the other build must read the same `connections`
  * table (it runs its own migrations at start, which finds them applied).
+ *
+ * `--otel=1` runs this build with OTEL_EXPORTER_OTLP_ENDPOINT at a local OTLP/HTTP sink (in this
+ * process, like a collector on another host: its CPU is not the broker's), so
+ * `compare-reads.ts dist --otel=1` measures what tracing costs a read. The spans the sink
+ * received are printed per round (a span dropped by a full export queue cost less than one sent).
+ * `--ratio=R` adds OTEL_TRACES_SAMPLER=parentbased_traceidratio with that ratio.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { measure, type LoadResult } from './lib/load';
 import { cleanupAll, installSignalHandlers, ROOT } from './lib/processes';
@@ -26,7 +34,7 @@ function parseArgs(argv: string[]) {
     throw new Error(
       "usage: compare-reads.ts <other build's dist/> [--rounds=N --accounts=N --seconds=S --cache=N]",
     );
-  const options = { other, rounds: 3, accounts: 1_000, seconds: 10, cache: 0 };
+  const options = { other, rounds: 3, accounts: 1_000, seconds: 10, cache: 0, otel: 0, ratio: 0 };
   for (const flag of flags) {
     const [name, value] = flag.replace(/^--/, '').split('=');
     if (!(name in options) || name === 'other' || !(Number(value) > 0))
@@ -34,6 +42,24 @@ function parseArgs(argv: string[]) {
     (options as Record<string, unknown>)[name] = Number(value);
   }
   return options;
+}
+
+/** A stand-in OTLP/HTTP collector: answers every export 200 and counts the spans it got. */
+async function startOtlpSink(): Promise<{ server: Server; url: string; spans: () => number }> {
+  let spans = 0;
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      // OTLP/HTTP JSON (exporter-trace-otlp-http): count the spans without keeping them.
+      spans += Buffer.concat(chunks).toString().split('"spanId"').length - 1;
+      response.setHeader('content-type', 'application/json');
+      response.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { server, url: `http://127.0.0.1:${port}`, spans: () => spans };
 }
 
 function median(values: number[]): number {
@@ -57,9 +83,29 @@ async function main(): Promise<void> {
   await verifySeed(database.url, accounts);
   await seeder.stop();
 
-  const builds: Array<{ name: string; broker: Partial<BrokerOptions> }> = [
+  const sink = options.otel ? await startOtlpSink() : undefined;
+  const builds: Array<{
+    name: string;
+    broker: Partial<BrokerOptions>;
+    env?: Record<string, string>;
+  }> = [
     { name: 'other', broker: { main: join(OTHER_DIST, 'main.js') } },
-    { name: 'this', broker: {} },
+    {
+      name: 'this',
+      broker: {},
+      env: sink
+        ? {
+            OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+            // --ratio=0.1: keep a tenth of the traces (callers send no traceparent here).
+            ...(options.ratio
+              ? {
+                  OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+                  OTEL_TRACES_SAMPLER_ARG: String(options.ratio),
+                }
+              : {}),
+          }
+        : undefined,
+    },
   ];
   const results = new Map<string, LoadResult[]>(builds.map((b) => [b.name, []]));
   for (let round = 1; round <= options.rounds; round++) {
@@ -68,8 +114,12 @@ async function main(): Promise<void> {
         name: `compare-${build.name}-${round}`,
         scheduler: true,
         ...build.broker,
-        ...(options.cache ? { env: { TOKEN_CACHE_MAX: String(options.cache) } } : {}),
+        env: {
+          ...(options.cache ? { TOKEN_CACHE_MAX: String(options.cache) } : {}),
+          ...build.env,
+        },
       });
+      const spansBefore = sink?.spans() ?? 0;
       try {
         const result = await measure(broker, {
           accounts,
@@ -87,6 +137,10 @@ async function main(): Promise<void> {
       } finally {
         await broker.stop();
       }
+      if (build.env?.OTEL_EXPORTER_OTLP_ENDPOINT)
+        step(
+          `round ${round} ${build.name.padEnd(5)}: ${sink!.spans() - spansBefore} spans exported`,
+        );
     }
   }
   const summary = (name: string) => {
@@ -96,6 +150,8 @@ async function main(): Promise<void> {
       reqPerSec: median(runs.map((r) => r.reqPerSec)),
     };
   };
+  sink?.server.closeAllConnections();
+  sink?.server.close();
   const other = summary('other');
   const current = summary('this');
   console.log(

@@ -12,6 +12,7 @@ import { useFormBodyParser, useJsonBodyParser } from './http/json-body';
 import { capConnectionsPerAddress, serverOptions } from './http/server-limits';
 import { registerProxyRoute } from './proxy/proxy.route';
 import { setupSwagger } from './swagger';
+import { traceRequests } from './tracing/server-spans';
 
 export type ResolvedConfig = AppConfig & { database: { url: string } };
 
@@ -49,6 +50,7 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
+  if (config.tracing.otlpEndpoint) traceRequests(app);
   observeRequestDurations(app);
   echoRequestId(app);
   addSecurityHeaders(app);

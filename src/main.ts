@@ -1,3 +1,5 @@
+// First: with OTEL_EXPORTER_OTLP_ENDPOINT, tracing must hook node:http, pg and undici before they load.
+import { stopTracing } from './tracing/preload';
 import 'reflect-metadata';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
@@ -67,6 +69,7 @@ async function serve(
     // (scheduler, pool), then the embedded server goes down last.
     await app.close();
     await database.embedded?.stop();
+    await stopTracing();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

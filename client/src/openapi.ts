@@ -126,7 +126,11 @@ export interface paths {
     delete: operations['ConnectionsController_delete'];
     options?: never;
     head?: never;
-    patch?: never;
+    /**
+     * Set this connection's /proxy budget per minute (null: RD_RATE_LIMIT_PER_MINUTE)
+     * @description RD's rate limit depends on the customer's plan (Marketing: 120 calls/min on Light, Basic and Pro, 500/min on Advanced; CRM v2: 120/min). The budget is shared by every replica as the default one is, and a change holds from every replica's next call. `null` returns the connection to RD_RATE_LIMIT_PER_MINUTE.
+     */
+    patch: operations['ConnectionsController_setRateLimit'];
     trace?: never;
   };
   '/connections/{account}/history': {
@@ -313,29 +317,29 @@ export interface paths {
     };
     /**
      * GET on RD Station's API with the account's token
-     * @description Forwards to `RD_API_URL/<rdPath>?<query>` (the path and query as sent) with the connection's `Authorization: Bearer <access token>` replacing the caller's, and streams RD's answer back: status, body, `content-type`, `retry-after` and its other headers (never `set-cookie` or hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, `X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed (once across replicas) and the call retried once; a second 401 is RD's answer. Each product × account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy, shared by every replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a service (`/proxy/crm/v2/contacts?page=2`).
+     * @description Forwards to `RD_API_URL/<rdPath>?<query>` (the path and query as sent) with the connection's `Authorization: Bearer <access token>` replacing the caller's, and streams RD's answer back: status, body, `content-type`, `retry-after` and its other headers (never `set-cookie` or hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, `X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed (once across replicas) and the call retried once; a second 401 is RD's answer. Each product × account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy (or its own budget, set by `PATCH /connections/{account}`), shared by every replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a service (`/proxy/crm/v2/contacts?page=2`).
      */
     get: operations['proxy_get'];
     /**
      * PUT on RD Station's API with the account's token
-     * @description Forwards to `RD_API_URL/<rdPath>?<query>` (the path and query as sent) with the connection's `Authorization: Bearer <access token>` replacing the caller's, and streams RD's answer back: status, body, `content-type`, `retry-after` and its other headers (never `set-cookie` or hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, `X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed (once across replicas) and the call retried once; a second 401 is RD's answer. Each product × account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy, shared by every replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a service (`/proxy/crm/v2/contacts?page=2`).
+     * @description Forwards to `RD_API_URL/<rdPath>?<query>` (the path and query as sent) with the connection's `Authorization: Bearer <access token>` replacing the caller's, and streams RD's answer back: status, body, `content-type`, `retry-after` and its other headers (never `set-cookie` or hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, `X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed (once across replicas) and the call retried once; a second 401 is RD's answer. Each product × account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy (or its own budget, set by `PATCH /connections/{account}`), shared by every replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a service (`/proxy/crm/v2/contacts?page=2`).
      */
     put: operations['proxy_put'];
     /**
      * POST on RD Station's API with the account's token
-     * @description Forwards to `RD_API_URL/<rdPath>?<query>` (the path and query as sent) with the connection's `Authorization: Bearer <access token>` replacing the caller's, and streams RD's answer back: status, body, `content-type`, `retry-after` and its other headers (never `set-cookie` or hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, `X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed (once across replicas) and the call retried once; a second 401 is RD's answer. Each product × account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy, shared by every replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a service (`/proxy/crm/v2/contacts?page=2`).
+     * @description Forwards to `RD_API_URL/<rdPath>?<query>` (the path and query as sent) with the connection's `Authorization: Bearer <access token>` replacing the caller's, and streams RD's answer back: status, body, `content-type`, `retry-after` and its other headers (never `set-cookie` or hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, `X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed (once across replicas) and the call retried once; a second 401 is RD's answer. Each product × account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy (or its own budget, set by `PATCH /connections/{account}`), shared by every replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a service (`/proxy/crm/v2/contacts?page=2`).
      */
     post: operations['proxy_post'];
     /**
      * DELETE on RD Station's API with the account's token
-     * @description Forwards to `RD_API_URL/<rdPath>?<query>` (the path and query as sent) with the connection's `Authorization: Bearer <access token>` replacing the caller's, and streams RD's answer back: status, body, `content-type`, `retry-after` and its other headers (never `set-cookie` or hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, `X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed (once across replicas) and the call retried once; a second 401 is RD's answer. Each product × account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy, shared by every replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a service (`/proxy/crm/v2/contacts?page=2`).
+     * @description Forwards to `RD_API_URL/<rdPath>?<query>` (the path and query as sent) with the connection's `Authorization: Bearer <access token>` replacing the caller's, and streams RD's answer back: status, body, `content-type`, `retry-after` and its other headers (never `set-cookie` or hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, `X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed (once across replicas) and the call retried once; a second 401 is RD's answer. Each product × account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy (or its own budget, set by `PATCH /connections/{account}`), shared by every replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a service (`/proxy/crm/v2/contacts?page=2`).
      */
     delete: operations['proxy_delete'];
     options?: never;
     head?: never;
     /**
      * PATCH on RD Station's API with the account's token
-     * @description Forwards to `RD_API_URL/<rdPath>?<query>` (the path and query as sent) with the connection's `Authorization: Bearer <access token>` replacing the caller's, and streams RD's answer back: status, body, `content-type`, `retry-after` and its other headers (never `set-cookie` or hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, `X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed (once across replicas) and the call retried once; a second 401 is RD's answer. Each product × account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy, shared by every replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a service (`/proxy/crm/v2/contacts?page=2`).
+     * @description Forwards to `RD_API_URL/<rdPath>?<query>` (the path and query as sent) with the connection's `Authorization: Bearer <access token>` replacing the caller's, and streams RD's answer back: status, body, `content-type`, `retry-after` and its other headers (never `set-cookie` or hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, `X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed (once across replicas) and the call retried once; a second 401 is RD's answer. Each product × account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy (or its own budget, set by `PATCH /connections/{account}`), shared by every replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a service (`/proxy/crm/v2/contacts?page=2`).
      */
     patch: operations['proxy_patch'];
     trace?: never;
@@ -391,6 +395,11 @@ export interface components {
       nextRefreshAt: Record<string, never> | null;
       /** @enum {string} */
       product: 'crm' | 'marketing';
+      /**
+       * @description this connection's `/proxy` budget per minute (PATCH /connections/:account); null = RD_RATE_LIMIT_PER_MINUTE
+       * @example null
+       */
+      rateLimitPerMinute: number | null;
       /**
        * @description for a `reauthorization_required` connection, a link to send to the customer: opening it starts a fresh consent for this account and product. Single use, valid RECONNECT_LINK_TTL; null otherwise
        * @example https://broker.example.com/oauth/reconnect/example-link-token-not-real
@@ -501,6 +510,11 @@ export interface components {
       nextRefreshAt: Record<string, never> | null;
       /** @enum {string} */
       product: 'crm' | 'marketing';
+      /**
+       * @description this connection's `/proxy` budget per minute (PATCH /connections/:account); null = RD_RATE_LIMIT_PER_MINUTE
+       * @example null
+       */
+      rateLimitPerMinute: number | null;
       /** @enum {string} */
       status: 'active' | 'refresh_failing' | 'reauthorization_required';
       /** Format: date-time */
@@ -591,6 +605,11 @@ export interface components {
       nextRefreshAt: Record<string, never> | null;
       /** @enum {string} */
       product: 'crm' | 'marketing';
+      /**
+       * @description this connection's `/proxy` budget per minute (PATCH /connections/:account); null = RD_RATE_LIMIT_PER_MINUTE
+       * @example null
+       */
+      rateLimitPerMinute: number | null;
       /** @description true when the grant was proven by a refresh at RD (no access token valid for more than a minute came with it); false when it was taken as given, without calling RD */
       refreshed: boolean;
       /** @description true when that refresh made RD issue a new refresh token (RD CRM rotates it on every refresh): the copy the system it came from still holds is dead from now on. Import with a still-valid access token and expiresAt to take a grant over without rotating it (README, 'Migrating connections from another system') */
@@ -623,6 +642,13 @@ export interface components {
        * @example crm:acme-*@read,proxy
        */
       scope: string | null;
+    };
+    RateLimitBody: {
+      /**
+       * @description RD API calls through `/proxy` per minute for this connection, shared by every replica (RD's limit depends on the customer's plan, e.g. 500/min on Marketing Advanced); `null` returns to RD_RATE_LIMIT_PER_MINUTE
+       * @example 500
+       */
+      rateLimitPerMinute: number | null;
     };
     ReauthorizationErrorResponse: {
       /**
@@ -1203,6 +1229,74 @@ export interface operations {
       };
     };
   };
+  ConnectionsController_setRateLimit: {
+    parameters: {
+      query?: {
+        /** @description crm or marketing; may be left out when only one product is configured */
+        product?: 'crm' | 'marketing';
+      };
+      header?: never;
+      path: {
+        /** @description the caller's tenant id: 1-128 chars of A-Z a-z 0-9 . _ : - */
+        account: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['RateLimitBody'];
+      };
+    };
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ConnectionView'];
+        };
+      };
+      /** @description `invalid_request` */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `unauthorized`: missing or unknown API key */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `forbidden`: the key is not an admin key */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description `not_connected` */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description `rate_limited`: too many failed attempts from this address */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
   HistoryController_page: {
     parameters: {
       query?: {
@@ -1727,7 +1821,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      /** @description `rate_limited`: this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
       429: {
         headers: {
           /** @description seconds to wait before calling again */
@@ -1861,7 +1955,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      /** @description `rate_limited`: this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
       429: {
         headers: {
           /** @description seconds to wait before calling again */
@@ -1995,7 +2089,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      /** @description `rate_limited`: this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
       429: {
         headers: {
           /** @description seconds to wait before calling again */
@@ -2124,7 +2218,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      /** @description `rate_limited`: this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
       429: {
         headers: {
           /** @description seconds to wait before calling again */
@@ -2258,7 +2352,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      /** @description `rate_limited`: this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
       429: {
         headers: {
           /** @description seconds to wait before calling again */

@@ -408,6 +408,11 @@ export const envSchema = z.object({
     .describe(
       'open connections allowed from one client address (0: no cap); trusted proxies are not capped',
     ),
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl
+    .optional()
+    .describe(
+      "OpenTelemetry traces over OTLP/HTTP (JSON) to this collector (`/v1/traces` is appended); unset = no tracing and no OpenTelemetry SDK loaded. A caller's W3C `traceparent` is continued, and RD calls made for it (proxy, refresh) carry a child `traceparent`. The SDK reads the other standard `OTEL_*` variables itself (`OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*`)",
+    ),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')

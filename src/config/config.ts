@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
+  envSchema,
   validatedEnvSchema,
   type Env,
   type KeyAction,
@@ -86,6 +87,8 @@ export interface AppConfig {
   connectLinkTtlSeconds: number;
   logLevel: Env['LOG_LEVEL'];
   http: HttpLimits;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT; unset: no tracing (src/tracing/preload.ts). */
+  tracing: { otlpEndpoint?: string };
 }
 
 export interface HttpLimits {
@@ -167,6 +170,18 @@ function loadOrCreateDevApiKey(dataDir: string): NonNullable<AppConfig['devApiKe
   const secret = randomBytes(32).toString('hex');
   writeFileSync(file, secret + '\n', { mode: 0o600 });
   return { file, secret, created: true };
+}
+
+/**
+ * OTEL_EXPORTER_OTLP_ENDPOINT alone, for src/tracing/preload.ts: tracing must start before the
+ * modules it instruments load, i.e. before `loadConfig` runs in main.ts. Invalid or unset: none
+ * (`loadConfig` then reports the invalid value and the process exits).
+ */
+export function tracingEndpoint(env: NodeJS.ProcessEnv): string | undefined {
+  const value = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (!value) return undefined;
+  const parsed = envSchema.shape.OTEL_EXPORTER_OTLP_ENDPOINT.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** Reads and validates the environment once; throws ConfigError naming the first bad variable. */
@@ -277,6 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     reconnectLinkTtlSeconds: e.RECONNECT_LINK_TTL,
     connectLinkTtlSeconds: e.CONNECT_LINK_TTL,
     logLevel: e.LOG_LEVEL,
+    tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },
     http: {
       trustedProxies: e.TRUSTED_PROXIES,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,

@@ -59,6 +59,10 @@ export class Connection {
   @Column({ name: 'held_at', type: 'timestamptz', nullable: true })
   heldAt: Date | null;
 
+  /** This connection's own `/proxy` budget per minute; null = RD_RATE_LIMIT_PER_MINUTE. */
+  @Column({ name: 'rate_limit_per_minute', type: 'integer', nullable: true })
+  rateLimitPerMinute: number | null;
+
   /** Set (and committed) just before a refresh call to RD; cleared with its outcome. */
   @Column({ name: 'refresh_started_at', type: 'timestamptz', nullable: true })
   refreshStartedAt: Date | null;

@@ -6,6 +6,7 @@ import {
   HttpCode,
   Inject,
   Param,
+  Patch,
   Post,
   Put,
   Query,
@@ -37,6 +38,7 @@ import {
   ImportedConnectionView,
   ListConnectionsQuery,
   ProductQuery,
+  RateLimitBody,
   RefreshQuery,
   RequiredProductQuery,
   RetryRejectedBody,
@@ -116,6 +118,28 @@ export class ConnectionsController {
   @ApiNotFoundResponse({ type: ErrorResponse, description: '`not_connected`' })
   get(@Param('account') account: string): Promise<AccountConnections> {
     return this.service.forAccount(assertAccount(account));
+  }
+
+  @Patch(':account')
+  @ApiOperation({
+    summary: "Set this connection's /proxy budget per minute (null: RD_RATE_LIMIT_PER_MINUTE)",
+    description:
+      "RD's rate limit depends on the customer's plan (Marketing: 120 calls/min on Light, Basic and Pro, 500/min on " +
+      'Advanced; CRM v2: 120/min). The budget is shared by every replica as the default one is, and a change holds ' +
+      "from every replica's next call. `null` returns the connection to RD_RATE_LIMIT_PER_MINUTE.",
+  })
+  @ApiParam(ACCOUNT_PARAM)
+  @ApiOkResponse({ type: ConnectionView })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: '`not_connected`' })
+  setRateLimit(
+    @Param('account') account: string,
+    @Query() query: ProductQuery,
+    @Body() body: RateLimitBody,
+  ): Promise<ConnectionView> {
+    return this.service.setRateLimit(
+      { account: assertAccount(account), product: resolveProduct(this.config, query.product) },
+      body.rateLimitPerMinute,
+    );
   }
 
   @Put(':account')

@@ -9,6 +9,7 @@ import {
   Matches,
   Max,
   Min,
+  ValidateIf,
 } from 'class-validator';
 import { OptionalProduct, PageCursor, PageLimit } from '../common/dto-fields';
 import type { Product } from '../config/config';
@@ -146,6 +147,29 @@ export class ImportConnectionBody {
   expiresAt?: string;
 }
 
+/** The highest per-connection budget, as RD_RATE_LIMIT_PER_MINUTE's (and the column's CHECK). */
+export const MAX_RATE_LIMIT_PER_MINUTE = 100_000;
+
+export class RateLimitBody {
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    minimum: 1,
+    maximum: MAX_RATE_LIMIT_PER_MINUTE,
+    example: 500,
+    description:
+      "RD API calls through `/proxy` per minute for this connection, shared by every replica (RD's limit depends on the customer's plan, e.g. 500/min on Marketing Advanced); `null` returns to RD_RATE_LIMIT_PER_MINUTE",
+  })
+  // Only null skips the checks: a missing field is a 400 like any other wrong value.
+  @ValidateIf((body: RateLimitBody) => body.rateLimitPerMinute !== null)
+  @IsInt({ message: 'rateLimitPerMinute must be an integer or null' })
+  @Min(1, { message: `rateLimitPerMinute must be between 1 and ${MAX_RATE_LIMIT_PER_MINUTE}` })
+  @Max(MAX_RATE_LIMIT_PER_MINUTE, {
+    message: `rateLimitPerMinute must be between 1 and ${MAX_RATE_LIMIT_PER_MINUTE}`,
+  })
+  rateLimitPerMinute: number | null;
+}
+
 export class ConnectionView {
   @ApiProperty({ example: 'acme-42' })
   account: string;
@@ -186,6 +210,15 @@ export class ConnectionView {
   })
   heldSince: string | null;
 
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    example: null,
+    description:
+      "this connection's `/proxy` budget per minute (PATCH /connections/:account); null = RD_RATE_LIMIT_PER_MINUTE",
+  })
+  rateLimitPerMinute: number | null;
+
   @ApiProperty({ format: 'date-time' })
   createdAt: string;
 
@@ -205,6 +238,7 @@ export class ConnectionView {
       lastError: connection.lastError,
       lastErrorAt: iso(connection.lastErrorAt),
       heldSince: iso(connection.heldAt),
+      rateLimitPerMinute: connection.rateLimitPerMinute,
       createdAt: connection.createdAt.toISOString(),
       updatedAt: connection.updatedAt.toISOString(),
     };

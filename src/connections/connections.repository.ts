@@ -105,6 +105,19 @@ export class ConnectionsRepository {
     return query.getMany();
   }
 
+  /** Sets this connection's `/proxy` budget (null = the default); null if there is no connection. */
+  async setRateLimit(
+    { account, product }: ConnectionKey,
+    rateLimitPerMinute: number | null,
+  ): Promise<Connection | null> {
+    const [rows]: [Record<string, unknown>[], number] = await this.dataSource.manager.query(
+      `UPDATE connections SET rate_limit_per_minute = $3, updated_at = now()
+        WHERE account = $1 AND product = $2 RETURNING *`,
+      [account, product, rateLimitPerMinute],
+    );
+    return rows.length ? this.hydrate(rows[0]) : null;
+  }
+
   accessTokenOf(connection: Connection): string {
     return this.cipher.decrypt(connection.accessTokenCiphertext, connection);
   }

@@ -107,6 +107,20 @@ export class ConnectionsService {
   }
 
   /**
+   * This connection's `/proxy` budget. Nothing is cached: the budget statement reads the column
+   * on every call (src/proxy/rate-budget.sql.ts), so every replica applies it from the next call.
+   */
+  async setRateLimit(
+    key: ConnectionKey,
+    rateLimitPerMinute: number | null,
+  ): Promise<ConnectionView> {
+    const connection = await this.connections.setRateLimit(key, rateLimitPerMinute);
+    if (!connection) throw new NotConnectedError(key.account, key.product);
+    this.logger.log({ ...key, rateLimitPerMinute }, 'proxy budget of the connection set');
+    return ConnectionView.of(connection);
+  }
+
+  /**
    * Refreshes now, whatever the backoff. A condemned grant is tried once more with its stored
    * refresh token only when `retryRejected`; RD answering that retry with anything but a verdict
    * (an outage, an unknown shape) is a 503, the connection unchanged.

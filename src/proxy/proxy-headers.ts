@@ -53,15 +53,23 @@ function dropped(name: string, extra: Set<string>, connectionNamed: Set<string>)
   );
 }
 
+/**
+ * The caller's W3C trace context. A traced broker sends RD its own child `traceparent` (undici's
+ * instrumentation adds it), which replaces the caller's; untraced, the caller's goes through.
+ */
+const TRACE_CONTEXT = new Set(['traceparent', 'tracestate']);
+
 /** The caller's headers as RD receives them, with the connection's token as the only credential. */
 export function headersForRd(
   incoming: IncomingHttpHeaders,
   accessToken: string,
+  { traced = false }: { traced?: boolean } = {},
 ): Record<string, string | string[]> {
   const connectionNamed = namedByConnection(incoming);
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || dropped(name, NOT_TO_RD, connectionNamed)) continue;
+    if (traced && TRACE_CONTEXT.has(name)) continue;
     out[name] = value;
   }
   out.authorization = `Bearer ${accessToken}`;

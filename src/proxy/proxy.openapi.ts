@@ -39,7 +39,8 @@ function operation(method: (typeof PROXY_METHODS)[number]): Operation {
       "hop-by-hop headers). The caller's `Authorization`, cookies, hop-by-hop, `Host`, `X-Forwarded-*`, " +
       "`X-Account` and `X-Product` headers never reach RD. On RD's 401 the token is refreshed " +
       "(once across replicas) and the call retried once; a second 401 is RD's answer. Each product × " +
-      'account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy, shared by every ' +
+      'account may make `RD_RATE_LIMIT_PER_MINUTE` calls a minute through the proxy (or its own budget, ' +
+      'set by `PATCH /connections/{account}`), shared by every ' +
       "replica, and after RD's 429 every replica holds the account until RD's `Retry-After`. " +
       'Swagger UI encodes the slashes of `rdPath`, which the broker refuses: call it with curl or a ' +
       'service (`/proxy/crm/v2/contacts?page=2`).',
@@ -102,7 +103,7 @@ function operation(method: (typeof PROXY_METHODS)[number]): Operation {
       '413': brokerError('payload_too_large', `the request body is over ${PROXY_BODY_LIMIT} bytes`),
       '429': brokerError(
         'rate_limited',
-        "this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its " +
+        "this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its " +
           'Retry-After has not passed; RD was not called',
         true,
       ),

@@ -62,6 +62,8 @@ export class ProxyService implements OnModuleDestroy {
   private readonly agent: Agent;
   private readonly apiUrl: string;
   private readonly timeoutMs: number;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT is set: RD gets the broker's `traceparent`, not the caller's. */
+  private readonly traced: boolean;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -71,6 +73,7 @@ export class ProxyService implements OnModuleDestroy {
   ) {
     this.apiUrl = config.rd.apiUrl;
     this.timeoutMs = config.rd.timeoutMs;
+    this.traced = config.tracing.otlpEndpoint !== undefined;
     // As RdStationClient's: the per-call AbortSignal is the hard deadline.
     this.agent = new Agent({
       keepAliveTimeout: 10_000,
@@ -118,7 +121,7 @@ export class ProxyService implements OnModuleDestroy {
     throw new RateLimitedError(
       decision.reason === 'rd_pause'
         ? `RD answered 429 for this account; calls resume after Retry-After`
-        : `this account's RD budget (RD_RATE_LIMIT_PER_MINUTE) is spent; calls resume after Retry-After`,
+        : `this account's RD budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent; calls resume after Retry-After`,
       decision.retryAfterSeconds,
     );
   }
@@ -140,7 +143,7 @@ export class ProxyService implements OnModuleDestroy {
     try {
       const response = await request(url, {
         method: call.method,
-        headers: headersForRd(call.headers, accessToken),
+        headers: headersForRd(call.headers, accessToken, { traced: this.traced }),
         body: call.method === 'GET' || !call.body?.length ? undefined : call.body,
         signal: AbortSignal.any([timeout, call.signal]),
         dispatcher: this.agent,

@@ -5,7 +5,11 @@
 
 // The window rolls over inside the statement, on the database's clock (one clock for every
 // replica). The WHERE is the sliding-window rule of rate-budget.policy.ts (`allows`): when it
-// fails, nothing is written and no row comes back. `$3` is the limit.
+// fails, nothing is written and no row comes back. The limit is the connection's own
+// (PATCH /connections/:account), read by the statement itself so a change holds from the next
+// call on every replica without any cache to expire; `$3` (RD_RATE_LIMIT_PER_MINUTE) otherwise.
+const LIMIT = `COALESCE((SELECT c.rate_limit_per_minute FROM connections c
+                          WHERE c.account = $2 AND c.product = $1), $3)`;
 const ROLLED_USED = `CASE WHEN b.window_start = EXCLUDED.window_start THEN b.used ELSE 0 END`;
 const ROLLED_PREVIOUS = `CASE WHEN b.window_start = EXCLUDED.window_start THEN b.previous_used
        WHEN b.window_start = EXCLUDED.window_start - interval '1 minute' THEN b.used
@@ -19,12 +23,12 @@ export const TAKE_SQL = `
     window_start = EXCLUDED.window_start
   WHERE (b.paused_until IS NULL OR b.paused_until <= now())
     AND ${ROLLED_USED} + (${ROLLED_PREVIOUS})
-        * (1 - extract(epoch FROM now() - EXCLUDED.window_start) / 60) < $3
+        * (1 - extract(epoch FROM now() - EXCLUDED.window_start) / 60) < ${LIMIT}
   RETURNING used`;
 
-/** One row as stored, and the database's clock, to explain a refusal. */
+/** One row as stored, the limit it was held to, and the database's clock, to explain a refusal. */
 export const STATE_SQL = `
-  SELECT window_start, used, previous_used, paused_until, now() AS now
+  SELECT window_start, used, previous_used, paused_until, now() AS now, ${LIMIT} AS "limit"
     FROM rate_budgets WHERE product = $1 AND account = $2`;
 
 /** RD answered 429: hold the account for `$3` seconds (never shortening a longer hold). */

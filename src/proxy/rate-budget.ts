@@ -19,7 +19,8 @@ export type BudgetDecision =
 const PRUNE_EVERY_MS = 10 * 60_000;
 
 /**
- * RD_RATE_LIMIT_PER_MINUTE per product × account, shared by every replica through PostgreSQL:
+ * RD_RATE_LIMIT_PER_MINUTE per product × account (or the connection's own budget, read by the
+ * statement itself: rate-budget.sql.ts), shared by every replica through PostgreSQL:
  * one atomic upsert per proxied call (the row lock serialises concurrent takers, so replicas can
  * never both take the last unit), plus RD's own pause after a 429 in the same row, so every
  * replica honours it. Rows of accounts idle for a while are pruned by each replica.
@@ -79,7 +80,8 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
       previous_used: number;
       paused_until: Date | null;
       now: Date;
-    }>(STATE_SQL, [product, account]);
+      limit: number;
+    }>(STATE_SQL, [product, account, this.limit]);
     // Pruned between the two statements: there is room again.
     if (rows.length === 0) return this.take({ product, account });
     const row = rows[0];
@@ -94,7 +96,7 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
     return {
       allowed: false,
       reason: paused ? 'rd_pause' : 'budget',
-      retryAfterSeconds: secondsUntilAllowed(state, this.limit, now),
+      retryAfterSeconds: secondsUntilAllowed(state, row.limit, now),
     };
   }
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { Semaphore } from 'async-mutex';
 import type { QueryRunner } from 'typeorm';
 import { connectionId, type ConnectionKey } from '../common/connection-key';
@@ -38,6 +39,12 @@ const TRIGGER_NAMES: Record<RefreshTrigger['kind'], string> = {
 };
 
 /** broker_refreshes_total's outcome label of each kind of RD failure. */
+/**
+ * The `token refresh` span (README, "Tracing"): the lock wait, the call to RD (its own child span,
+ * sending RD the `traceparent`) and the commit. Without tracing this is OpenTelemetry API's no-op.
+ */
+const tracer = trace.getTracer('rdstation-token-broker');
+
 const FAILURE_LABELS: Record<RdStationError['kind'], string> = {
   transient: 'transient',
   suspect: 'suspect',
@@ -102,10 +109,32 @@ export class TokenRefresher {
     const id = connectionId(key);
     let pending = this.inFlight.get(id);
     if (!pending) {
-      pending = this.refreshUnderLock(key, trigger).finally(() => this.inFlight.delete(id));
+      pending = this.traced(key, trigger).finally(() => this.inFlight.delete(id));
       this.inFlight.set(id, pending);
     }
     return pending;
+  }
+
+  private traced(key: ConnectionKey, trigger: RefreshTrigger): Promise<RefreshResult> {
+    const attributes = {
+      'broker.product': key.product,
+      'broker.account': key.account,
+      'broker.refresh.trigger': TRIGGER_NAMES[trigger.kind],
+    };
+    return tracer.startActiveSpan('token refresh', { attributes }, async (span) => {
+      try {
+        const result = await this.refreshUnderLock(key, trigger);
+        span.setAttribute('broker.refresh.outcome', result.outcome);
+        if (result.error) span.setAttribute('broker.refresh.rd_error', result.error.code);
+        return result;
+      } catch (error) {
+        // The class only: a message may quote what RD answered.
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).name });
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
   }
 
   private refreshUnderLock(key: ConnectionKey, trigger: RefreshTrigger): Promise<RefreshResult> {

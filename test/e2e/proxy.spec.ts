@@ -51,6 +51,40 @@ function expectBrokerError(res: RawResponse, status: number, code: string) {
   expect(res.json).toMatchObject({ statusCode: status, error: code });
 }
 
+/** PATCH /connections/:account?product={rateLimitPerMinute} on a replica. */
+function setBudget(
+  h: Harness,
+  account: string,
+  body: unknown,
+  { replica = 0, product = 'crm', key = auth.admin } = {},
+): Promise<Response> {
+  return fetch(`${h.brokers[replica].url}/connections/${account}?product=${product}`, {
+    method: 'PATCH',
+    headers: { authorization: key, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+async function connectionView(h: Harness, account: string, replica = 0) {
+  const res = await fetch(`${h.brokers[replica].url}/connections/${account}`, {
+    headers: { authorization: auth.admin },
+  });
+  expect(res.status).toBe(200);
+  const { connections } = (await res.json()) as {
+    connections: Array<{ product: string; rateLimitPerMinute: number | null }>;
+  };
+  return connections.find((c) => c.product === 'crm')!;
+}
+
+/**
+ * The budget counts per clock minute with the previous minute's calls weighing less as it goes
+ * (rate-budget.policy.ts): a few calls that must land in one minute wait out its last seconds.
+ */
+async function awayFromMinuteEnd(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left + 200));
+}
+
 describe('/proxy on two replicas and the fake RD', () => {
   let h: Harness;
 
@@ -334,6 +368,94 @@ describe('/proxy on two replicas and the fake RD', () => {
       } finally {
         h.rd.apiRateLimitPerMinute = 10_000;
       }
+    });
+
+    it.each([
+      [[0, 1, 0], 1],
+      [[1, 0, 1], 0],
+    ])(
+      "a connection's own budget of 3 (calls on replicas %j): the 4th call on replica %i answers 429 rate_limited, and RD saw 3",
+      async (first, fourth) => {
+        const account = `plan-${fourth}`;
+        expect((await connect(h, account, 'crm')).status).toBe(200);
+        const set = await setBudget(h, account, { rateLimitPerMinute: 3 }, { replica: 1 - fourth });
+        expect(set.status).toBe(200);
+        expect(await set.json()).toMatchObject({ account, product: 'crm', rateLimitPerMinute: 3 });
+        expect((await connectionView(h, account, fourth)).rateLimitPerMinute).toBe(3);
+        await awayFromMinuteEnd();
+        h.rd.reset();
+        for (const replica of first)
+          expect((await proxy(h, '/proxy/crm/v2/contacts', { account, replica })).status).toBe(200);
+        const refused = await proxy(h, '/proxy/crm/v2/contacts', { account, replica: fourth });
+        expectBrokerError(refused, 429, 'rate_limited');
+        expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+        expect(h.rd.apiCalls()).toHaveLength(3);
+        // The other replica refuses too: one budget, wherever the calls came in.
+        expectBrokerError(
+          await proxy(h, '/proxy/crm/v2/contacts', { account, replica: 1 - fourth }),
+          429,
+          'rate_limited',
+        );
+        // Raised on one replica, it holds on the other from its next call (no cache to expire).
+        expect(
+          (await setBudget(h, account, { rateLimitPerMinute: 5 }, { replica: fourth })).status,
+        ).toBe(200);
+        expect(
+          (await proxy(h, '/proxy/crm/v2/contacts', { account, replica: 1 - fourth })).status,
+        ).toBe(200);
+        // null: back to RD_RATE_LIMIT_PER_MINUTE (120).
+        const reset = await setBudget(
+          h,
+          account,
+          { rateLimitPerMinute: null },
+          { replica: fourth },
+        );
+        expect(await reset.json()).toMatchObject({ rateLimitPerMinute: null });
+        expect((await connectionView(h, account)).rateLimitPerMinute).toBeNull();
+        for (const replica of [0, 1, 0])
+          expect((await proxy(h, '/proxy/crm/v2/contacts', { account, replica })).status).toBe(200);
+        expect(h.rd.apiCalls()).toHaveLength(7);
+      },
+    );
+
+    it("a connection's budget is admin only and validated: 400 invalid_request and nothing stored, 404 without a connection", async () => {
+      expect((await connect(h, 'plan-checked', 'crm')).status).toBe(200);
+      expect((await setBudget(h, 'plan-checked', { rateLimitPerMinute: 500 })).status).toBe(200);
+      for (const body of [
+        {},
+        { rateLimitPerMinute: 0 },
+        { rateLimitPerMinute: -1 },
+        { rateLimitPerMinute: 1.5 },
+        { rateLimitPerMinute: '7' },
+        { rateLimitPerMinute: true },
+        { rateLimitPerMinute: 100_001 },
+        { rateLimitPerMinute: 7, other: 1 },
+      ]) {
+        const res = await setBudget(h, 'plan-checked', body, { replica: 1 });
+        expect({ body, status: res.status }).toEqual({ body, status: 400 });
+        expect(await res.json()).toMatchObject({ error: 'invalid_request' });
+      }
+      expect((await connectionView(h, 'plan-checked')).rateLimitPerMinute).toBe(500);
+      const notConnected = await setBudget(h, 'nobody-here', { rateLimitPerMinute: 5 });
+      expect(notConnected.status).toBe(404);
+      expect(await notConnected.json()).toMatchObject({ error: 'not_connected' });
+      const asService = await setBudget(
+        h,
+        'plan-checked',
+        { rateLimitPerMinute: 5 },
+        { key: auth.service },
+      );
+      expect(asService.status).toBe(403);
+      expect((await connectionView(h, 'plan-checked')).rateLimitPerMinute).toBe(500);
+      // The list shows it too.
+      const list = await fetch(`${h.broker.url}/connections?product=crm&limit=100`, {
+        headers: { authorization: auth.admin },
+      });
+      const { items } = (await list.json()) as {
+        items: Array<{ account: string; rateLimitPerMinute: number | null }>;
+      };
+      expect(items.find((c) => c.account === 'plan-checked')?.rateLimitPerMinute).toBe(500);
+      expect(items.find((c) => c.account === 'acme')?.rateLimitPerMinute).toBeNull();
     });
 
     it('300 calls in a minute for one account over two replicas with a budget of 120: at most 126 reach RD, the rest get 429 rate_limited', async () => {

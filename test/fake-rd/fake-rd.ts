@@ -79,6 +79,8 @@ export interface FakeCall {
   /** 0 while unanswered, and for hung or reset requests. */
   status: number;
   outcome?: string;
+  /** The W3C trace context the caller sent (a traced broker's child of its own span). */
+  traceparent?: string;
 }
 
 export interface FakeGrant {
@@ -1006,6 +1008,8 @@ export class FakeRdStation {
     const path = request.url.split('?')[0];
     if (path.startsWith('/_fake/')) return;
     const call: FakeCall = { at: this.now(), method: request.method, path, status: 0 };
+    const traceparent = request.headers.traceparent;
+    if (typeof traceparent === 'string') call.traceparent = traceparent;
     this.calls.push(call);
     this.callOfRequest.set(request, call);
   }

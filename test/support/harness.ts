@@ -64,10 +64,10 @@ export async function createHarness(
 
 /** Walks a connect through the real routes: authorize-url → fake consent (approve) → callback. */
 export async function connect(
-  harness: Harness,
+  harness: { broker: Pick<TestBroker, 'url'> },
   account: string,
   product: 'crm' | 'marketing',
-  broker: TestBroker = harness.broker,
+  broker: Pick<TestBroker, 'url'> = harness.broker,
 ): Promise<Response> {
   const started = await fetch(`${broker.url}/oauth/authorize-url`, {
     method: 'POST',

@@ -112,6 +112,22 @@ describe('headersForRd / headersForCaller', () => {
     });
   });
 
+  it("passes the caller's W3C trace context through untraced; traced, drops it for the broker's own child", () => {
+    const incoming = {
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      tracestate: 'caller=1',
+      baggage: 'tenant=acme',
+    };
+    expect(headersForRd(incoming, 'rd-token')).toEqual({
+      ...incoming,
+      authorization: 'Bearer rd-token',
+    });
+    expect(headersForRd(incoming, 'rd-token', { traced: true })).toEqual({
+      baggage: 'tenant=acme',
+      authorization: 'Bearer rd-token',
+    });
+  });
+
   it("passes RD's headers back except cookies, hop-by-hop ones and X-Broker-Error", () => {
     expect(
       headersForCaller({

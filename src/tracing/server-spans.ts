@@ -1,0 +1,73 @@
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Span,
+} from '@opentelemetry/api';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyRequest } from 'fastify';
+
+const tracer = trace.getTracer('rdstation-token-broker');
+const SPAN = Symbol('server span');
+type Traced = FastifyRequest & { [SPAN]?: Span };
+
+/** Load balancers' and Prometheus' calls: many, and nothing to learn from their traces. */
+function untraced(route: string): boolean {
+  return route.startsWith('/health') || route === '/metrics';
+}
+
+/**
+ * One SERVER span per request, continuing the caller's W3C `traceparent`, named by its route
+ * (`GET /tokens/:account`) and carrying no URL (a path can hold a link token, a query a code or
+ * a caller's RD query). Registered only when tracing is on (app.ts).
+ *
+ * Fastify hooks rather than @opentelemetry/instrumentation-http: the route is known here, and the
+ * generic instrumentation cost a read more than twice this (README, "Tracing").
+ */
+export function traceRequests(app: NestFastifyApplication): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (request: Traced, _reply, done) => {
+    const route = request.routeOptions.url;
+    if (route && untraced(route)) return done();
+    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+    const span = tracer.startSpan(
+      route ? `${request.method} ${route}` : request.method,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'http.request.method': request.method,
+          ...(route ? { 'http.route': route } : {}),
+          'client.address': request.ip,
+        },
+      },
+      parent,
+    );
+    request[SPAN] = span;
+    const active = trace.setSpan(parent, span);
+    // A body arrives in stream events, which run outside this context unless bound to it.
+    if (request.headers['content-length'] || request.headers['transfer-encoding'])
+      context.bind(active, request.raw);
+    // Everything the request does from here (handlers, pg, undici, a refresh) is in the span.
+    context.with(active, done);
+  });
+  fastify.addHook('onResponse', (request: Traced, reply, done) => {
+    const span = request[SPAN];
+    if (span) {
+      span.setAttribute('http.response.status_code', reply.statusCode);
+      if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    }
+    done();
+  });
+  fastify.addHook('onRequestAbort', (request: Traced, done) => {
+    const span = request[SPAN];
+    if (span) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'the caller went away' });
+      span.end();
+    }
+    done();
+  });
+}
