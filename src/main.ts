@@ -7,6 +7,7 @@ import { rotateKeys } from './crypto/key-rotation';
 import { TokenCipher } from './crypto/token-cipher';
 import { checkDatabase, DatabaseUnavailableError } from './database/database-check';
 import { dataSourceOptions } from './database/data-source-options';
+import { migrateUnderLock } from './database/migrate';
 import type { EmbeddedDatabase } from './database/embedded-postgres';
 
 /** Start-up messages before the JSON logger exists, in the same JSON-lines shape. */
@@ -30,7 +31,7 @@ async function resolveDatabase(
 async function migrate(url: string): Promise<void> {
   const dataSource = await new DataSource(dataSourceOptions(url, { poolSize: 2 })).initialize();
   try {
-    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    const applied = await migrateUnderLock(dataSource);
     log(
       'info',
       `migrations: ${applied.length} applied (${applied.map((m) => m.name).join(', ') || 'none pending'})`,
