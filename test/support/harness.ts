@@ -45,6 +45,9 @@ export async function createHarness(
         RD_API_URL: rdUrl,
         RD_ACCOUNTS_URL: rdUrl,
         RD_TIMEOUT_MS: '2000',
+        // LISTEN on the test database itself: instant invalidation across replicas, as before
+        // polling existed (test/production/ covers the set-ups without it).
+        DATABASE_DIRECT_URL: db.url,
         ...options.env,
       }),
     );
