@@ -26,8 +26,16 @@ describe('token cache', () => {
     });
     afterAll(() => h.close());
     beforeEach(async () => {
-      await h.db.dataSource.query('TRUNCATE connections');
+      await h.db.dataSource.query('TRUNCATE connections'); // no row trigger: nothing invalidated
       await connect(h, 'acme', 'crm');
+      // The connect's change must have reached the other replica, by NOTIFY and by the poll
+      // (TOKEN_CACHE_POLL_MS 1000), before a test counts its reads.
+      const fresh = (await read(h.brokers[0].url)).body.accessToken;
+      await waitFor(
+        async () => ((await read(h.brokers[1].url)).body.accessToken === fresh ? true : undefined),
+        { what: "the connect's change on the other replica" },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
     });
     afterEach(() => jest.restoreAllMocks());
 

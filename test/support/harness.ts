@@ -23,6 +23,8 @@ export async function createHarness(
     replicas?: number;
     env?: Record<string, string>;
     rd?: ConstructorParameters<typeof FakeRdStation>[0];
+    /** The DATABASE_URL the brokers get for the test database's URL (e.g. through a pooler). */
+    databaseUrl?: (url: string) => string;
   } = {},
 ): Promise<Harness> {
   const ports = await Promise.all(Array.from({ length: options.replicas ?? 1 }, () => freePort()));
@@ -39,7 +41,7 @@ export async function createHarness(
   const brokers: TestBroker[] = [];
   for (const port of ports) {
     brokers.push(
-      await startBroker(db.url, {
+      await startBroker(options.databaseUrl?.(db.url) ?? db.url, {
         PORT: String(port),
         PUBLIC_URL: `http://127.0.0.1:${port}`,
         RD_API_URL: rdUrl,
