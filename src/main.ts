@@ -78,15 +78,15 @@ async function serve(
   } catch (error) {
     await app.close();
     await database.embedded?.stop();
-    // pino writes asynchronously: flush what the app logged (the listen error among it) so the
-    // line below is the last one the operator reads.
+    // pino writes asynchronously: the line below goes through the same logger, after what the
+    // app logged (the listen error among it), so it is the last one the operator reads; pino
+    // flushes its buffer when the process exits.
     const logger = app.getHttpAdapter().getInstance().log as Logger;
-    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-    log(
-      'fatal',
+    logger.fatal(
       `port ${config.port} on ${config.host} is already in use (another broker?): stop that process, or set PORT to a free port`,
     );
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     process.exit(1);
   }
   log('info', `broker listening on ${config.publicUrl}; Swagger UI at ${config.publicUrl}/docs`);
