@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import { connectionId, type ConnectionKey } from '../common/connection-key';
+import { BrokerError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { TokenCache } from '../tokens/token-cache';
 
@@ -24,10 +25,20 @@ const RENEW = `UPDATE connection_leases SET expires_at = now() + make_interval(s
                 WHERE id = $1 AND owner = $2`;
 const RELEASE = `DELETE FROM connection_leases WHERE id = $1 AND owner = $2`;
 
-/** The lease ran out and another holder may have taken it: nothing more may be written under it. */
-export class LeaseLostError extends Error {
+/**
+ * The lease ran out and another holder may have taken it: nothing more may be written under it.
+ * Where it reaches a caller (an admin write cut off from the database for longer than the lease),
+ * it is a condition to retry: 503 service_unavailable.
+ */
+export class LeaseLostError extends BrokerError {
+  readonly status = 503;
+  readonly code = 'service_unavailable';
+  override readonly retryAfter = 5;
+
   constructor(id: string) {
-    super(`the lease of connection ${id} was lost (expired and possibly taken by another holder)`);
+    super(
+      `the lock of connection ${id} was lost (the database was unreachable for too long); retry`,
+    );
   }
 }
 
