@@ -151,7 +151,20 @@ describe('PostgreSQL restart under load', () => {
       })(),
     ]);
 
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // Warm: every account read from the cache, and the imports' own changes already polled
+    // (TOKEN_CACHE_POLL_MS) — no database read over 1.5 s of load.
+    const databaseReads = async () => {
+      const text = await (await fetch(`${broker.url}/metrics`)).text();
+      return Number(/broker_token_reads_total\{product="crm",outcome="db"\} (\d+)/.exec(text)?.[1]);
+    };
+    await waitFor(
+      async () => {
+        const before = await databaseReads();
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        return (await databaseReads()) === before ? true : undefined;
+      },
+      { timeoutMs: 20_000, what: 'the cache to be warm' },
+    );
     const linesBefore = broker.output().split('\n').length;
     const stoppedAt = Date.now();
     await pg.stop();
