@@ -2,7 +2,9 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
+import { DataSource } from 'typeorm';
 import { dataSourceOptions } from './database/data-source-options';
+import { migrateUnderLock } from './database/migrate';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { CryptoModule } from './crypto/crypto.module';
@@ -22,13 +24,25 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.register(config),
-        TypeOrmModule.forRoot({
-          // A lock holder is never slower than one RD call (RD_TIMEOUT_MS): wait a little longer.
-          ...dataSourceOptions(config.database.url, { lockTimeoutMs: config.rd.timeoutMs + 5_000 }),
-          migrationsRun: true,
-          // main.ts checks the database once before Nest starts and says what is wrong; a failure
-          // here is not worth ten identical retry lines.
-          toRetry: () => false,
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({
+            ...dataSourceOptions(config.database.url),
+            // main.ts checks the database once before Nest starts and says what is wrong; a
+            // failure here is not worth ten identical retry lines.
+            toRetry: () => false,
+          }),
+          // Migrations under a lock, so replicas started together on an empty database all come
+          // up (database/migrate.ts).
+          dataSourceFactory: async (options) => {
+            const dataSource = await new DataSource(options!).initialize();
+            try {
+              await migrateUnderLock(dataSource);
+            } catch (error) {
+              await dataSource.destroy();
+              throw error;
+            }
+            return dataSource;
+          },
         }),
         CryptoModule,
         AuthModule,

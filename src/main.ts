@@ -9,6 +9,7 @@ import { rotateKeys } from './crypto/key-rotation';
 import { TokenCipher } from './crypto/token-cipher';
 import { checkDatabase, DatabaseUnavailableError } from './database/database-check';
 import { dataSourceOptions } from './database/data-source-options';
+import { migrateUnderLock } from './database/migrate';
 import type { EmbeddedDatabase } from './database/embedded-postgres';
 
 /** Start-up messages before the JSON logger exists, in the same JSON-lines shape. */
@@ -20,7 +21,8 @@ async function resolveDatabase(
   config: AppConfig,
 ): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
   if (config.database.url) {
-    await checkDatabase(config.database.url);
+    const { warnings } = await checkDatabase(config.database.url);
+    for (const warning of warnings) log('warn', warning);
     return { url: config.database.url };
   }
   // Loaded only now: embedded-postgres is an optional dependency that production images omit.
@@ -32,7 +34,7 @@ async function resolveDatabase(
 async function migrate(url: string): Promise<void> {
   const dataSource = await new DataSource(dataSourceOptions(url, { poolSize: 2 })).initialize();
   try {
-    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    const applied = await migrateUnderLock(dataSource);
     log(
       'info',
       `migrations: ${applied.length} applied (${applied.map((m) => m.name).join(', ') || 'none pending'})`,
@@ -79,15 +81,15 @@ async function serve(
   } catch (error) {
     await app.close();
     await database.embedded?.stop();
-    // pino writes asynchronously: flush what the app logged (the listen error among it) so the
-    // line below is the last one the operator reads.
+    // pino writes asynchronously: the line below goes through the same logger, after what the
+    // app logged (the listen error among it), so it is the last one the operator reads; pino
+    // flushes its buffer when the process exits.
     const logger = app.getHttpAdapter().getInstance().log as Logger;
-    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-    log(
-      'fatal',
+    logger.fatal(
       `port ${config.port} on ${config.host} is already in use (another broker?): stop that process, or set PORT to a free port`,
     );
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     process.exit(1);
   }
   log('info', `broker listening on ${config.publicUrl}; Swagger UI at ${config.publicUrl}/docs`);

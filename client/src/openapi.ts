@@ -197,7 +197,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Readiness: the database answers a ping (503 when it does not) */
+    /** Readiness: 200 while this replica can serve (the body names the database state: up, read_only, in_recovery, down); 503 only when the database is not up and there is no token cache */
     get: operations['HealthController_ready'];
     put?: never;
     post?: never;
@@ -1468,7 +1468,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description ready */
+      /** @description ready (or degraded: the database is not up, cached tokens are served) */
       200: {
         headers: {
           [name: string]: unknown;
@@ -1477,7 +1477,7 @@ export interface operations {
           'application/json': unknown;
         };
       };
-      /** @description the database does not answer */
+      /** @description the database is not up and there is no cache */
       503: {
         headers: {
           [name: string]: unknown;

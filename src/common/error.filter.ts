@@ -2,10 +2,12 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable, errorCode } from '../database/database-outage';
+import { databaseFailure, errorCode } from '../database/database-outage';
+import { LogThrottle } from '../logging/log-throttle';
 import { BrokerError } from './errors';
 
 const DATABASE_RETRY_AFTER_SECONDS = 5;
+const databaseLogs = new LogThrottle();
 
 const CODE_BY_STATUS: Record<number, string> = {
   400: 'invalid_request',
@@ -79,18 +81,26 @@ export function errorAnswer(exception: unknown, requestId: unknown, logger: Logg
       },
     };
   }
-  if (isDatabaseUnavailable(exception)) {
-    // PostgreSQL restarting, failing over or unreachable: a condition to retry, not a bug.
-    logger.warn(
-      { requestId, errorCode: errorCode(exception) },
-      'database unavailable; answered 503',
+  const failure = databaseFailure(exception);
+  if (failure) {
+    // PostgreSQL restarting, failing over, unreachable or read-only: a condition to retry, not
+    // a bug; logged once a second per kind, with the count, not once per request.
+    const code = errorCode(exception);
+    databaseLogs.hit(`${failure}:${code ?? ''}`, (occurrences) =>
+      logger.warn(
+        { requestId, errorCode: code, failure, occurrences },
+        `database ${failure === 'read_only' ? 'read-only (or in recovery)' : 'unavailable'}; answered 503 (${occurrences} since the last such line)`,
+      ),
     );
     return {
       status: 503,
       body: {
         statusCode: 503,
         error: 'service_unavailable',
-        message: 'the database is unavailable; retry shortly',
+        message:
+          failure === 'read_only'
+            ? 'the database is read-only (or in recovery) and this needs a write; retry shortly'
+            : 'the database is unavailable; retry shortly',
       },
       retryAfter: DATABASE_RETRY_AFTER_SECONDS,
     };

@@ -226,6 +226,15 @@ export const envSchema = z.object({
     })
     .optional()
     .describe('`postgres://user:pass@host:port/db`; unset runs an embedded PostgreSQL'),
+  DATABASE_DIRECT_URL: z
+    .url({
+      protocol: /^postgres(ql)?$/,
+      error: 'must be a postgres://user:pass@host:port/db URL',
+    })
+    .optional()
+    .describe(
+      'a session-capable URL to the same database (not through a transaction pooler), used only to LISTEN for instant cache invalidation; without it (or while it is down) replicas invalidate by polling, within `TOKEN_CACHE_POLL_MS`',
+    ),
   DATA_DIR: z
     .string()
     .min(1)
@@ -350,8 +359,11 @@ export const envSchema = z.object({
   TOKEN_CACHE_HEARTBEAT_MS: integer(100, 60_000)
     .default(5000)
     .describe(
-      "how often the cache's LISTEN connection proves itself by a round trip (`SELECT 1`); one not back within the same time empties and bypasses the cache (stale for at most twice this)",
+      "how often the cache's LISTEN connection (`DATABASE_DIRECT_URL`) proves itself by a round trip (`SELECT 1`); one not back within the same time counts as a lost channel, reconnected while polling covers it",
     ),
+  TOKEN_CACHE_POLL_MS: integer(50, 60_000)
+    .default(1000)
+    .describe('how often a replica checks for changed connections when it cannot LISTEN'),
   EVENTS_WEBHOOK_URL: httpUrl.optional().describe('where connection events are POSTed'),
   EVENTS_WEBHOOK_SECRET: z
     .string()

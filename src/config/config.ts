@@ -51,7 +51,8 @@ export interface AppConfig {
   production: boolean;
   publicUrl: string;
   redirectUri: string;
-  database: { url?: string; dataDir: string };
+  /** `directUrl`: DATABASE_DIRECT_URL, only for the cache's LISTEN. */
+  database: { url?: string; dataDir: string; directUrl?: string };
   encryption: { current: EncryptionKey; previous: EncryptionKey[]; generated: boolean };
   apiKeys: ApiKey[];
   /** Set when API_KEYS was unset outside production: the generated key `dev` in DATA_DIR. */
@@ -79,6 +80,8 @@ export interface AppConfig {
   tokenCacheMax: number;
   /** How often the cache's LISTEN connection proves itself; a missed beat drops the cache. */
   tokenCacheHeartbeatMs: number;
+  /** How often the cache polls `connection_changes` (TOKEN_CACHE_POLL_MS). */
+  tokenCachePollMs: number;
   /** `webhookSecrets`: every delivery is signed with each (rotation), the first being the new one. */
   events: { webhookUrl?: string; webhookSecrets: string[] };
   history: { readFlushSeconds: number; retentionDays: number };
@@ -256,7 +259,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     production,
     publicUrl,
     redirectUri: `${publicUrl}/oauth/callback`,
-    database: { url: e.DATABASE_URL, dataDir: resolve(e.DATA_DIR) },
+    database: {
+      url: e.DATABASE_URL,
+      dataDir: resolve(e.DATA_DIR),
+      directUrl: e.DATABASE_DIRECT_URL,
+    },
     encryption: {
       current: { id: keyId(current), key: current },
       previous: e.TOKEN_ENCRYPTION_PREVIOUS_KEYS.map((key) => ({ id: keyId(key), key })),
@@ -287,6 +294,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     schedulerEnabled: e.SCHEDULER_ENABLED,
     tokenCacheMax: e.TOKEN_CACHE_MAX,
     tokenCacheHeartbeatMs: e.TOKEN_CACHE_HEARTBEAT_MS,
+    tokenCachePollMs: e.TOKEN_CACHE_POLL_MS,
     events: { webhookUrl: e.EVENTS_WEBHOOK_URL, webhookSecrets: e.EVENTS_WEBHOOK_SECRET ?? [] },
     history: { readFlushSeconds: e.READ_FLUSH_SECONDS, retentionDays: e.HISTORY_RETENTION_DAYS },
     reconnectLinkTtlSeconds: e.RECONNECT_LINK_TTL,

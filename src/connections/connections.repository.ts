@@ -51,17 +51,20 @@ export class ConnectionsRepository {
     return rows.length ? this.hydrate(rows[0]) : null;
   }
 
+  /** One transaction on the main pool. */
+  transaction<T>(fn: (tx: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(fn);
+  }
+
   /**
-   * The read of a holder of the connection's lock (connection-lock.ts): FOR NO KEY UPDATE waits
-   * for a previous holder's outcome transaction, which may release the lock just before its
-   * COMMIT, and then returns the newest committed row, never the one before that outcome.
+   * The row, locked FOR NO KEY UPDATE until `manager`'s transaction ends: a compare-and-set of
+   * the grant (TokenRefresher after a lost lease) sees no concurrent change in between.
    */
   async findOneLocked(
     { account, product }: ConnectionKey,
     manager: EntityManager,
   ): Promise<Connection | null> {
-    // Raw SQL: TypeORM's find refuses a row lock outside an explicit transaction, and this one
-    // is a statement of its own (its row lock ends with it; waiting is all it is for).
+    // Raw SQL, as findOne: TypeORM's find builds a query per call.
     const rows: Record<string, unknown>[] = await manager.query(`${BY_KEY} FOR NO KEY UPDATE`, [
       account,
       product,

@@ -204,8 +204,8 @@ export class ConnectionsService {
     for (const key of await this.connections.findHeld(product)) {
       await this.lock.withLock(
         key,
-        (session) =>
-          session.manager.transaction(async (tx) => {
+        (lease) =>
+          lease.transaction(async (tx) => {
             const reason = await this.connections.confirmHeld(tx, key);
             if (reason === null) return; // recovered or changed meanwhile
             await this.events.record(tx, 'connection.reauthorization_required', key, {
@@ -238,13 +238,13 @@ export class ConnectionsService {
     const given = body.expiresAt ? new Date(body.expiresAt) : null;
     return this.lock.withLock(
       key,
-      async (session) => {
+      async (lease) => {
         const asGiven =
           body.accessToken && given && given.getTime() - Date.now() > IMPORT_MIN_VALIDITY_MS
             ? { accessToken: body.accessToken, refreshToken: body.refreshToken, expiresAt: given }
             : undefined;
         const tokens = asGiven ?? (await this.proveByRefresh(key, body.refreshToken));
-        const created = await session.manager.transaction(async (tx) => {
+        const created = await lease.transaction(async (tx) => {
           const isNew = await this.connections.saveConnected(tx, key, tokens, null);
           await this.events.record(tx, 'connection.created', key, {
             via: 'import',
@@ -252,7 +252,7 @@ export class ConnectionsService {
           });
           return isNew;
         });
-        const connection = await this.connections.findOne(key, session.manager);
+        const connection = await this.connections.findOne(key);
         return {
           created,
           view: {
@@ -314,9 +314,9 @@ export class ConnectionsService {
   async delete(key: ConnectionKey): Promise<Revocation> {
     return this.lock.withLock(
       key,
-      async (session) => {
-        // Locked read: a refresh that released the lock just before its COMMIT is waited for.
-        const connection = await this.connections.findOneLocked(key, session.manager);
+      async (lease) => {
+        // The lease is taken after the previous holder's outcome committed: this read sees it.
+        const connection = await this.connections.findOne(key);
         if (!connection) throw new NotConnectedError(key.account, key.product);
         let revocation: Revocation = 'unsupported';
         let revokeError: string | undefined;
@@ -337,7 +337,7 @@ export class ConnectionsService {
             );
           }
         }
-        await session.manager.transaction(async (tx) => {
+        await lease.transaction(async (tx) => {
           await this.connections.delete(tx, key);
           await this.events.record(tx, 'connection.deleted', key, {
             revokedAtRd: revocation === 'confirmed',

@@ -24,9 +24,15 @@ function migrationsGlob(): string {
 
 export const ENTITIES = [Connection, OAuthState];
 
+/**
+ * Only startup parameters every pooler accepts (PgBouncer's stock settings refuse
+ * `options` and most GUCs): timeouts that were session settings are now `SET LOCAL` inside the
+ * transactions that need them (connection-lock.ts), and nothing holds a transaction open across
+ * a call to RD.
+ */
 export function dataSourceOptions(
   url: string,
-  options: { poolSize?: number; lockTimeoutMs?: number } = {},
+  options: { poolSize?: number } = {},
 ): DataSourceOptions {
   return {
     type: 'postgres',
@@ -34,18 +40,13 @@ export function dataSourceOptions(
     entities: ENTITIES,
     migrations: [migrationsGlob()],
     migrationsTableName: 'migrations',
-    migrationsTransactionMode: 'each',
+    migrationsTransactionMode: 'all',
     synchronize: false,
     logging: false,
     extra: {
       max: options.poolSize ?? 20,
       connectionTimeoutMillis: 5_000,
-      // A refresh transaction holds its row lock while RD answers (RD_TIMEOUT_MS at most);
-      // a session idle in a transaction longer than this is a bug or a dead peer: free the lock.
-      idle_in_transaction_session_timeout: 60_000,
       application_name: 'rdstation-token-broker',
-      // Bounds every lock wait, such as a refresh waiting for another replica's (TokenRefresher).
-      options: `-c lock_timeout=${options.lockTimeoutMs ?? 15_000}`,
     },
   };
 }

@@ -10,18 +10,35 @@ export class DatabaseUnavailableError extends Error {}
  * that says where (host, port, database, user) and why, instead of ten identical framework
  * retries and a stack. pg parses the URL itself, so the place named is the place it tried.
  */
-export async function checkDatabase(url: string): Promise<void> {
+export async function checkDatabase(url: string): Promise<{ warnings: string[] }> {
   const client = new Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   const where = `PostgreSQL at ${client.host}:${client.port}, database "${client.database}", user "${client.user}"`;
+  let role: { recovery: boolean; standbys: number; sync_names: string };
   try {
     await client.connect();
-    await client.query('SELECT 1');
+    [role] = (await client.query(ROLE_SQL)).rows as Array<typeof role>;
   } catch (error) {
     throw new DatabaseUnavailableError(`cannot use ${where}: ${reason(error, client)}`);
   } finally {
     await client.end().catch(() => undefined);
   }
+  if (role.recovery)
+    throw new DatabaseUnavailableError(
+      `cannot use ${where}: it is a standby (pg_is_in_recovery() is true); DATABASE_URL must point at the primary`,
+    );
+  const warnings: string[] = [];
+  if (role.standbys > 0 && role.sync_names.trim() === '')
+    warnings.push(
+      `${where} streams to ${role.standbys} asynchronous standby(s) and synchronous_standby_names is empty: a failover to one of them loses the CRM grants rotated since its last replayed commit; use synchronous replication (README, "Running on PostgreSQL in production")`,
+    );
+  return { warnings };
 }
+
+/** One round trip: primary or standby, and whether its standbys are asynchronous. */
+const ROLE_SQL = `
+  SELECT pg_is_in_recovery() AS recovery,
+         (SELECT count(*)::int FROM pg_stat_replication) AS standbys,
+         current_setting('synchronous_standby_names') AS sync_names`;
 
 function reason(error: unknown, client: Client): string {
   const { code, message } = error as { code?: string; message?: string };

@@ -1,7 +1,7 @@
 import { freePort } from '../common/free-port';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 export interface EmbeddedDatabase {
@@ -46,6 +46,36 @@ async function clearLeftoverServer(pgDir: string, log: Log): Promise<void> {
     log(`embedded PostgreSQL: removing a stale postmaster.pid left by a crashed run`);
   }
   rmSync(pidFile, { force: true });
+}
+
+/** Another live broker owns DATA_DIR's embedded database: one line, and this start stops. */
+export class DataDirInUseError extends Error {}
+
+/**
+ * Claims `dataDir` for this process: `<dataDir>/broker.pid`, created exclusively, holding this
+ * pid. A file whose pid is alive means another broker runs on this directory: its PostgreSQL is
+ * left alone and this start stops. A dead pid (a broker killed with SIGKILL) is taken over.
+ */
+function claimDataDir(dataDir: string): () => void {
+  const file = join(resolve(dataDir), 'broker.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      return () => {
+        const owner = Number(readFileSync(file, 'utf8').trim());
+        if (owner === process.pid) rmSync(file, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner))
+        throw new DataDirInUseError(
+          `another broker (pid ${owner}) uses the embedded PostgreSQL in ${resolve(dataDir)}; stop it first, or set another DATA_DIR (or DATABASE_URL)`,
+        );
+      rmSync(file, { force: true }); // its broker is gone
+    }
+  }
+  throw new DataDirInUseError(`another broker is claiming ${resolve(dataDir)} right now`);
 }
 
 function runningAsRoot(): boolean {
@@ -102,6 +132,21 @@ export async function startEmbeddedPostgres(
   database = 'broker',
 ): Promise<EmbeddedDatabase> {
   mkdirSync(dataDir, { recursive: true });
+  const release = claimDataDir(dataDir);
+  try {
+    return await startClaimed(dataDir, log, database, release);
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+async function startClaimed(
+  dataDir: string,
+  log: Log,
+  database: string,
+  release: () => void,
+): Promise<EmbeddedDatabase> {
   const pgDir = clusterDir(dataDir, log);
   mkdirSync(dirname(pgDir), { recursive: true, mode: 0o755 });
   await clearLeftoverServer(pgDir, log);
@@ -146,6 +191,9 @@ export async function startEmbeddedPostgres(
   log(`embedded PostgreSQL: running on 127.0.0.1:${port} (data in ${pgDir})`);
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`,
-    stop: () => server.stop(),
+    stop: async () => {
+      await server.stop();
+      release();
+    },
   };
 }

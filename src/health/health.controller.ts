@@ -1,19 +1,25 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Inject, Res } from '@nestjs/common';
 import {
   ApiOkResponse,
   ApiOperation,
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import type { FastifyReply } from 'fastify';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { DatabaseProbe } from './database-state';
 
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
+  private readonly cacheEnabled: boolean;
+
   constructor(
-    private readonly health: HealthCheckService,
-    private readonly database: TypeOrmHealthIndicator,
-  ) {}
+    private readonly database: DatabaseProbe,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.cacheEnabled = config.tokenCacheMax > 0;
+  }
 
   @Get('live')
   @ApiOperation({ summary: 'Liveness: the process answers' })
@@ -22,22 +28,41 @@ export class HealthController {
     return { status: 'ok' };
   }
 
+  /**
+   * Readiness gates traffic only where this replica can serve nothing: while the database is
+   * down, read-only or in recovery, a replica with a token cache still serves every cached token
+   * with the validity asked for, so it stays ready (200, `status: "degraded"`) and the body names
+   * the database's state; a database outage must not take every replica out of the load
+   * balancer at once. Without a cache (TOKEN_CACHE_MAX=0) it answers 503.
+   */
   @Get('ready')
-  @HealthCheck({ swaggerDocumentation: false })
-  @ApiOperation({ summary: 'Readiness: the database answers a ping (503 when it does not)' })
+  @ApiOperation({
+    summary:
+      'Readiness: 200 while this replica can serve (the body names the database state: up, read_only, in_recovery, down); 503 only when the database is not up and there is no token cache',
+  })
   @ApiOkResponse({
-    description: 'ready',
+    description: 'ready (or degraded: the database is not up, cached tokens are served)',
     schema: {
       example: {
         status: 'ok',
-        info: { database: { status: 'up' } },
+        info: { database: { status: 'up', state: 'up' } },
         error: {},
-        details: { database: { status: 'up' } },
+        details: { database: { status: 'up', state: 'up' } },
       },
     },
   })
-  @ApiServiceUnavailableResponse({ description: 'the database does not answer' })
-  ready() {
-    return this.health.check([() => this.database.pingCheck('database', { timeout: 2_000 })]);
+  @ApiServiceUnavailableResponse({ description: 'the database is not up and there is no cache' })
+  async ready(@Res({ passthrough: true }) reply: FastifyReply) {
+    const { state, message } = await this.database.state(2_000);
+    const database = { status: state === 'up' ? 'up' : 'down', state, message };
+    if (state === 'up')
+      return { status: 'ok', info: { database }, error: {}, details: { database } };
+    void reply.status(this.cacheEnabled ? 200 : 503);
+    return {
+      status: this.cacheEnabled ? 'degraded' : 'error',
+      info: {},
+      error: { database },
+      details: { database, tokenCache: { status: this.cacheEnabled ? 'up' : 'disabled' } },
+    };
   }
 }

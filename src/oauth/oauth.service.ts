@@ -267,8 +267,8 @@ export class OAuthService {
     // Under the connection's lock: a reconnect never interleaves with a refresh of the old grant.
     return this.lock.withLock(
       key,
-      (session) =>
-        session.manager.transaction(async (tx) => {
+      (lease) =>
+        lease.transaction(async (tx) => {
           const previous = await this.connections.findOneLocked(key, tx);
           await this.connections.saveConnected(tx, key, stored, label);
           await this.events.record(tx, 'connection.created', key, {

@@ -31,8 +31,7 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
   private readonly limit: number;
   private pruneTimer: NodeJS.Timeout | null = null;
   /**
-   * A small pool of its own, on node-postgres directly: one statement per proxied call, prepared
-   * once per session, without TypeORM's per-query runner (about half the CPU per call), and
+   * A small pool of its own, on node-postgres directly: one statement per proxied call, without TypeORM's per-query runner (about half the CPU per call), and
    * never queued behind the refresh transactions of the main pool.
    */
   private readonly pool: Pool;
@@ -68,11 +67,9 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** Takes one call from the budget of `key`, or says why not and for how long. */
   async take({ product, account }: ConnectionKey): Promise<BudgetDecision> {
-    const taken = await this.pool.query({
-      name: 'rate_budget_take',
-      text: TAKE_SQL,
-      values: [product, account, this.limit],
-    });
+    // Unnamed: a named prepared statement lives in one server session, which a transaction
+    // pooler (PgBouncer before 1.21) does not keep for this client.
+    const taken = await this.pool.query(TAKE_SQL, [product, account, this.limit]);
     if (taken.rowCount) return { allowed: true };
     const { rows } = await this.pool.query<{
       window_start: Date;

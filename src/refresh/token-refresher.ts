@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { Semaphore } from 'async-mutex';
-import type { QueryRunner } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { connectionId, type ConnectionKey } from '../common/connection-key';
 import { NotConnectedError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
@@ -9,10 +9,10 @@ import type { Connection } from '../connections/connection.entity';
 import { ConnectionsRepository } from '../connections/connections.repository';
 import { EventsOutbox } from '../events/events.outbox';
 import { BrokerMetrics } from '../metrics/broker-metrics';
-import { RdStationClient } from '../rdstation/rdstation.client';
+import { RdStationClient, type TokenSet } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
 import { CondemnGuard } from './condemn-guard';
-import { ConnectionLock, type UnlockWithin } from './connection-lock';
+import { ConnectionLock, LeaseLostError, type Lease } from './connection-lock';
 import {
   accessTokenHash,
   backoffSeconds,
@@ -57,30 +57,23 @@ const FAILURE_LABELS: Record<RdStationError['kind'], string> = {
  * concurrent refreshes of one connection kill it, so:
  *
  *  1. In this process, concurrent callers for one connection share one promise.
- *  2. Across replicas, a PostgreSQL session advisory lock keyed by the connection. Waiters block
- *     on it (up to `lockWaitMs`, longer than the RD timeout) and then re-read the row: if the
- *     holder refreshed meanwhile they use its result and never call RD.
- *  3. The RD call holds no transaction open. Just before it, `refresh_started_at` is committed,
- *     so a crash mid-call is visible to the next refresher; the RD timeout bounds the call.
+ *  2. Across replicas, the connection's lease (connection-lock.ts: a row, not a session lock, so
+ *     it holds behind a transaction pooler). Waiters poll for it (up to longer than the RD
+ *     timeout) and then read the row: if the holder refreshed meanwhile they use its result and
+ *     never call RD.
+ *  3. The RD call holds no transaction open. Just before it, `refresh_started_at` is committed in
+ *     a transaction that proves the lease is still held, so a crash mid-call is visible to the
+ *     next refresher and RD is never called by a holder that lost its lease.
  *  4. The outcome (new tokens, or the failure and its backoff, plus the event) is committed in
- *     one transaction, and no later holder can read the row as it was before it: see below.
+ *     one transaction that proves the lease again and ends it in the same commit: the next
+ *     holder takes the lease only after that commit, so it reads the outcome.
  *
- * Four transactions per refresh: (1) take the lock, (2) read the row, (3) commit the mark, call
- * RD, (4) the outcome, which also re-reads the row and releases the lock before its COMMIT.
- * Each of the first three must be its own: under READ COMMITTED a statement's snapshot is taken
- * when it starts, so a read in the lock's statement could predate a holder it waited for; the
- * mark must be durable before RD is called. Releasing the lock inside (4) keeps guarantee 4:
- *  - (4) holds the connection row's lock when it unlocks: it UPDATEs the row, and its re-read is
- *    `findOneLocked` (FOR NO KEY UPDATE), which locks the row even on the one path that writes
- *    nothing to it (a failed admin retry that is no rejection).
- *  - Every read under the lock is `findOneLocked` (here and in the delete), and every write
- *    under it is an UPDATE or upsert of the row: each waits for (4)'s row lock to end, and then
- *    reads or changes the newest committed version (READ COMMITTED re-checks a row that changed
- *    while it waited). So the next holder sees (4)'s outcome once it commits, or, if (4) rolls
- *    back or the process dies before COMMIT, the row with the mark of (3): the same as a crash
- *    before (4) in the old order, which the mark already covers.
- *  - Reads outside the lock (GET /tokens, the cache) never decide anything about the grant.
- * This process's cache is invalidated after (4) commits (connection-lock.ts).
+ * Four transactions per refresh: (1) take the lease, (2) read the row, (3) commit the mark, call
+ * RD, (4) the outcome, which releases the lease.
+ *
+ * If the lease was lost while RD answered (a holder cut off from the database for longer than
+ * the lease), new tokens are still stored when the row still holds the refresh token that was
+ * sent: RD rotated it, the new one is the only live one. A failure is then not recorded.
  *
  * If the process dies between RD rotating the token and step 4, the new refresh token is lost:
  * the one unavoidable window. The next refresher then gets `invalid_grant`, sees the mark of step
@@ -138,30 +131,36 @@ export class TokenRefresher {
   }
 
   private refreshUnderLock(key: ConnectionKey, trigger: RefreshTrigger): Promise<RefreshResult> {
-    return this.lock.withLock<RefreshResult>(
-      key,
-      async (session, unlockWithin) => {
-        const connection = await this.locked(key, session.manager);
-        // Only the token that was refused is replaced: a report about an older one is stale.
-        const stale =
-          trigger.kind === 'rejected' &&
-          connection.status !== 'reauthorization_required' &&
-          accessTokenHash(this.connections.accessTokenOf(connection)) !== trigger.tokenHash;
-        const skip = stale ? 'not_needed' : skipReason(connection, trigger);
-        if (skip) return { outcome: skip, connection };
-        return this.callRdAndCommit(session, unlockWithin, connection, trigger);
-      },
-      async () => ({ outcome: 'busy', connection: await this.current(key) }),
-    );
+    const busy = async (): Promise<RefreshResult> => ({
+      outcome: 'busy',
+      connection: await this.current(key),
+    });
+    return this.lock
+      .withLock<RefreshResult>(
+        key,
+        async (lease) => {
+          const connection = await lease.transaction(async (tx) =>
+            this.found(key, await this.connections.findOne(key, tx)),
+          );
+          // Only the token that was refused is replaced: a report about an older one is stale.
+          const stale =
+            trigger.kind === 'rejected' &&
+            connection.status !== 'reauthorization_required' &&
+            accessTokenHash(this.connections.accessTokenOf(connection)) !== trigger.tokenHash;
+          const skip = stale ? 'not_needed' : skipReason(connection, trigger);
+          if (skip) return { outcome: skip, connection };
+          return this.callRdAndCommit(lease, connection, trigger);
+        },
+        busy,
+      )
+      .catch((error: unknown) => {
+        if (error instanceof LeaseLostError) return busy();
+        throw error;
+      });
   }
 
   private async current(key: ConnectionKey): Promise<Connection> {
     return this.found(key, await this.connections.findOne(key));
-  }
-
-  /** The row as the lock's holder reads it: never older than the last holder's outcome. */
-  private async locked(key: ConnectionKey, manager: QueryRunner['manager']) {
-    return this.found(key, await this.connections.findOneLocked(key, manager));
   }
 
   private found(key: ConnectionKey, connection: Connection | null): Connection {
@@ -169,26 +168,63 @@ export class TokenRefresher {
     return connection;
   }
 
-  /** The outcome transaction's end: its row, read back, then the lock released before COMMIT. */
-  private async settle(
-    tx: QueryRunner['manager'],
-    unlockWithin: UnlockWithin,
-    key: ConnectionKey,
+  /** The outcome's last read: the row as this transaction leaves it. */
+  private async settle(tx: EntityManager, key: ConnectionKey): Promise<Connection> {
+    return this.found(key, await this.connections.findOne(key, tx));
+  }
+
+  /** Stores new tokens and what goes with them; returns the row as committed. */
+  private async commitRefreshed(
+    tx: EntityManager,
+    connection: Connection,
+    tokens: TokenSet,
+    trigger: RefreshTrigger,
   ): Promise<Connection> {
-    const committed = await this.locked(key, tx);
-    await unlockWithin(tx);
-    return committed;
+    await this.connections.saveRefreshed(tx, connection, tokens);
+    // RD accepts this product's refresh tokens: its refreshes no longer wait together.
+    await this.guard.release(tx, connection.product);
+    await this.events.record(tx, 'connection.refreshed', connection, {
+      trigger: TRIGGER_NAMES[trigger.kind],
+    });
+    if (connection.status !== 'active') {
+      await this.events.record(tx, 'connection.recovered', connection, {
+        failuresBefore: connection.consecutiveFailures,
+        from: connection.status,
+      });
+    }
+    return this.settle(tx, connection);
+  }
+
+  /**
+   * The lease was lost while RD answered: the rotated token is still stored when nobody changed
+   * the grant meanwhile (the row still holds the refresh token that was sent), never otherwise.
+   */
+  private async commitRefreshedAfterLoss(
+    connection: Connection,
+    tokens: TokenSet,
+    trigger: RefreshTrigger,
+  ): Promise<Connection> {
+    this.logger.error(
+      { account: connection.account, product: connection.product },
+      'the refresh lease was lost during the call to RD (database unreachable for longer than the lease); storing the new tokens only if the grant is unchanged',
+    );
+    return this.connections.transaction(async (tx) => {
+      const now = await this.connections.findOneLocked(connection, tx);
+      if (now && now.refreshTokenCiphertext === connection.refreshTokenCiphertext)
+        return this.commitRefreshed(tx, connection, tokens, trigger);
+      return this.found(connection, now);
+    });
   }
 
   private async callRdAndCommit(
-    session: QueryRunner,
-    unlockWithin: UnlockWithin,
+    lease: Lease,
     connection: Connection,
     trigger: RefreshTrigger,
   ): Promise<RefreshResult> {
     const interrupted = connection.refreshStartedAt !== null;
     const refreshToken = this.connections.refreshTokenOf(connection);
-    await this.connections.markRefreshStarted(session.manager, connection);
+    // Proves the lease: RD is never called by a holder that lost it.
+    await lease.transaction((tx) => this.connections.markRefreshStarted(tx, connection));
 
     let outcome: RefreshOutcome;
     let failure: RdStationError | undefined;
@@ -199,30 +235,26 @@ export class TokenRefresher {
       const waited = trigger.kind === 'read' || trigger.kind === 'rejected';
       const tokens = waited ? await call() : await this.rdSlots.runExclusive(call);
       outcome = 'refreshed';
-      committed = await session.manager.transaction(async (tx) => {
-        await this.connections.saveRefreshed(tx, connection, tokens);
-        // RD accepts this product's refresh tokens: its refreshes no longer wait together.
-        await this.guard.release(tx, connection.product);
-        await this.events.record(tx, 'connection.refreshed', connection, {
-          trigger: TRIGGER_NAMES[trigger.kind],
+      committed = await lease
+        .transaction((tx) => this.commitRefreshed(tx, connection, tokens, trigger), {
+          release: true,
+        })
+        .catch((error: unknown) => {
+          if (!(error instanceof LeaseLostError)) throw error;
+          return this.commitRefreshedAfterLoss(connection, tokens, trigger);
         });
-        if (connection.status !== 'active') {
-          await this.events.record(tx, 'connection.recovered', connection, {
-            failuresBefore: connection.consecutiveFailures,
-            from: connection.status,
-          });
-        }
-        return this.settle(tx, unlockWithin, connection);
-      });
       this.metrics.refreshes.inc({ product: connection.product, outcome: 'ok' });
     } catch (error) {
       if (!(error instanceof RdStationError)) throw error;
       failure = error;
       this.reportLoudly(connection, error);
-      [outcome, committed] = await session.manager.transaction(async (tx) => [
-        await this.commitFailure(tx, connection, error, interrupted),
-        await this.settle(tx, unlockWithin, connection),
-      ]);
+      [outcome, committed] = await lease.transaction(
+        async (tx) => [
+          await this.commitFailure(tx, connection, error, interrupted),
+          await this.settle(tx, connection),
+        ],
+        { release: true },
+      );
       this.metrics.refreshes.inc({
         product: connection.product,
         outcome: outcome === 'held' ? 'held' : FAILURE_LABELS[error.kind],
@@ -238,7 +270,7 @@ export class TokenRefresher {
    * condemned grant an admin retried stays condemned whatever RD answers, unless RD accepts it.
    */
   private async commitFailure(
-    tx: QueryRunner['manager'],
+    tx: EntityManager,
     connection: Connection,
     error: RdStationError,
     interrupted: boolean,
@@ -315,7 +347,7 @@ export class TokenRefresher {
   }
 
   private async commitPermanentFailure(
-    tx: QueryRunner['manager'],
+    tx: EntityManager,
     connection: Connection,
     error: RdStationError,
     interrupted: boolean,
@@ -338,7 +370,7 @@ export class TokenRefresher {
   }
 
   private async commitTransientFailure(
-    tx: QueryRunner['manager'],
+    tx: EntityManager,
     connection: Connection,
     error: RdStationError,
   ): Promise<void> {

@@ -1,8 +1,11 @@
 /**
  * PostgreSQL restarts under load. A broker process runs on a cluster this test can stop and
- * start (fast shutdown: sessions are cut, as in a failover). While requests flow: readiness turns
- * 503 and token reads fail cleanly (JSON 5xx, no dropped connection, no crash); once PostgreSQL
- * is back, readiness and reads recover without restarting the broker, and no row was harmed.
+ * start (fast shutdown: sessions are cut, as in a failover). While requests flow: readiness stays
+ * 200 but names the database as down (the replica still serves its cache), cached valid tokens
+ * keep being served (at least 95 % of those reads answer 200), a read that needs the database
+ * fails cleanly (503 service_unavailable with Retry-After; no dropped connection, no crash), and
+ * the log says so at most once a second per kind (100 lines at most for the whole drill); once
+ * PostgreSQL is back, everything recovers without restarting the broker, and no row was harmed.
  */
 import { Client } from 'pg';
 import { FakeRdStation } from '../fake-rd/fake-rd';
@@ -121,7 +124,10 @@ describe('PostgreSQL restart under load', () => {
     expect(Number(s.retryAfter)).toBeGreaterThanOrEqual(1);
   }
 
-  it('turns unready and fails reads cleanly while PostgreSQL is down, then recovers without a restart', async () => {
+  const databaseState = (s: Sample) =>
+    (s.body?.details as { database?: { status?: string } } | undefined)?.database?.status;
+
+  it('serves cached tokens and fails other reads cleanly while PostgreSQL is down, then recovers without a restart', async () => {
     const pid = broker.child.pid;
     const rowsBefore = await query<{
       account: string;
@@ -145,20 +151,37 @@ describe('PostgreSQL restart under load', () => {
       })(),
     ]);
 
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // Warm: every account read from the cache, and the imports' own changes already polled
+    // (TOKEN_CACHE_POLL_MS) — no database read over 1.5 s of load.
+    const databaseReads = async () => {
+      const text = await (await fetch(`${broker.url}/metrics`)).text();
+      return Number(/broker_token_reads_total\{product="crm",outcome="db"\} (\d+)/.exec(text)?.[1]);
+    };
+    await waitFor(
+      async () => {
+        const before = await databaseReads();
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        return (await databaseReads()) === before ? true : undefined;
+      },
+      { timeoutMs: 20_000, what: 'the cache to be warm' },
+    );
+    const linesBefore = broker.output().split('\n').length;
     const stoppedAt = Date.now();
     await pg.stop();
-    await waitFor(async () => ((await sample('ready')).status === 503 ? true : undefined), {
-      timeoutMs: 10_000,
-      what: 'readiness to turn 503',
-    });
+    await waitFor(
+      async () => (databaseState(await sample('ready')) === 'down' ? true : undefined),
+      {
+        timeoutMs: 10_000,
+        what: 'readiness to name the database as down',
+      },
+    );
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     const unread = await sample('token', UNREAD);
     const startedAt = Date.now();
     await pg.start();
-    await waitFor(async () => ((await sample('ready')).status === 200 ? true : undefined), {
+    await waitFor(async () => (databaseState(await sample('ready')) === 'up' ? true : undefined), {
       timeoutMs: 15_000,
-      what: 'readiness to return',
+      what: 'readiness to name the database as up',
     });
     const readyAgainAt = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -175,19 +198,32 @@ describe('PostgreSQL restart under load', () => {
     expect(before.length).toBeGreaterThan(20);
     expect(before.every((s) => s.status === 200)).toBe(true);
 
-    // While down: readiness 503, and token reads that need the database get a JSON 5xx.
+    // While down: readiness 200 naming the database as down (the cache still serves), cached
+    // valid tokens served, and a read that needs the database gets 503 service_unavailable.
     const down = samples.filter((s) => s.at > stoppedAt + 200 && s.at < startedAt);
     expect(down.filter((s) => s.route === 'ready').length).toBeGreaterThan(3);
+    const downReads = down.filter((s) => s.route === 'token');
     for (const s of down) {
       if (s.route === 'ready') {
-        expect(s.status).toBe(503);
+        expect(s.status).toBe(200);
+        expect(s.body).toMatchObject({
+          status: 'degraded',
+          details: { database: { status: 'down' } },
+        });
         continue;
       }
-      if (s.status === 200) continue; // answered from memory, if the broker caches tokens
+      if (s.status === 200) continue;
       expectDatabaseUnavailable(s);
     }
-    expect(down.filter((s) => s.route === 'token' && s.status !== 200).length).toBeGreaterThan(0);
+    const served = downReads.filter((s) => s.status === 200).length;
+    expect(downReads.length).toBeGreaterThan(20);
+    expect(served / downReads.length).toBeGreaterThanOrEqual(0.95);
     expectDatabaseUnavailable(unread);
+    const logLines = broker.output().split('\n').length - linesBefore;
+    expect(logLines).toBeLessThanOrEqual(100);
+    process.stdout.write(
+      `database restart drill: ${served} of ${downReads.length} reads of cached tokens served during the outage; ${logLines} log lines\n`,
+    );
 
     // Back up: readiness 200 and reads resume on the same process.
     const after = samples.filter((s) => s.at > readyAgainAt + 500);

@@ -127,6 +127,23 @@ describe('the built broker as a process', () => {
     );
     expect(second.output()).not.toContain(devKey);
     expect(second.output()).not.toContain('initialising a new cluster');
+
+    // A second start on the same DATA_DIR leaves the live broker's PostgreSQL alone.
+    const port = String(await freePort());
+    const intruder = spawnBroker({ ...env, PORT: port, PUBLIC_URL: `http://127.0.0.1:${port}` });
+    expect(await intruder.exited).toBe(1);
+    expect(intruder.output()).toContain(
+      `another broker (pid ${second.child.pid}) uses the embedded PostgreSQL in ${dataDir}`,
+    );
+    expect(intruder.output()).not.toMatch(/orphan server|stopping it/);
+    expect((await fetch(`${second.url}/health/ready`)).status).toBe(200);
+    expect(
+      (
+        await fetch(`${second.url}/tokens/acme?product=crm`, {
+          headers: { authorization: `Bearer ${devKey}` },
+        })
+      ).status,
+    ).toBe(404);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
 

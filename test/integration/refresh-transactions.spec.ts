@@ -7,8 +7,8 @@ import { connect, createHarness, type Harness } from '../support/harness';
 /**
  * Counts the database transactions one refresh commits, the way PostgreSQL counts them: a
  * statement outside BEGIN…COMMIT is a transaction of its own, a BEGIN…COMMIT block is one. Only
- * the sessions that took a connection's advisory lock are counted, so the scheduler, the outbox
- * and the cache's listener, running meanwhile, are left out.
+ * the transactions that touch the connection's lease (take, prove or end it) are counted, so the
+ * scheduler, the outbox and the cache, running meanwhile, are left out.
  */
 function countTransactions(dataSource: DataSource) {
   const sessions: Array<{ statements: string[] }> = [];
@@ -28,15 +28,17 @@ function countTransactions(dataSource: DataSource) {
     spy,
     transactions(): number {
       let count = 0;
+      const leased = (statements: string[]) =>
+        statements.some((sql) => sql.includes('connection_leases'));
       for (const { statements } of sessions) {
-        if (!statements.some((sql) => sql.includes('pg_advisory_lock('))) continue;
-        let inBlock = false;
+        let block: string[] | null = null;
         for (const sql of statements) {
-          if (sql === 'START TRANSACTION') {
-            inBlock = true;
-            count += 1;
-          } else if (sql === 'COMMIT' || sql === 'ROLLBACK') inBlock = false;
-          else if (!inBlock) count += 1;
+          if (sql === 'START TRANSACTION') block = [];
+          else if (sql === 'COMMIT' || sql === 'ROLLBACK') {
+            if (block && leased(block)) count += 1;
+            block = null;
+          } else if (block) block.push(sql);
+          else if (leased([sql])) count += 1;
         }
       }
       return count;
@@ -65,7 +67,7 @@ describe('database transactions per refresh', () => {
       .get(TokenRefresher)
       .refresh({ account: 'acme', product: 'crm' }, { kind: 'forced', requestedAt: new Date() });
 
-  it('commits a refresh in four: lock, read, mark, outcome (which unlocks)', async () => {
+  it('commits a refresh in four: lease, read, mark, outcome (which ends the lease)', async () => {
     const result = await refresh();
     expect(result.outcome).toBe('refreshed');
     const accessToken = h.broker.app.get(ConnectionsRepository).accessTokenOf(result.connection);

@@ -23,6 +23,8 @@ export async function createHarness(
     replicas?: number;
     env?: Record<string, string>;
     rd?: ConstructorParameters<typeof FakeRdStation>[0];
+    /** The DATABASE_URL the brokers get for the test database's URL (e.g. through a pooler). */
+    databaseUrl?: (url: string) => string;
   } = {},
 ): Promise<Harness> {
   const ports = await Promise.all(Array.from({ length: options.replicas ?? 1 }, () => freePort()));
@@ -39,12 +41,15 @@ export async function createHarness(
   const brokers: TestBroker[] = [];
   for (const port of ports) {
     brokers.push(
-      await startBroker(db.url, {
+      await startBroker(options.databaseUrl?.(db.url) ?? db.url, {
         PORT: String(port),
         PUBLIC_URL: `http://127.0.0.1:${port}`,
         RD_API_URL: rdUrl,
         RD_ACCOUNTS_URL: rdUrl,
         RD_TIMEOUT_MS: '2000',
+        // LISTEN on the test database itself: instant invalidation across replicas, as before
+        // polling existed (test/production/ covers the set-ups without it).
+        DATABASE_DIRECT_URL: db.url,
         ...options.env,
       }),
     );
