@@ -409,15 +409,32 @@ export interface components {
       /** Format: date-time */
       updatedAt: string;
     };
+    /**
+     * @description stable machine code; each has one HTTP status
+     * @enum {string}
+     */
+    ErrorCode:
+      | 'invalid_request'
+      | 'unauthorized'
+      | 'forbidden'
+      | 'not_found'
+      | 'not_connected'
+      | 'method_not_allowed'
+      | 'request_timeout'
+      | 'reauthorization_required'
+      | 'payload_too_large'
+      | 'unsupported_media_type'
+      | 'rate_limited'
+      | 'request_too_large'
+      | 'internal_error'
+      | 'provider_unavailable'
+      | 'service_unavailable';
     ErrorResponse: {
-      /**
-       * @description stable machine code
-       * @example not_connected
-       */
-      error: string;
-      /** @example no crm connection for account "acme-42" */
+      /** @description stable machine code; each has one HTTP status */
+      error: components['schemas']['ErrorCode'];
+      /** @description what went wrong, for a person (never a token or secret) */
       message: string;
-      /** @example 404 */
+      /** @description the HTTP status, repeated */
       statusCode: number;
     };
     HistoryItem: {
@@ -504,12 +521,9 @@ export interface components {
       updatedAt: string;
     };
     ReauthorizationErrorResponse: {
-      /**
-       * @description stable machine code
-       * @example not_connected
-       */
-      error: string;
-      /** @example no crm connection for account "acme-42" */
+      /** @description stable machine code; each has one HTTP status */
+      error: components['schemas']['ErrorCode'];
+      /** @description what went wrong, for a person (never a token or secret) */
       message: string;
       /** @example RD rejected the refresh token (invalid_grant): token revoked */
       reason: string | null;
@@ -518,7 +532,7 @@ export interface components {
        * @description when RD rejected the grant
        */
       since: string | null;
-      /** @example 404 */
+      /** @description the HTTP status, repeated */
       statusCode: number;
     };
     RetryRejectedBody: {
@@ -618,7 +632,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -626,21 +652,63 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
       429: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -669,7 +737,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -677,21 +757,63 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
       429: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -722,7 +844,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -730,21 +864,63 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
       429: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -774,7 +950,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -782,14 +970,42 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `not_connected` */
       404: {
@@ -797,7 +1013,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
@@ -805,7 +1033,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -849,7 +1091,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -857,21 +1111,63 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
       429: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `provider_unavailable`: RD could not be reached */
       503: {
@@ -879,7 +1175,12 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
     };
@@ -916,7 +1217,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -924,14 +1237,42 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `not_connected` */
       404: {
@@ -939,7 +1280,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
@@ -947,7 +1300,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -983,7 +1350,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -991,21 +1370,63 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
       429: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -1040,7 +1461,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -1048,14 +1481,42 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `not_connected` */
       404: {
@@ -1063,7 +1524,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `reauthorization_required` */
@@ -1072,7 +1545,21 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+          /**
+           * @example {
+           *       "error": "reauthorization_required",
+           *       "message": "the crm connection of account \"acme-42\" must be authorized again",
+           *       "reason": "RD rejected the refresh token (invalid_grant): token revoked",
+           *       "since": "2026-11-30T10:15:00.000Z",
+           *       "statusCode": 409
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'reauthorization_required';
+            /** @enum {integer} */
+            statusCode?: 409;
+          } & components['schemas']['ReauthorizationErrorResponse'];
         };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
@@ -1080,7 +1567,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `provider_unavailable`: RD did not answer a retry clearly, or the connection is busy */
       503: {
@@ -1088,7 +1589,12 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
     };
@@ -1136,7 +1642,9 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          'application/json': unknown;
+        };
       };
     };
   };
@@ -1185,7 +1693,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -1193,7 +1713,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match */
       403: {
@@ -1201,7 +1735,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
@@ -1209,7 +1755,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -1253,7 +1813,8 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'text/html': unknown;
+          /** @example <!doctype html><title>400</title><p>HTML page naming the failure, nothing stored. Reasons: invalid_state, access_denied (the user declined), provider_error (any other RD `error`, its code shown), missing_code, code_rejected, app_misconfigured (RD refused the client id/secret), invalid_issuer, provider_unavailable</p> */
+          'text/html': string;
         };
       };
       /** @description `rate_limited`: more than 60 callbacks a minute from one address */
@@ -1261,7 +1822,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -1290,7 +1865,8 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'text/html': unknown;
+          /** @example <!doctype html><title>400</title><p>HTML page: the link is unknown, used, expired, or the connection no longer needs it</p> */
+          'text/html': string;
         };
       };
       /** @description `rate_limited`: more than 60 requests a minute from one address */
@@ -1298,7 +1874,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -1319,7 +1909,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error: invalid_request` */
+      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error` with the code */
       400: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1327,10 +1917,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error` with the code */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1338,10 +1940,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error: forbidden` */
+      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error` with the code */
       403: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1349,10 +1963,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error: not_connected` */
+      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error` with the code */
       404: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1360,10 +1986,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error: method_not_allowed` */
+      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error` with the code */
       405: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1371,10 +2009,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "method_not_allowed",
+           *       "message": "the proxy forwards GET, POST, PUT, PATCH, DELETE",
+           *       "statusCode": 405
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'method_not_allowed';
+            /** @enum {integer} */
+            statusCode?: 405;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error` with the code */
       409: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1382,10 +2032,24 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+          /**
+           * @example {
+           *       "error": "reauthorization_required",
+           *       "message": "the crm connection of account \"acme-42\" must be authorized again",
+           *       "reason": "RD rejected the refresh token (invalid_grant): token revoked",
+           *       "since": "2026-11-30T10:15:00.000Z",
+           *       "statusCode": 409
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'reauthorization_required';
+            /** @enum {integer} */
+            statusCode?: 409;
+          } & components['schemas']['ReauthorizationErrorResponse'];
         };
       };
-      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error: payload_too_large` */
+      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error` with the code */
       413: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1393,10 +2057,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "payload_too_large",
+           *       "message": "Request body is too large",
+           *       "statusCode": 413
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'payload_too_large';
+            /** @enum {integer} */
+            statusCode?: 413;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error` with the code */
       429: {
         headers: {
           /** @description seconds to wait before calling again */
@@ -1406,20 +2082,37 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
+      /** @description `provider_unavailable` or `service_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed; or the database is unreachable. Carries `X-Broker-Error` with the code */
       503: {
         headers: {
           /** @description seconds to wait before calling again */
           'Retry-After'?: number;
           /** @description set on the broker's own answers only, never on RD's */
-          'X-Broker-Error'?: 'provider_unavailable';
+          'X-Broker-Error'?: 'provider_unavailable' | 'service_unavailable';
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
@@ -1453,7 +2146,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error: invalid_request` */
+      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error` with the code */
       400: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1461,10 +2154,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error` with the code */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1472,10 +2177,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error: forbidden` */
+      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error` with the code */
       403: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1483,10 +2200,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error: not_connected` */
+      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error` with the code */
       404: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1494,10 +2223,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error: method_not_allowed` */
+      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error` with the code */
       405: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1505,10 +2246,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "method_not_allowed",
+           *       "message": "the proxy forwards GET, POST, PUT, PATCH, DELETE",
+           *       "statusCode": 405
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'method_not_allowed';
+            /** @enum {integer} */
+            statusCode?: 405;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error` with the code */
       409: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1516,10 +2269,24 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+          /**
+           * @example {
+           *       "error": "reauthorization_required",
+           *       "message": "the crm connection of account \"acme-42\" must be authorized again",
+           *       "reason": "RD rejected the refresh token (invalid_grant): token revoked",
+           *       "since": "2026-11-30T10:15:00.000Z",
+           *       "statusCode": 409
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'reauthorization_required';
+            /** @enum {integer} */
+            statusCode?: 409;
+          } & components['schemas']['ReauthorizationErrorResponse'];
         };
       };
-      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error: payload_too_large` */
+      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error` with the code */
       413: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1527,10 +2294,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "payload_too_large",
+           *       "message": "Request body is too large",
+           *       "statusCode": 413
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'payload_too_large';
+            /** @enum {integer} */
+            statusCode?: 413;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error` with the code */
       429: {
         headers: {
           /** @description seconds to wait before calling again */
@@ -1540,20 +2319,37 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
+      /** @description `provider_unavailable` or `service_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed; or the database is unreachable. Carries `X-Broker-Error` with the code */
       503: {
         headers: {
           /** @description seconds to wait before calling again */
           'Retry-After'?: number;
           /** @description set on the broker's own answers only, never on RD's */
-          'X-Broker-Error'?: 'provider_unavailable';
+          'X-Broker-Error'?: 'provider_unavailable' | 'service_unavailable';
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
@@ -1587,7 +2383,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error: invalid_request` */
+      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error` with the code */
       400: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1595,10 +2391,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error` with the code */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1606,10 +2414,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error: forbidden` */
+      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error` with the code */
       403: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1617,10 +2437,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error: not_connected` */
+      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error` with the code */
       404: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1628,10 +2460,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error: method_not_allowed` */
+      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error` with the code */
       405: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1639,10 +2483,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "method_not_allowed",
+           *       "message": "the proxy forwards GET, POST, PUT, PATCH, DELETE",
+           *       "statusCode": 405
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'method_not_allowed';
+            /** @enum {integer} */
+            statusCode?: 405;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error` with the code */
       409: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1650,10 +2506,24 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+          /**
+           * @example {
+           *       "error": "reauthorization_required",
+           *       "message": "the crm connection of account \"acme-42\" must be authorized again",
+           *       "reason": "RD rejected the refresh token (invalid_grant): token revoked",
+           *       "since": "2026-11-30T10:15:00.000Z",
+           *       "statusCode": 409
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'reauthorization_required';
+            /** @enum {integer} */
+            statusCode?: 409;
+          } & components['schemas']['ReauthorizationErrorResponse'];
         };
       };
-      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error: payload_too_large` */
+      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error` with the code */
       413: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1661,10 +2531,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "payload_too_large",
+           *       "message": "Request body is too large",
+           *       "statusCode": 413
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'payload_too_large';
+            /** @enum {integer} */
+            statusCode?: 413;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error` with the code */
       429: {
         headers: {
           /** @description seconds to wait before calling again */
@@ -1674,20 +2556,37 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
+      /** @description `provider_unavailable` or `service_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed; or the database is unreachable. Carries `X-Broker-Error` with the code */
       503: {
         headers: {
           /** @description seconds to wait before calling again */
           'Retry-After'?: number;
           /** @description set on the broker's own answers only, never on RD's */
-          'X-Broker-Error'?: 'provider_unavailable';
+          'X-Broker-Error'?: 'provider_unavailable' | 'service_unavailable';
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
@@ -1716,7 +2615,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error: invalid_request` */
+      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error` with the code */
       400: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1724,10 +2623,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error` with the code */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1735,10 +2646,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error: forbidden` */
+      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error` with the code */
       403: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1746,10 +2669,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error: not_connected` */
+      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error` with the code */
       404: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1757,10 +2692,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error: method_not_allowed` */
+      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error` with the code */
       405: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1768,10 +2715,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "method_not_allowed",
+           *       "message": "the proxy forwards GET, POST, PUT, PATCH, DELETE",
+           *       "statusCode": 405
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'method_not_allowed';
+            /** @enum {integer} */
+            statusCode?: 405;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error` with the code */
       409: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1779,10 +2738,24 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+          /**
+           * @example {
+           *       "error": "reauthorization_required",
+           *       "message": "the crm connection of account \"acme-42\" must be authorized again",
+           *       "reason": "RD rejected the refresh token (invalid_grant): token revoked",
+           *       "since": "2026-11-30T10:15:00.000Z",
+           *       "statusCode": 409
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'reauthorization_required';
+            /** @enum {integer} */
+            statusCode?: 409;
+          } & components['schemas']['ReauthorizationErrorResponse'];
         };
       };
-      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error: payload_too_large` */
+      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error` with the code */
       413: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1790,10 +2763,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "payload_too_large",
+           *       "message": "Request body is too large",
+           *       "statusCode": 413
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'payload_too_large';
+            /** @enum {integer} */
+            statusCode?: 413;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error` with the code */
       429: {
         headers: {
           /** @description seconds to wait before calling again */
@@ -1803,20 +2788,37 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
+      /** @description `provider_unavailable` or `service_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed; or the database is unreachable. Carries `X-Broker-Error` with the code */
       503: {
         headers: {
           /** @description seconds to wait before calling again */
           'Retry-After'?: number;
           /** @description set on the broker's own answers only, never on RD's */
-          'X-Broker-Error'?: 'provider_unavailable';
+          'X-Broker-Error'?: 'provider_unavailable' | 'service_unavailable';
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
@@ -1850,7 +2852,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error: invalid_request` */
+      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error` with the code */
       400: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1858,10 +2860,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error` with the code */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1869,10 +2883,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error: forbidden` */
+      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error` with the code */
       403: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1880,10 +2906,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error: not_connected` */
+      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error` with the code */
       404: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1891,10 +2929,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error: method_not_allowed` */
+      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error` with the code */
       405: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1902,10 +2952,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "method_not_allowed",
+           *       "message": "the proxy forwards GET, POST, PUT, PATCH, DELETE",
+           *       "statusCode": 405
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'method_not_allowed';
+            /** @enum {integer} */
+            statusCode?: 405;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error` with the code */
       409: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1913,10 +2975,24 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+          /**
+           * @example {
+           *       "error": "reauthorization_required",
+           *       "message": "the crm connection of account \"acme-42\" must be authorized again",
+           *       "reason": "RD rejected the refresh token (invalid_grant): token revoked",
+           *       "since": "2026-11-30T10:15:00.000Z",
+           *       "statusCode": 409
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'reauthorization_required';
+            /** @enum {integer} */
+            statusCode?: 409;
+          } & components['schemas']['ReauthorizationErrorResponse'];
         };
       };
-      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error: payload_too_large` */
+      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error` with the code */
       413: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1924,10 +3000,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "payload_too_large",
+           *       "message": "Request body is too large",
+           *       "statusCode": 413
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'payload_too_large';
+            /** @enum {integer} */
+            statusCode?: 413;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      /** @description `rate_limited`: this account's budget (RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error` with the code */
       429: {
         headers: {
           /** @description seconds to wait before calling again */
@@ -1937,20 +3025,37 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
+      /** @description `provider_unavailable` or `service_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed; or the database is unreachable. Carries `X-Broker-Error` with the code */
       503: {
         headers: {
           /** @description seconds to wait before calling again */
           'Retry-After'?: number;
           /** @description set on the broker's own answers only, never on RD's */
-          'X-Broker-Error'?: 'provider_unavailable';
+          'X-Broker-Error'?: 'provider_unavailable' | 'service_unavailable';
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
@@ -1995,7 +3100,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -2003,7 +3120,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match */
       403: {
@@ -2011,7 +3142,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `not_connected`: no connection for this account and product */
@@ -2020,7 +3163,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again */
@@ -2029,7 +3184,21 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+          /**
+           * @example {
+           *       "error": "reauthorization_required",
+           *       "message": "the crm connection of account \"acme-42\" must be authorized again",
+           *       "reason": "RD rejected the refresh token (invalid_grant): token revoked",
+           *       "since": "2026-11-30T10:15:00.000Z",
+           *       "statusCode": 409
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'reauthorization_required';
+            /** @enum {integer} */
+            statusCode?: 409;
+          } & components['schemas']['ReauthorizationErrorResponse'];
         };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
@@ -2037,7 +3206,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `provider_unavailable`: RD failed and the stored token is too short-lived; `Retry-After` is set */
       503: {
@@ -2045,7 +3228,12 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
     };

@@ -3,11 +3,13 @@ import type { Socket } from 'node:net';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable, errorCode } from '../database/database-outage';
+import type { ErrorCode } from './error-codes';
 import { BrokerError } from './errors';
 
 const DATABASE_RETRY_AFTER_SECONDS = 5;
 
-const CODE_BY_STATUS: Record<number, string> = {
+/** The code of a framework error (Nest's HttpException, fastify's 4xx) by its status. */
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: 'invalid_request',
   401: 'unauthorized',
   403: 'forbidden',

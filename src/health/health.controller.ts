@@ -36,7 +36,17 @@ export class HealthController {
       },
     },
   })
-  @ApiServiceUnavailableResponse({ description: 'the database does not answer' })
+  @ApiServiceUnavailableResponse({
+    description: 'the database does not answer',
+    schema: {
+      example: {
+        status: 'error',
+        info: {},
+        error: { database: { status: 'down' } },
+        details: { database: { status: 'down' } },
+      },
+    },
+  })
   ready() {
     return this.health.check([() => this.database.pingCheck('database', { timeout: 2_000 })]);
   }
