@@ -22,13 +22,12 @@ function node(args: string[], cwd = ROOT): string {
   return execFileSync(process.execPath, args, { cwd, encoding: 'utf8' }).trim();
 }
 
-/** npm as installed with this Node (npm_execpath when jest runs under npm). */
+/** npm: the one running this test (npm test), else the one on PATH; offline, quiet. */
 function npm(args: string[], cwd: string): string {
-  const cli =
-    process.env.npm_execpath && /npm-cli\.js$/.test(process.env.npm_execpath)
-      ? process.env.npm_execpath
-      : join(process.execPath, '..', '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
-  return execFileSync(process.execPath, [cli, ...args], {
+  const cli = process.env.npm_execpath;
+  const [command, prefix] =
+    cli && /npm-cli\.js$/.test(cli) ? [process.execPath, [cli]] : ['npm', [] as string[]];
+  return execFileSync(command, [...prefix, ...args], {
     cwd,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
