@@ -12,9 +12,12 @@ import type { EmbeddedDatabase } from './database/embedded-postgres';
 /** LOG_LEVEL as a pino number; until the configuration is read, everything is written. */
 let logThreshold = 0;
 
-/** Start-up messages before the JSON logger exists, in the same JSON-lines shape and LOG_LEVEL. */
+/**
+ * Start-up messages before the JSON logger exists, in the same JSON-lines shape and LOG_LEVEL;
+ * a fatal one (the process is about to exit 1) is written whatever the level.
+ */
 function log(level: 'info' | 'warn' | 'fatal', msg: string): void {
-  if (pino.levels.values[level] < logThreshold) return;
+  if (level !== 'fatal' && pino.levels.values[level] < logThreshold) return;
   process.stdout.write(JSON.stringify({ level, time: Date.now(), msg }) + '\n');
 }
 
