@@ -1,4 +1,5 @@
 # syntax=docker/dockerfile:1
+# Node 22, the first of the two majors the suite runs on (.ci/run: 22 and 24; engines >= 22.13).
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -16,6 +17,12 @@ RUN npm ci --omit=dev --omit=optional && npm cache clean --force
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000
+# Secrets are best given as files (Docker/Kubernetes secrets) rather than variables: every secret
+# variable has a `<VAR>_FILE` form, read once at start (README, "Configuration"), e.g.
+#   docker run -e DATABASE_URL_FILE=/run/secrets/database_url -e API_KEYS_FILE=/run/secrets/api_keys \
+#     -e TOKEN_ENCRYPTION_KEY_FILE=/run/secrets/token_encryption_key -e RD_CRM_CLIENT_ID=… \
+#     -e RD_CRM_CLIENT_SECRET_FILE=/run/secrets/rd_crm_client_secret -v "$PWD/secrets:/run/secrets:ro" …
+# The files must be readable by the image's user `node` (uid 1000). docker-compose.yml does this.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 CMD ["node", "dist/main.js"]

@@ -13,6 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { envSchema } from '../src/config/config.schema';
+import { SECRET_VARIABLES } from '../src/config/secret-files';
 
 export const README_FILE = join(__dirname, '..', 'README.md');
 export const START_MARKER = '<!-- config-table:start -->';
@@ -118,6 +119,12 @@ export function formatMarkdown(markdown: string): string {
 export function configTable(): string {
   const rows = variables().map(
     (v) => `| ${code(v.name)} | ${cell(defaultCell(v))} | ${cell(v.description)} |`,
+  );
+  rows.push(
+    `| \`<VAR>_FILE\` | unset | ${SECRET_VARIABLES.map(code).join(', ')} may each come from a file ` +
+      'instead (Docker and Kubernetes secrets): `API_KEYS_FILE=/run/secrets/api_keys`; one ' +
+      'trailing newline is trimmed. Setting both forms, or a file that cannot be read, is a ' +
+      'configuration error |',
   );
   return formatMarkdown(
     ['| variable | default | meaning |', '| --- | --- | --- |', ...rows, ''].join('\n'),

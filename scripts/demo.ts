@@ -14,6 +14,9 @@ const SERVICE_KEY = 'demo-service-key-0123456789abcdef0123456789';
 const ADMIN_KEY = 'demo-admin-key-0123456789abcdef01234567890';
 // Low enough to see the proxy's rate budget refuse a call from a shell loop.
 const RATE_LIMIT = 10;
+const DATA_DIR = process.env.DATA_DIR || './.data/demo';
+// Step 7's account: connected by the demo itself, so no other step has spent its budget.
+const BUDGET_ACCOUNT = 'demo-budget';
 
 async function waitReady(url: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
@@ -27,8 +30,39 @@ async function waitReady(url: string): Promise<void> {
   throw new Error(`the broker did not become ready at ${url}`);
 }
 
+/**
+ * Connects BUDGET_ACCOUNT without a browser: a grant made at the fake RD, imported into the
+ * broker (PUT /connections) with its still-valid access token, so RD is not even called.
+ */
+async function connectBudgetAccount(rdUrl: string): Promise<void> {
+  const issued = await fetch(`${rdUrl}/_fake/grants`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ product: 'crm', label: 'Demo budget account' }),
+  });
+  const grant = (await issued.json()) as {
+    accessToken: string;
+    refreshToken: string;
+    expiresIn: number;
+  };
+  const imported = await fetch(`${BROKER}/connections/${BUDGET_ACCOUNT}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      product: 'crm',
+      refreshToken: grant.refreshToken,
+      accessToken: grant.accessToken,
+      expiresAt: new Date(Date.now() + grant.expiresIn * 1000).toISOString(),
+    }),
+  });
+  if (!imported.ok) throw new Error(`importing ${BUDGET_ACCOUNT} answered ${imported.status}`);
+}
+
 async function main(): Promise<void> {
   const fake = new FakeRdStation({
+    // RD keeps its grants when the demo restarts on its kept DATA_DIR, and so does the fake:
+    // without this, the broker's stored connections would name grants the fake has forgotten.
+    stateFile: join(DATA_DIR, 'fake-rd-grants.json'),
     clients: {
       crm: {
         clientId: 'demo-crm-client',
@@ -50,7 +84,7 @@ async function main(): Promise<void> {
       PATH: process.env.PATH,
       PORT: String(PORT),
       PUBLIC_URL: BROKER,
-      DATA_DIR: process.env.DATA_DIR || './.data/demo',
+      DATA_DIR,
       API_KEYS: `demo-service:${SERVICE_KEY}`,
       ADMIN_API_KEYS: `demo-admin:${ADMIN_KEY}`,
       RD_CRM_CLIENT_ID: 'demo-crm-client',
@@ -84,6 +118,11 @@ async function main(): Promise<void> {
     void fake.stop().then(() => process.exit(1));
   });
   await waitReady(BROKER);
+  await connectBudgetAccount(rdUrl);
+  const kept =
+    fake.loadedGrants > 0
+      ? `\nKept from the last run (${DATA_DIR}): the broker's connections and the fake RD's ${fake.loadedGrants} grant(s), so\nwhat you connected before still works; delete ${DATA_DIR} to start afresh.\n`
+      : '';
 
   const started = await fetch(`${BROKER}/oauth/authorize-url`, {
     method: 'POST',
@@ -95,7 +134,7 @@ async function main(): Promise<void> {
   console.log(`
 RD Station token broker demo: broker on ${BROKER}, fake RD Station on ${rdUrl}
 Swagger UI: ${BROKER}/docs        (Ctrl-C stops everything)
-
+${kept}
 1. Connect: open this link in a browser and click "Authorize" (valid 10 minutes, once):
    ${url}
    (a new link: curl -s -X POST ${BROKER}/oauth/authorize-url -H 'Authorization: Bearer ${SERVICE_KEY}' -H 'content-type: application/json' -d '{"account":"demo-account","product":"crm"}')
@@ -129,8 +168,10 @@ Swagger UI: ${BROKER}/docs        (Ctrl-C stops everything)
 
 7. The rate budget: RD_RATE_LIMIT_PER_MINUTE (${RATE_LIMIT} in this demo) calls a minute per account, shared
    by every replica. Past it the broker answers 429 with Retry-After and X-Broker-Error: rate_limited,
-   without calling RD (a 429 without that header would be RD's own):
-   for i in $(seq 1 ${RATE_LIMIT + 2}); do curl -s -o /dev/null -w '%{http_code} ' ${BROKER}/proxy/crm/v2/users -H 'Authorization: Bearer ${SERVICE_KEY}' -H 'X-Account: demo-account' -H 'X-Product: crm'; done; echo
+   without calling RD (a 429 without that header would be RD's own). The account ${BUDGET_ACCOUNT}, which
+   the demo connected for this step, makes ${RATE_LIMIT + 2} calls: ${RATE_LIMIT} × 200, then 429 429 (run again within a
+   minute, and the spent budget answers 429 sooner):
+   for i in $(seq 1 ${RATE_LIMIT + 2}); do curl -s -o /dev/null -w '%{http_code} ' ${BROKER}/proxy/crm/v2/users -H 'Authorization: Bearer ${SERVICE_KEY}' -H 'X-Account: ${BUDGET_ACCOUNT}' -H 'X-Product: crm'; done; echo
    Refused paths (400 invalid_request, nothing contacted): curl -s --path-as-is '${BROKER}/proxy/crm/../_fake/calls' -H 'Authorization: Bearer ${SERVICE_KEY}' -H 'X-Account: demo-account'
 `);
 }

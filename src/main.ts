@@ -1,7 +1,7 @@
 // First: with OTEL_EXPORTER_OTLP_ENDPOINT, tracing must hook node:http, pg and undici before they load.
 import { stopTracing } from './tracing/preload';
 import 'reflect-metadata';
-import type { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type AppConfig } from './config/config';
@@ -12,8 +12,15 @@ import { dataSourceOptions } from './database/data-source-options';
 import { migrateUnderLock } from './database/migrate';
 import type { EmbeddedDatabase } from './database/embedded-postgres';
 
-/** Start-up messages before the JSON logger exists, in the same JSON-lines shape. */
+/** LOG_LEVEL as a pino number; until the configuration is read, everything is written. */
+let logThreshold = 0;
+
+/**
+ * Start-up messages before the JSON logger exists, in the same JSON-lines shape and LOG_LEVEL;
+ * a fatal one (the process is about to exit 1) is written whatever the level.
+ */
 function log(level: 'info' | 'warn' | 'fatal', msg: string): void {
+  if (level !== 'fatal' && pino.levels.values[level] < logThreshold) return;
   process.stdout.write(JSON.stringify({ level, time: Date.now(), msg }) + '\n');
 }
 
@@ -76,15 +83,22 @@ async function serve(
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+  // Module start-up hooks log at LOG_LEVEL; then fastify, which would log one "Server listening
+  // at" line per network interface, listens quietly: the broker's own line below says it once,
+  // with the public URL and the Swagger UI.
+  await app.init();
+  const logger = app.getHttpAdapter().getInstance().log as Logger;
+  const level = logger.level;
+  if (logger.levelVal < pino.levels.values.warn) logger.level = 'warn';
   try {
     await app.listen(config.port, config.host);
   } catch (error) {
+    logger.level = level;
     await app.close();
     await database.embedded?.stop();
-    // pino writes asynchronously: the line below goes through the same logger, after what the
-    // app logged (the listen error among it), so it is the last one the operator reads; pino
-    // flushes its buffer when the process exits.
-    const logger = app.getHttpAdapter().getInstance().log as Logger;
+    // pino writes asynchronously: flush what the app logged (the listen error among it) so the
+    // line below is the last one the operator reads.
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
     logger.fatal(
       `port ${config.port} on ${config.host} is already in use (another broker?): stop that process, or set PORT to a free port`,
@@ -92,6 +106,7 @@ async function serve(
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
     process.exit(1);
   }
+  logger.level = level;
   log('info', `broker listening on ${config.publicUrl}; Swagger UI at ${config.publicUrl}/docs`);
 }
 
@@ -109,6 +124,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  logThreshold = pino.levels.values[config.logLevel] ?? Infinity;
   if (config.encryption.generated) {
     log(
       'warn',

@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { documentErrorResponses } from './common/error-responses.openapi';
 import { addProxyOperations } from './proxy/proxy.openapi';
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
@@ -18,7 +19,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     })
     .build();
   // /proxy is a fastify route of its own (src/proxy/proxy.route.ts), unseen by Nest's scanner.
-  return addProxyOperations(SwaggerModule.createDocument(app, config));
+  // Every error response then gets its body and examples from the one table of error codes.
+  return documentErrorResponses(addProxyOperations(SwaggerModule.createDocument(app, config)));
 }
 
 /** Swagger UI at /docs and the OpenAPI document at /docs-json. */

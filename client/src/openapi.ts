@@ -520,15 +520,32 @@ export interface components {
       /** Format: date-time */
       updatedAt: string;
     };
+    /**
+     * @description stable machine code; each has one HTTP status
+     * @enum {string}
+     */
+    ErrorCode:
+      | 'invalid_request'
+      | 'unauthorized'
+      | 'forbidden'
+      | 'not_found'
+      | 'not_connected'
+      | 'method_not_allowed'
+      | 'request_timeout'
+      | 'reauthorization_required'
+      | 'payload_too_large'
+      | 'unsupported_media_type'
+      | 'rate_limited'
+      | 'request_too_large'
+      | 'internal_error'
+      | 'provider_unavailable'
+      | 'service_unavailable';
     ErrorResponse: {
-      /**
-       * @description stable machine code
-       * @example not_connected
-       */
-      error: string;
-      /** @example no crm connection for account "acme-42" */
+      /** @description stable machine code; each has one HTTP status */
+      error: components['schemas']['ErrorCode'];
+      /** @description what went wrong, for a person (never a token or secret) */
       message: string;
-      /** @example 404 */
+      /** @description the HTTP status, repeated */
       statusCode: number;
     };
     HistoryItem: {
@@ -651,12 +668,9 @@ export interface components {
       rateLimitPerMinute: number | null;
     };
     ReauthorizationErrorResponse: {
-      /**
-       * @description stable machine code
-       * @example not_connected
-       */
-      error: string;
-      /** @example no crm connection for account "acme-42" */
+      /** @description stable machine code; each has one HTTP status */
+      error: components['schemas']['ErrorCode'];
+      /** @description what went wrong, for a person (never a token or secret) */
       message: string;
       /** @example RD rejected the refresh token (invalid_grant): token revoked */
       reason: string | null;
@@ -665,7 +679,7 @@ export interface components {
        * @description when RD rejected the grant
        */
       since: string | null;
-      /** @example 404 */
+      /** @description the HTTP status, repeated */
       statusCode: number;
     };
     RetryRejectedBody: {
@@ -762,7 +776,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -770,7 +796,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match or lacks the `connect` action */
       403: {
@@ -778,7 +818,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
@@ -786,7 +838,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -817,7 +883,8 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'text/html': unknown;
+          /** @example <!doctype html><title>400</title><p>HTML page: the link is unknown, used or expired</p> */
+          'text/html': string;
         };
       };
       /** @description `rate_limited`: more than 60 requests a minute from one address */
@@ -825,7 +892,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -854,7 +935,8 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'text/html': unknown;
+          /** @example <!doctype html><title>400</title><p>HTML page: the link is unknown, used or expired</p> */
+          'text/html': string;
         };
       };
       /** @description `rate_limited`: more than 60 requests a minute from one address */
@@ -862,7 +944,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -896,7 +992,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -904,21 +1012,63 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
       429: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -947,7 +1097,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -955,21 +1117,63 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
       429: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -1000,7 +1204,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -1008,21 +1224,63 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
       429: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -1052,7 +1310,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -1060,14 +1330,42 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `not_connected` */
       404: {
@@ -1075,7 +1373,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
@@ -1083,7 +1393,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -1127,7 +1451,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -1135,21 +1471,63 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
       429: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `provider_unavailable`: RD could not be reached */
       503: {
@@ -1157,7 +1535,12 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
     };
@@ -1194,7 +1577,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -1202,14 +1597,42 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `not_connected` */
       404: {
@@ -1217,7 +1640,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
@@ -1225,7 +1660,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -1262,7 +1711,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -1270,14 +1731,42 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `not_connected` */
       404: {
@@ -1285,7 +1774,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
@@ -1293,7 +1794,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -1329,7 +1844,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -1337,21 +1864,63 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
       429: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -1386,7 +1955,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -1394,14 +1975,42 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `not_connected` */
       404: {
@@ -1409,7 +2018,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `reauthorization_required` */
@@ -1418,7 +2039,21 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+          /**
+           * @example {
+           *       "error": "reauthorization_required",
+           *       "message": "the crm connection of account \"acme-42\" must be authorized again",
+           *       "reason": "RD rejected the refresh token (invalid_grant): token revoked",
+           *       "since": "2026-11-30T10:15:00.000Z",
+           *       "statusCode": 409
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'reauthorization_required';
+            /** @enum {integer} */
+            statusCode?: 409;
+          } & components['schemas']['ReauthorizationErrorResponse'];
         };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
@@ -1426,7 +2061,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `provider_unavailable`: RD did not answer a retry clearly, or the connection is busy */
       503: {
@@ -1434,7 +2083,12 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
     };
@@ -1477,12 +2131,14 @@ export interface operations {
           'application/json': unknown;
         };
       };
-      /** @description the database is not up and there is no cache */
+      /** @description the database is not up and there is no token cache to serve from */
       503: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          'application/json': unknown;
+        };
       };
     };
   };
@@ -1508,21 +2164,63 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is not an admin key */
       403: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
       429: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -1571,7 +2269,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -1579,7 +2289,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match or lacks the `connect` action */
       403: {
@@ -1587,7 +2311,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
@@ -1595,7 +2331,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -1639,7 +2389,8 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'text/html': unknown;
+          /** @example <!doctype html><title>400</title><p>HTML page naming the failure, nothing stored. Reasons: invalid_state, access_denied (the user declined), provider_error (any other RD `error`, its code shown), missing_code, code_rejected, app_misconfigured (RD refused the client id/secret), invalid_issuer, provider_unavailable</p> */
+          'text/html': string;
         };
       };
       /** @description `rate_limited`: more than 60 callbacks a minute from one address */
@@ -1647,7 +2398,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -1678,7 +2443,8 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'text/html': unknown;
+          /** @example <!doctype html><title>400</title><p>HTML page: the link is unknown, used, expired, or the connection no longer needs it</p> */
+          'text/html': string;
         };
       };
       /** @description `rate_limited`: more than 60 requests a minute from one address */
@@ -1686,7 +2452,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -1715,7 +2495,8 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'text/html': unknown;
+          /** @example <!doctype html><title>400</title><p>HTML page: the link is unknown, used, expired, or the connection no longer needs it</p> */
+          'text/html': string;
         };
       };
       /** @description `rate_limited`: more than 60 requests a minute from one address */
@@ -1723,7 +2504,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
     };
   };
@@ -1744,7 +2539,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error: invalid_request` */
+      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error` with the code */
       400: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1752,10 +2547,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error` with the code */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1763,10 +2570,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error: forbidden` */
+      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error` with the code */
       403: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1774,10 +2593,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error: not_connected` */
+      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error` with the code */
       404: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1785,10 +2616,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error: method_not_allowed` */
+      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error` with the code */
       405: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1796,10 +2639,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "method_not_allowed",
+           *       "message": "the proxy forwards GET, POST, PUT, PATCH, DELETE",
+           *       "statusCode": 405
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'method_not_allowed';
+            /** @enum {integer} */
+            statusCode?: 405;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error` with the code */
       409: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1807,10 +2662,24 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+          /**
+           * @example {
+           *       "error": "reauthorization_required",
+           *       "message": "the crm connection of account \"acme-42\" must be authorized again",
+           *       "reason": "RD rejected the refresh token (invalid_grant): token revoked",
+           *       "since": "2026-11-30T10:15:00.000Z",
+           *       "statusCode": 409
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'reauthorization_required';
+            /** @enum {integer} */
+            statusCode?: 409;
+          } & components['schemas']['ReauthorizationErrorResponse'];
         };
       };
-      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error: payload_too_large` */
+      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error` with the code */
       413: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1818,10 +2687,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "payload_too_large",
+           *       "message": "Request body is too large",
+           *       "statusCode": 413
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'payload_too_large';
+            /** @enum {integer} */
+            statusCode?: 413;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `rate_limited`: this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      /** @description `rate_limited`: this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error` with the code */
       429: {
         headers: {
           /** @description seconds to wait before calling again */
@@ -1831,20 +2712,37 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
+      /** @description `provider_unavailable` or `service_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed; or the database is unreachable. Carries `X-Broker-Error` with the code */
       503: {
         headers: {
           /** @description seconds to wait before calling again */
           'Retry-After'?: number;
           /** @description set on the broker's own answers only, never on RD's */
-          'X-Broker-Error'?: 'provider_unavailable';
+          'X-Broker-Error'?: 'provider_unavailable' | 'service_unavailable';
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
@@ -1878,7 +2776,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error: invalid_request` */
+      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error` with the code */
       400: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1886,10 +2784,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error` with the code */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1897,10 +2807,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error: forbidden` */
+      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error` with the code */
       403: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1908,10 +2830,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error: not_connected` */
+      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error` with the code */
       404: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1919,10 +2853,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error: method_not_allowed` */
+      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error` with the code */
       405: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1930,10 +2876,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "method_not_allowed",
+           *       "message": "the proxy forwards GET, POST, PUT, PATCH, DELETE",
+           *       "statusCode": 405
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'method_not_allowed';
+            /** @enum {integer} */
+            statusCode?: 405;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error` with the code */
       409: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1941,10 +2899,24 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+          /**
+           * @example {
+           *       "error": "reauthorization_required",
+           *       "message": "the crm connection of account \"acme-42\" must be authorized again",
+           *       "reason": "RD rejected the refresh token (invalid_grant): token revoked",
+           *       "since": "2026-11-30T10:15:00.000Z",
+           *       "statusCode": 409
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'reauthorization_required';
+            /** @enum {integer} */
+            statusCode?: 409;
+          } & components['schemas']['ReauthorizationErrorResponse'];
         };
       };
-      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error: payload_too_large` */
+      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error` with the code */
       413: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1952,10 +2924,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "payload_too_large",
+           *       "message": "Request body is too large",
+           *       "statusCode": 413
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'payload_too_large';
+            /** @enum {integer} */
+            statusCode?: 413;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `rate_limited`: this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      /** @description `rate_limited`: this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error` with the code */
       429: {
         headers: {
           /** @description seconds to wait before calling again */
@@ -1965,20 +2949,37 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
+      /** @description `provider_unavailable` or `service_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed; or the database is unreachable. Carries `X-Broker-Error` with the code */
       503: {
         headers: {
           /** @description seconds to wait before calling again */
           'Retry-After'?: number;
           /** @description set on the broker's own answers only, never on RD's */
-          'X-Broker-Error'?: 'provider_unavailable';
+          'X-Broker-Error'?: 'provider_unavailable' | 'service_unavailable';
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
@@ -2012,7 +3013,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error: invalid_request` */
+      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error` with the code */
       400: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2020,10 +3021,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error` with the code */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2031,10 +3044,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error: forbidden` */
+      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error` with the code */
       403: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2042,10 +3067,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error: not_connected` */
+      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error` with the code */
       404: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2053,10 +3090,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error: method_not_allowed` */
+      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error` with the code */
       405: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2064,10 +3113,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "method_not_allowed",
+           *       "message": "the proxy forwards GET, POST, PUT, PATCH, DELETE",
+           *       "statusCode": 405
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'method_not_allowed';
+            /** @enum {integer} */
+            statusCode?: 405;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error` with the code */
       409: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2075,10 +3136,24 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+          /**
+           * @example {
+           *       "error": "reauthorization_required",
+           *       "message": "the crm connection of account \"acme-42\" must be authorized again",
+           *       "reason": "RD rejected the refresh token (invalid_grant): token revoked",
+           *       "since": "2026-11-30T10:15:00.000Z",
+           *       "statusCode": 409
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'reauthorization_required';
+            /** @enum {integer} */
+            statusCode?: 409;
+          } & components['schemas']['ReauthorizationErrorResponse'];
         };
       };
-      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error: payload_too_large` */
+      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error` with the code */
       413: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2086,10 +3161,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "payload_too_large",
+           *       "message": "Request body is too large",
+           *       "statusCode": 413
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'payload_too_large';
+            /** @enum {integer} */
+            statusCode?: 413;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `rate_limited`: this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      /** @description `rate_limited`: this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error` with the code */
       429: {
         headers: {
           /** @description seconds to wait before calling again */
@@ -2099,20 +3186,37 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
+      /** @description `provider_unavailable` or `service_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed; or the database is unreachable. Carries `X-Broker-Error` with the code */
       503: {
         headers: {
           /** @description seconds to wait before calling again */
           'Retry-After'?: number;
           /** @description set on the broker's own answers only, never on RD's */
-          'X-Broker-Error'?: 'provider_unavailable';
+          'X-Broker-Error'?: 'provider_unavailable' | 'service_unavailable';
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
@@ -2141,7 +3245,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error: invalid_request` */
+      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error` with the code */
       400: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2149,10 +3253,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error` with the code */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2160,10 +3276,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error: forbidden` */
+      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error` with the code */
       403: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2171,10 +3299,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error: not_connected` */
+      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error` with the code */
       404: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2182,10 +3322,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error: method_not_allowed` */
+      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error` with the code */
       405: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2193,10 +3345,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "method_not_allowed",
+           *       "message": "the proxy forwards GET, POST, PUT, PATCH, DELETE",
+           *       "statusCode": 405
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'method_not_allowed';
+            /** @enum {integer} */
+            statusCode?: 405;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error` with the code */
       409: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2204,10 +3368,24 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+          /**
+           * @example {
+           *       "error": "reauthorization_required",
+           *       "message": "the crm connection of account \"acme-42\" must be authorized again",
+           *       "reason": "RD rejected the refresh token (invalid_grant): token revoked",
+           *       "since": "2026-11-30T10:15:00.000Z",
+           *       "statusCode": 409
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'reauthorization_required';
+            /** @enum {integer} */
+            statusCode?: 409;
+          } & components['schemas']['ReauthorizationErrorResponse'];
         };
       };
-      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error: payload_too_large` */
+      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error` with the code */
       413: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2215,10 +3393,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "payload_too_large",
+           *       "message": "Request body is too large",
+           *       "statusCode": 413
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'payload_too_large';
+            /** @enum {integer} */
+            statusCode?: 413;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `rate_limited`: this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      /** @description `rate_limited`: this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error` with the code */
       429: {
         headers: {
           /** @description seconds to wait before calling again */
@@ -2228,20 +3418,37 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
+      /** @description `provider_unavailable` or `service_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed; or the database is unreachable. Carries `X-Broker-Error` with the code */
       503: {
         headers: {
           /** @description seconds to wait before calling again */
           'Retry-After'?: number;
           /** @description set on the broker's own answers only, never on RD's */
-          'X-Broker-Error'?: 'provider_unavailable';
+          'X-Broker-Error'?: 'provider_unavailable' | 'service_unavailable';
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
@@ -2275,7 +3482,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error: invalid_request` */
+      /** @description `invalid_request`: a refused RD path, or a bad X-Account or X-Product. Carries `X-Broker-Error` with the code */
       400: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2283,10 +3490,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error` with the code */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2294,10 +3513,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error: forbidden` */
+      /** @description `forbidden`: this API key may not reach this account. Carries `X-Broker-Error` with the code */
       403: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2305,10 +3536,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error: not_connected` */
+      /** @description `not_connected`: no connection for this account and product. Carries `X-Broker-Error` with the code */
       404: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2316,10 +3559,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error: method_not_allowed` */
+      /** @description `method_not_allowed`: only GET, POST, PUT, PATCH, DELETE are forwarded (HEAD, OPTIONS… are refused, with `Allow`). Carries `X-Broker-Error` with the code */
       405: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2327,10 +3582,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "method_not_allowed",
+           *       "message": "the proxy forwards GET, POST, PUT, PATCH, DELETE",
+           *       "statusCode": 405
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'method_not_allowed';
+            /** @enum {integer} */
+            statusCode?: 405;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error: reauthorization_required` */
+      /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again. Carries `X-Broker-Error` with the code */
       409: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2338,10 +3605,24 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+          /**
+           * @example {
+           *       "error": "reauthorization_required",
+           *       "message": "the crm connection of account \"acme-42\" must be authorized again",
+           *       "reason": "RD rejected the refresh token (invalid_grant): token revoked",
+           *       "since": "2026-11-30T10:15:00.000Z",
+           *       "statusCode": 409
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'reauthorization_required';
+            /** @enum {integer} */
+            statusCode?: 409;
+          } & components['schemas']['ReauthorizationErrorResponse'];
         };
       };
-      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error: payload_too_large` */
+      /** @description `payload_too_large`: the request body is over 1048576 bytes. Carries `X-Broker-Error` with the code */
       413: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2349,10 +3630,22 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "payload_too_large",
+           *       "message": "Request body is too large",
+           *       "statusCode": 413
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'payload_too_large';
+            /** @enum {integer} */
+            statusCode?: 413;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `rate_limited`: this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error: rate_limited` */
+      /** @description `rate_limited`: this account's budget (its own, or RD_RATE_LIMIT_PER_MINUTE) is spent, or RD answered 429 and its Retry-After has not passed; RD was not called. Carries `X-Broker-Error` with the code */
       429: {
         headers: {
           /** @description seconds to wait before calling again */
@@ -2362,20 +3655,37 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
+      /** @description `provider_unavailable` or `service_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed; or the database is unreachable. Carries `X-Broker-Error` with the code */
       503: {
         headers: {
           /** @description seconds to wait before calling again */
           'Retry-After'?: number;
           /** @description set on the broker's own answers only, never on RD's */
-          'X-Broker-Error'?: 'provider_unavailable';
+          'X-Broker-Error'?: 'provider_unavailable' | 'service_unavailable';
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
@@ -2420,7 +3730,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "invalid_request",
+           *       "message": "account must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+           *       "statusCode": 400
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'invalid_request';
+            /** @enum {integer} */
+            statusCode?: 400;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `unauthorized`: missing or unknown API key */
@@ -2428,7 +3750,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "unauthorized",
+           *       "message": "a valid API key is required: Authorization: Bearer <secret>",
+           *       "statusCode": 401
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'unauthorized';
+            /** @enum {integer} */
+            statusCode?: 401;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match */
       403: {
@@ -2436,7 +3772,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "forbidden",
+           *       "message": "this API key may not reach crm account \"acme-42\"",
+           *       "statusCode": 403
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'forbidden';
+            /** @enum {integer} */
+            statusCode?: 403;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `not_connected`: no connection for this account and product */
@@ -2445,7 +3793,19 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          /**
+           * @example {
+           *       "error": "not_connected",
+           *       "message": "no crm connection for account \"acme-42\"",
+           *       "statusCode": 404
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'not_connected';
+            /** @enum {integer} */
+            statusCode?: 404;
+          } & components['schemas']['ErrorResponse'];
         };
       };
       /** @description `reauthorization_required`: RD rejected the refresh token; the user must connect again */
@@ -2454,7 +3814,21 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ReauthorizationErrorResponse'];
+          /**
+           * @example {
+           *       "error": "reauthorization_required",
+           *       "message": "the crm connection of account \"acme-42\" must be authorized again",
+           *       "reason": "RD rejected the refresh token (invalid_grant): token revoked",
+           *       "since": "2026-11-30T10:15:00.000Z",
+           *       "statusCode": 409
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'reauthorization_required';
+            /** @enum {integer} */
+            statusCode?: 409;
+          } & components['schemas']['ReauthorizationErrorResponse'];
         };
       };
       /** @description `rate_limited`: too many failed attempts from this address */
@@ -2462,7 +3836,21 @@ export interface operations {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          /**
+           * @example {
+           *       "error": "rate_limited",
+           *       "message": "too many failed authentication attempts from this address; try again later",
+           *       "statusCode": 429
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'rate_limited';
+            /** @enum {integer} */
+            statusCode?: 429;
+          } & components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `provider_unavailable`: RD failed and the stored token is too short-lived; `Retry-After` is set */
       503: {
@@ -2470,7 +3858,12 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ErrorResponse'];
+          'application/json': {
+            /** @enum {string} */
+            error?: 'provider_unavailable' | 'service_unavailable';
+            /** @enum {integer} */
+            statusCode?: 503;
+          } & components['schemas']['ErrorResponse'];
         };
       };
     };

@@ -1,14 +1,22 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { ERROR_CODES, type ErrorCode } from './error-codes';
 
-/** The JSON of every error answer (BrokerErrorFilter), as Swagger documents it. */
+/**
+ * The JSON of every error answer (BrokerErrorFilter), as Swagger documents it. Each error
+ * response narrows it to its status and codes, with examples (error-responses.openapi.ts).
+ */
 export class ErrorResponse {
-  @ApiProperty({ example: 404 })
+  @ApiProperty({ description: 'the HTTP status, repeated' })
   statusCode: number;
 
-  @ApiProperty({ example: 'not_connected', description: 'stable machine code' })
-  error: string;
+  @ApiProperty({
+    enum: Object.keys(ERROR_CODES),
+    enumName: 'ErrorCode',
+    description: 'stable machine code; each has one HTTP status',
+  })
+  error: ErrorCode;
 
-  @ApiProperty({ example: 'no crm connection for account "acme-42"' })
+  @ApiProperty({ description: 'what went wrong, for a person (never a token or secret)' })
   message: string;
 }
 

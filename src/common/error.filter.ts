@@ -4,12 +4,14 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { databaseFailure, errorCode } from '../database/database-outage';
 import { LogThrottle } from '../logging/log-throttle';
+import type { ErrorCode } from './error-codes';
 import { BrokerError } from './errors';
 
 const DATABASE_RETRY_AFTER_SECONDS = 5;
 const databaseLogs = new LogThrottle();
 
-const CODE_BY_STATUS: Record<number, string> = {
+/** The code of a framework error (Nest's HttpException, fastify's 4xx) by its status. */
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: 'invalid_request',
   401: 'unauthorized',
   403: 'forbidden',

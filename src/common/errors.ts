@@ -1,10 +1,13 @@
+import type { ErrorCode } from './error-codes';
+
 /**
  * Domain errors, each with the stable machine code the README lists ("Errors"). They are mapped to HTTP once,
  * by BrokerErrorFilter; services never build HTTP answers themselves.
  */
 export abstract class BrokerError extends Error {
   abstract readonly status: number;
-  abstract readonly code: string;
+  /** One of ERROR_CODES (error-codes.ts), whose status it answers with. */
+  abstract readonly code: ErrorCode;
   /** Extra fields of the JSON answer (never a token or secret). */
   readonly details: Record<string, unknown> = {};
   /** Seconds, sent as Retry-After. */

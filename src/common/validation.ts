@@ -4,25 +4,29 @@ import { InvalidRequestError } from './errors';
 /** The caller's tenant id: 1–128 characters of `A-Z a-z 0-9 . _ : -` (README, "Using it from a service"). */
 export const ACCOUNT_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export function assertAccount(account: unknown): string {
+/** `name`: what the caller wrote the account as (`account`, or the proxy's `X-Account` header). */
+export function assertAccount(account: unknown, name = 'account'): string {
+  if (account === undefined || account === '') {
+    throw new InvalidRequestError(`${name} is required: 1-128 characters of A-Z a-z 0-9 . _ : -`);
+  }
   if (typeof account !== 'string' || !ACCOUNT_PATTERN.test(account)) {
-    throw new InvalidRequestError('account must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+    throw new InvalidRequestError(`${name} must be 1-128 characters of A-Z a-z 0-9 . _ : -`);
   }
   return account;
 }
 
-/** `product` may be left out when exactly one product is configured. */
-export function resolveProduct(config: AppConfig, product: unknown): Product {
+/** `product` may be left out when exactly one product is configured; `name` as for assertAccount. */
+export function resolveProduct(config: AppConfig, product: unknown, name = 'product'): Product {
   const configured = PRODUCTS.filter((p) => config.products[p]);
   if (product === undefined || product === '') {
     if (configured.length === 1) return configured[0];
-    throw new InvalidRequestError(`product is required: one of ${configured.join(', ')}`);
+    throw new InvalidRequestError(`${name} is required: one of ${configured.join(', ')}`);
   }
   if (typeof product !== 'string' || !PRODUCTS.includes(product as Product)) {
-    throw new InvalidRequestError('product must be crm or marketing');
+    throw new InvalidRequestError(`${name} must be crm or marketing`);
   }
   if (!config.products[product as Product]) {
-    throw new InvalidRequestError(`product ${product} is not configured on this broker`);
+    throw new InvalidRequestError(`${name} ${product} is not configured on this broker`);
   }
   return product as Product;
 }

@@ -436,6 +436,27 @@ export const envSchema = z.object({
  * A scope for a name that is not in API_KEYS is a typo that would silently scope nothing.
  */
 export const validatedEnvSchema = envSchema.superRefine((env, ctx) => {
+  // The same secret twice would make the first key win: a scoped key silently unscoped, a
+  // service key silently an admin one. Named by key, never by secret.
+  const owners = new Map<string, string>();
+  for (const [variable, keys] of [
+    ['API_KEYS', env.API_KEYS ?? []],
+    ['ADMIN_API_KEYS', env.ADMIN_API_KEYS],
+  ] as const) {
+    for (const key of keys) {
+      const owner = owners.get(key.secret);
+      if (owner === undefined) {
+        owners.set(key.secret, `${variable} "${key.name}"`);
+        continue;
+      }
+      ctx.addIssue({
+        code: 'custom',
+        path: [variable],
+        message: `"${key.name}" has the same secret as ${owner}; every key needs its own secret`,
+      });
+    }
+  }
+
   // Unset API_KEYS (development) means the one generated key, named `dev` (config.ts).
   const known = new Set((env.API_KEYS ?? [{ name: 'dev' }]).map((key) => key.name));
   for (const name of env.API_KEY_SCOPES.keys()) {

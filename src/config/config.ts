@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { z } from 'zod';
 import {
   envSchema,
   validatedEnvSchema,
@@ -9,6 +10,7 @@ import {
   type ScopeEntry,
   type ScopeRule,
 } from './config.schema';
+import { readSecretFiles } from './secret-files';
 
 export type { KeyAction, ScopeEntry, ScopeRule };
 
@@ -118,17 +120,7 @@ function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
-function credentials(
-  id: string | undefined,
-  secret: string | undefined,
-  prefix: string,
-  oauth: ProductOAuthSettings,
-): ProductCredentials | undefined {
-  if (!id && !secret) return undefined;
-  if (!id)
-    throw new ConfigError(`${prefix}_CLIENT_ID: required when ${prefix}_CLIENT_SECRET is set`);
-  if (!secret)
-    throw new ConfigError(`${prefix}_CLIENT_SECRET: required when ${prefix}_CLIENT_ID is set`);
+function credentials(id: string, secret: string, oauth: ProductOAuthSettings): ProductCredentials {
   return {
     clientId: id,
     clientSecrets: secret
@@ -187,59 +179,110 @@ export function tracingEndpoint(env: NodeJS.ProcessEnv): string | undefined {
   return parsed.success ? parsed.data : undefined;
 }
 
-/** Reads and validates the environment once; throws ConfigError naming the first bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
-  // An empty variable means "unset", as in most twelve-factor tools.
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
-  const parsed = validatedEnvSchema.safeParse(present);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+/** One `VARIABLE: what is wrong` per problem the schema found (never a value). */
+function schemaProblems(issues: z.core.$ZodIssue[], present: Record<string, string>): string[] {
+  return issues.map((issue) => {
     const variable = String(issue.path[0] ?? 'environment');
     const message =
       issue.code === 'invalid_type' && present[variable] === undefined
         ? 'is required'
         : issue.message;
-    throw new ConfigError(`${variable}: ${message}`);
+    return `${variable}: ${message}`;
+  });
+}
+
+/**
+ * The rules that read several variables (or NODE_ENV), on the raw values so that they are checked
+ * even when another variable is malformed. A variable already named by a problem is skipped.
+ */
+function crossVariableProblems(
+  present: Record<string, string>,
+  e: Env | undefined,
+  named: Set<string>,
+): string[] {
+  const problems: string[] = [];
+  const check = (variable: string, broken: boolean, message: string) => {
+    if (broken && !named.has(variable)) problems.push(`${variable}: ${message}`);
+  };
+  const production = present.NODE_ENV === 'production';
+  for (const prefix of ['RD_CRM', 'RD_MARKETING']) {
+    const id = present[`${prefix}_CLIENT_ID`];
+    const secret = present[`${prefix}_CLIENT_SECRET`];
+    check(`${prefix}_CLIENT_ID`, !id && !!secret, `required when ${prefix}_CLIENT_SECRET is set`);
+    check(`${prefix}_CLIENT_SECRET`, !!id && !secret, `required when ${prefix}_CLIENT_ID is set`);
   }
+  // A secret whose file could not be read is named already, and still counts as configured.
+  const configured = (prefix: string) =>
+    present[`${prefix}_CLIENT_ID`] !== undefined ||
+    present[`${prefix}_CLIENT_SECRET`] !== undefined ||
+    named.has(`${prefix}_CLIENT_SECRET`);
+  check(
+    'RD_CRM_CLIENT_ID',
+    !configured('RD_CRM') && !configured('RD_MARKETING'),
+    'no product configured; set RD_CRM_CLIENT_ID/RD_CRM_CLIENT_SECRET or RD_MARKETING_CLIENT_ID/RD_MARKETING_CLIENT_SECRET',
+  );
+  check(
+    'EVENTS_WEBHOOK_SECRET',
+    !!present.EVENTS_WEBHOOK_URL && !present.EVENTS_WEBHOOK_SECRET,
+    'is required when EVENTS_WEBHOOK_URL is set',
+  );
+  if (e && e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    check(
+      'HTTP_HEADERS_TIMEOUT_MS',
+      true,
+      `must be at most HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`,
+    );
+  }
+  check(
+    'TOKEN_ENCRYPTION_KEY',
+    production && !present.TOKEN_ENCRYPTION_KEY,
+    'is required when NODE_ENV=production',
+  );
+  check('API_KEYS', production && !present.API_KEYS, 'is required when NODE_ENV=production');
+  return problems;
+}
+
+/**
+ * Reads and validates the environment once (secrets also from `<VAR>_FILE`); throws one
+ * ConfigError naming every bad variable, so an operator fixes them in one round.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
+  const files = readSecretFiles(env);
+  // An empty variable means "unset", as in most twelve-factor tools.
+  const present = Object.fromEntries(
+    Object.entries(files.env).filter((entry): entry is [string, string] => !!entry[1]),
+  );
+  const parsed = validatedEnvSchema.safeParse(present);
+  const problems = [
+    ...files.problems,
+    ...(parsed.success ? [] : schemaProblems(parsed.error.issues, present)),
+  ];
+  const named = new Set(problems.map((problem) => problem.split(':')[0].replace(/_FILE$/, '')));
+  problems.push(...crossVariableProblems(present, parsed.data, named));
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems.join('; '));
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
 
   const products: AppConfig['products'] = {};
-  const crm = credentials(e.RD_CRM_CLIENT_ID, e.RD_CRM_CLIENT_SECRET, 'RD_CRM', {
-    scope: e.RD_CRM_SCOPE,
-    pkce: e.RD_CRM_PKCE,
-    issuer: e.RD_CRM_ISSUER,
-  });
-  const marketing = credentials(
-    e.RD_MARKETING_CLIENT_ID,
-    e.RD_MARKETING_CLIENT_SECRET,
-    'RD_MARKETING',
-    { scope: e.RD_MARKETING_SCOPE, pkce: e.RD_MARKETING_PKCE, issuer: e.RD_MARKETING_ISSUER },
-  );
-  if (crm) products.crm = crm;
-  if (marketing) products.marketing = marketing;
-  if (!crm && !marketing) {
-    throw new ConfigError(
-      'RD_CRM_CLIENT_ID: no product configured; set RD_CRM_CLIENT_ID/RD_CRM_CLIENT_SECRET or RD_MARKETING_CLIENT_ID/RD_MARKETING_CLIENT_SECRET',
-    );
+  if (e.RD_CRM_CLIENT_ID && e.RD_CRM_CLIENT_SECRET) {
+    products.crm = credentials(e.RD_CRM_CLIENT_ID, e.RD_CRM_CLIENT_SECRET, {
+      scope: e.RD_CRM_SCOPE,
+      pkce: e.RD_CRM_PKCE,
+      issuer: e.RD_CRM_ISSUER,
+    });
   }
-
-  if (e.EVENTS_WEBHOOK_URL && !e.EVENTS_WEBHOOK_SECRET) {
-    throw new ConfigError('EVENTS_WEBHOOK_SECRET: is required when EVENTS_WEBHOOK_URL is set');
-  }
-
-  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
-    throw new ConfigError(
-      `HTTP_HEADERS_TIMEOUT_MS: must be at most HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`,
-    );
+  if (e.RD_MARKETING_CLIENT_ID && e.RD_MARKETING_CLIENT_SECRET) {
+    products.marketing = credentials(e.RD_MARKETING_CLIENT_ID, e.RD_MARKETING_CLIENT_SECRET, {
+      scope: e.RD_MARKETING_SCOPE,
+      pkce: e.RD_MARKETING_PKCE,
+      issuer: e.RD_MARKETING_ISSUER,
+    });
   }
 
   let current: Buffer;
   let generated = false;
   if (e.TOKEN_ENCRYPTION_KEY) {
     current = e.TOKEN_ENCRYPTION_KEY;
-  } else if (production) {
-    throw new ConfigError('TOKEN_ENCRYPTION_KEY: is required when NODE_ENV=production');
   } else {
     ({ key: current, generated } = loadOrCreateDevKey(e.DATA_DIR));
   }
@@ -247,7 +290,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
   let apiKeys = e.API_KEYS;
   let devApiKey: AppConfig['devApiKey'];
   if (!apiKeys) {
-    if (production) throw new ConfigError('API_KEYS: is required when NODE_ENV=production');
     devApiKey = loadOrCreateDevApiKey(e.DATA_DIR);
     apiKeys = [{ name: 'dev', secret: devApiKey.secret }];
   }

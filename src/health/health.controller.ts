@@ -51,7 +51,20 @@ export class HealthController {
       },
     },
   })
-  @ApiServiceUnavailableResponse({ description: 'the database is not up and there is no cache' })
+  @ApiServiceUnavailableResponse({
+    description: 'the database is not up and there is no token cache to serve from',
+    schema: {
+      example: {
+        status: 'error',
+        info: {},
+        error: { database: { status: 'down', state: 'down', message: 'connect ECONNREFUSED' } },
+        details: {
+          database: { status: 'down', state: 'down', message: 'connect ECONNREFUSED' },
+          tokenCache: { status: 'disabled' },
+        },
+      },
+    },
+  })
   async ready(@Res({ passthrough: true }) reply: FastifyReply) {
     const { state, message } = await this.database.state(2_000);
     const database = { status: state === 'up' ? 'up' : 'down', state, message };

@@ -26,13 +26,36 @@ export function createLogger(config: Pick<AppConfig, 'logLevel'>): Logger {
 const ERROR_CODE = /^(?:E[A-Z0-9_]+|ERR_[A-Z0-9_]+|FST_[A-Z0-9_]+|[0-9A-Z]{5})$/;
 
 /**
- * pino's error serializer, with an error's `code` moved to `errorCode`: `code` is a redacted
- * field (an OAuth code), which would hide the one word that says why a connection failed.
+ * pino's error serializer, for whatever is logged as `err`: an Error (or error-like object) keeps
+ * pino's fields with its `code` moved to `errorCode` (`code` is a redacted field, an OAuth code,
+ * which would hide the one word that says why a connection failed); anything else (a string, a
+ * number, a plain object without `message`) becomes `{type, message}` too, instead of pino
+ * spreading a string character by character.
  */
-function serializeError(error: Error): Record<string, unknown> {
-  const { code, ...serialized } = pino.stdSerializers.err(error) as Record<string, unknown>;
+export function serializeError(error: unknown): Record<string, unknown> | undefined {
+  if (error === undefined || error === null) return undefined;
+  if (typeof error !== 'object' || !('message' in error)) {
+    return {
+      type: typeof error === 'object' ? (error.constructor?.name ?? 'Object') : typeof error,
+      message: typeof error === 'string' ? error : describe(error),
+    };
+  }
+  const { code, ...serialized } = pino.stdSerializers.err(error as Error) as Record<
+    string,
+    unknown
+  >;
+  serialized.type ??= 'Error';
+  serialized.message = String(serialized.message ?? '');
   if (typeof code === 'string' && ERROR_CODE.test(code)) serialized.errorCode = code;
   return serialized;
+}
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }
 
 /**

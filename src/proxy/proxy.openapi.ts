@@ -1,28 +1,29 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
+import type { ErrorCode } from '../common/error-codes';
 import { PROXY_BODY_LIMIT, PROXY_METHODS } from './proxy.route';
 
 type Operation = OpenAPIObject['paths'][string]['get'];
-
-const ERROR = { $ref: '#/components/schemas/ErrorResponse' };
-const REAUTHORIZATION_ERROR = { $ref: '#/components/schemas/ReauthorizationErrorResponse' };
 
 const RETRY_AFTER = {
   description: 'seconds to wait before calling again',
   schema: { type: 'integer', minimum: 1 },
 };
 
-/** One of the broker's own refusals: the usual JSON error plus `X-Broker-Error: <code>`. */
-function brokerError(code: string, description: string, retryAfter = false, schema = ERROR) {
+/**
+ * One of the broker's own refusals: the usual JSON error plus `X-Broker-Error: <code>`. Its body
+ * and example come from the table of error codes (common/error-responses.openapi.ts).
+ */
+function brokerError(codes: ErrorCode | ErrorCode[], description: string, retryAfter = false) {
+  const all = ([] as ErrorCode[]).concat(codes);
   return {
-    description: `\`${code}\`: ${description}. Carries \`X-Broker-Error: ${code}\``,
+    description: `${all.map((code) => `\`${code}\``).join(' or ')}: ${description}. Carries \`X-Broker-Error\` with the code`,
     headers: {
       'X-Broker-Error': {
         description: "set on the broker's own answers only, never on RD's",
-        schema: { type: 'string', enum: [code] },
+        schema: { type: 'string', enum: all },
       },
       ...(retryAfter ? { 'Retry-After': RETRY_AFTER } : {}),
     },
-    content: { 'application/json': { schema } },
   };
 }
 
@@ -97,8 +98,6 @@ function operation(method: (typeof PROXY_METHODS)[number]): Operation {
       '409': brokerError(
         'reauthorization_required',
         'RD rejected the refresh token; the user must connect again',
-        false,
-        REAUTHORIZATION_ERROR,
       ),
       '413': brokerError('payload_too_large', `the request body is over ${PROXY_BODY_LIMIT} bytes`),
       '429': brokerError(
@@ -108,8 +107,9 @@ function operation(method: (typeof PROXY_METHODS)[number]): Operation {
         true,
       ),
       '503': brokerError(
-        'provider_unavailable',
-        'RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed',
+        ['provider_unavailable', 'service_unavailable'],
+        'RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be ' +
+          'refreshed; or the database is unreachable',
         true,
       ),
     },

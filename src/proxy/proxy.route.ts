@@ -55,8 +55,8 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
       throw new ForbiddenException('this API key may not use the proxy');
     const target = parseProxyTarget(request.raw.url ?? '');
     const key = {
-      account: assertAccount(header(request, 'x-account')),
-      product: resolveProduct(config, header(request, 'x-product')),
+      account: assertAccount(header(request, 'x-account'), 'X-Account'),
+      product: resolveProduct(config, header(request, 'x-product'), 'X-Product'),
     };
     (request as ProxiedRequest).proxyProduct = key.product;
     const caller = request.raw as AuthenticatedRequest;

@@ -46,15 +46,13 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
     });
     // An idle session that dies (a database restart) must not crash the process: the next query
     // opens a new one, and a query that fails is answered 503 by errorAnswer.
-    this.pool.on('error', (error) =>
-      this.logger.warn({ err: error.message }, 'rate budget session lost'),
-    );
+    this.pool.on('error', (error) => this.logger.warn({ err: error }, 'rate budget session lost'));
   }
 
   onApplicationBootstrap(): void {
     this.pruneTimer = setInterval(() => {
       this.prune().catch((error: unknown) =>
-        this.logger.warn({ err: (error as Error).message }, 'pruning rate budgets failed'),
+        this.logger.warn({ err: error }, 'pruning rate budgets failed'),
       );
     }, PRUNE_EVERY_MS);
     this.pruneTimer.unref();

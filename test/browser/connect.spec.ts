@@ -36,7 +36,8 @@ const MISSING =
   'no Chromium: set CHROMIUM_PATH or put chromium on PATH (apt-get install -y chromium)';
 const inCi = Boolean(process.env.CI);
 if (!CHROMIUM && !inCi) {
-  console.warn(`test/browser/connect.spec.ts skipped: ${MISSING}`);
+  // Not console.warn: jest prints no console output of a file whose tests were all skipped.
+  process.stderr.write(`test/browser/connect.spec.ts skipped: ${MISSING}\n`);
 }
 /** Skipped only on a developer's machine without Chromium; under CI a missing browser fails. */
 const describeInBrowser = CHROMIUM || inCi ? describe : describe.skip;

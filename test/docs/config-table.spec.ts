@@ -11,6 +11,7 @@ import {
   type DefaultOf,
 } from '../../scripts/config-table';
 import { envSchema } from '../../src/config/config.schema';
+import { SECRET_VARIABLES } from '../../src/config/secret-files';
 
 const REGENERATE =
   'the configuration table in README.md is out of date: run `npm run docs:config` and commit the result';
@@ -68,7 +69,7 @@ describe('README configuration table', () => {
   });
 
   it('has a row, with a meaning, for every variable of the schema', () => {
-    const rows = table.split('\n').filter((line) => line.startsWith('| `'));
+    const rows = table.split('\n').filter((line) => /^\| `\w+`/.test(line));
     expect(rows.map((row) => /^\| `(\w+)`/.exec(row)![1])).toEqual(Object.keys(envSchema.shape));
     for (const row of rows) {
       const cells = row.split(/(?<!\\)\|/).map((c) => c.trim());
@@ -76,6 +77,11 @@ describe('README configuration table', () => {
       expect(cells[2]).not.toBe('');
       expect(cells[3].length).toBeGreaterThan(5);
     }
+  });
+
+  it('has a row for `<VAR>_FILE` naming every secret that may come from a file', () => {
+    const row = table.split('\n').find((line) => line.startsWith('| `<VAR>_FILE`'));
+    for (const name of SECRET_VARIABLES) expect(row).toContain(`\`${name}\``);
   });
 
   it('has every variable of the contract in the schema, with the contract’s default', () => {

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serializeDocument } from '../../scripts/openapi';
+import { ERROR_CODES, isErrorCode } from '../../src/common/error-codes';
 import { ADMIN_KEY, SERVICE_KEY, startBroker, type TestBroker } from '../support/broker';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
@@ -33,6 +34,23 @@ const CONTRACT_ROUTES: [method: string, path: string, access: 'api key' | 'admin
   ['get', '/health/ready', 'public'],
   ['get', '/metrics', 'public'],
 ];
+
+interface MediaType {
+  schema?: {
+    example?: unknown;
+    enum?: unknown[];
+    properties?: Record<string, { enum?: unknown[] }>;
+  };
+  example?: unknown;
+  examples?: Record<string, { value?: unknown }>;
+}
+
+/** The example bodies of a media type: its `example`, or the values of its `examples`. */
+function examplesOf(media: MediaType | undefined): unknown[] {
+  if (!media) return [];
+  if (media.example !== undefined) return [media.example];
+  return Object.values(media.examples ?? {}).map((example) => example.value);
+}
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
 
@@ -179,6 +197,111 @@ describe('OpenAPI document', () => {
         expect({ [label]: codes }).toEqual({ [label]: expect.arrayContaining(['401']) });
       if (access === 'admin')
         expect({ [label]: codes }).toEqual({ [label]: expect.arrayContaining(['403']) });
+    }
+  });
+
+  /** Error responses whose body is not the broker's error JSON, each with why. */
+  const OWN_ERROR_BODIES: Record<string, string> = {
+    'get /health/ready 503': "the readiness probe's report (terminus), naming what is down",
+  };
+
+  it('gives every error response a body schema and an example', () => {
+    const missing: string[] = [];
+    for (const [method, path, operation] of operations(served)) {
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        if (!/^[45]\d\d$/.test(status)) continue;
+        const content = (response as { content?: Record<string, MediaType> }).content ?? {};
+        const media = Object.values(content);
+        const label = `${method} ${path} ${status}`;
+        if (media.length === 0) missing.push(`${label}: no body`);
+        for (const m of media) {
+          if (!m.schema) missing.push(`${label}: no schema`);
+          if (examplesOf(m).length === 0 && m.schema?.example === undefined)
+            missing.push(`${label}: no example`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it('shows, for every route and error status, examples whose statusCode and error match it', () => {
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const [method, path, operation] of operations(served)) {
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        const label = `${method} ${path} ${status}`;
+        if (!/^[45]\d\d$/.test(status) || OWN_ERROR_BODIES[label]) continue;
+        const json = (response as { content?: Record<string, MediaType> }).content?.[
+          'application/json'
+        ];
+        if (!json) continue; // an HTML page (checked above for a body and an example)
+        const codes = (json.schema?.properties?.error?.enum ?? []) as string[];
+        if (codes.length === 0) wrong.push(`${label}: the schema names no error code`);
+        for (const code of codes) {
+          if (!isErrorCode(code) || ERROR_CODES[code].status !== Number(status))
+            wrong.push(`${label}: the schema allows ${code}`);
+        }
+        for (const example of examplesOf(json)) {
+          checked++;
+          const body = example as { statusCode?: unknown; error?: unknown; message?: unknown };
+          if (body.statusCode !== Number(status))
+            wrong.push(`${label}: example statusCode ${String(body.statusCode)}`);
+          if (
+            typeof body.error !== 'string' ||
+            !isErrorCode(body.error) ||
+            ERROR_CODES[body.error].status !== Number(status) ||
+            !codes.includes(body.error)
+          )
+            wrong.push(`${label}: example error ${String(body.error)}`);
+          if (typeof body.message !== 'string' || body.message === '')
+            wrong.push(`${label}: example without a message`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThan(50);
+  });
+
+  it('documents GET /tokens/{account} with one example per code of each error status', () => {
+    const responses = served.paths['/tokens/{account}'].get.responses as Record<
+      string,
+      { content?: Record<string, MediaType> }
+    >;
+    const shown = Object.fromEntries(
+      Object.entries(responses)
+        .filter(([status]) => Number(status) >= 400)
+        .map(([status, response]) => [
+          status,
+          examplesOf(response.content!['application/json']).map(
+            (example) => (example as { error: string }).error,
+          ),
+        ]),
+    );
+    expect(shown).toEqual({
+      '400': ['invalid_request'],
+      '401': ['unauthorized'],
+      '403': ['forbidden'],
+      '404': ['not_connected'],
+      '409': ['reauthorization_required'],
+      '429': ['rate_limited'],
+      '503': ['provider_unavailable', 'service_unavailable'],
+    });
+  });
+
+  it('documents /proxy errors the same way, with their X-Broker-Error header', () => {
+    for (const method of ['get', 'post', 'put', 'patch', 'delete']) {
+      const responses = served.paths['/proxy/{rdPath}'][method].responses as Record<
+        string,
+        { content?: Record<string, MediaType>; headers?: Record<string, MediaType> }
+      >;
+      for (const [status, response] of Object.entries(responses)) {
+        if (status === 'default') continue;
+        const codes = examplesOf(response.content!['application/json']).map(
+          (example) => (example as { error: string }).error,
+        );
+        expect(codes.length).toBeGreaterThan(0);
+        expect(response.headers?.['X-Broker-Error'].schema?.enum).toEqual(codes);
+      }
     }
   });
 

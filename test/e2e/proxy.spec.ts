@@ -524,27 +524,15 @@ describe('/proxy on two replicas and the fake RD', () => {
       expect(evilHits).toBe(0);
     });
 
-    it('400 without X-Account, with a bad one, or with a product not given when two are configured', async () => {
-      expectBrokerError(
-        await proxy(h, '/proxy/crm/v2/contacts', { account: '' }),
-        400,
-        'invalid_request',
-      );
-      expectBrokerError(
-        await proxy(h, '/proxy/crm/v2/contacts', { account: 'a b/../c' }),
-        400,
-        'invalid_request',
-      );
-      expectBrokerError(
-        await proxy(h, '/proxy/crm/v2/contacts', { product: '' }),
-        400,
-        'invalid_request',
-      );
-      expectBrokerError(
-        await proxy(h, '/proxy/crm/v2/contacts', { product: 'hubspot' }),
-        400,
-        'invalid_request',
-      );
+    it.each([
+      ['without X-Account', { account: '' }, 'X-Account is required'],
+      ['with a bad X-Account', { account: 'a b/../c' }, 'X-Account must be 1-128 characters'],
+      ['without X-Product when two are configured', { product: '' }, 'X-Product is required'],
+      ['with an unknown X-Product', { product: 'hubspot' }, 'X-Product must be crm or marketing'],
+    ])('400 %s, the message naming the header', async (_what, options, message) => {
+      const res = await proxy(h, '/proxy/crm/v2/contacts', options);
+      expectBrokerError(res, 400, 'invalid_request');
+      expect((res.json as { message: string }).message).toContain(message);
       expect(h.rd.calls).toHaveLength(0);
     });
 

@@ -8,6 +8,8 @@
  * Tokens are never logged; tests can read them back through `calls`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 
 export type Product = 'crm' | 'marketing';
@@ -112,6 +114,19 @@ export interface FakeRdStationOptions {
   apiRateLimitPerMinute?: number;
   /** Delay of every RD API answer (the OAuth routes use `latencyMs`). */
   apiLatencyMs?: number;
+  /**
+   * A JSON file that keeps the grants (refresh and access tokens) across restarts, as RD keeps
+   * them: read at start, written after every answer that may have changed them. The demo keeps
+   * it in its data directory, beside the broker's embedded database that holds the same grants.
+   */
+  stateFile?: string;
+}
+
+/** What `stateFile` holds. */
+interface SavedGrants {
+  grantSeq: number;
+  grants: Grant[];
+  accessTokens: { token: string; grantId: string; expiresAt: number; invalidated?: boolean }[];
 }
 
 /** One call to an RD API endpoint, as the fake received it (tests read these back). */
@@ -288,7 +303,10 @@ export class FakeRdStation {
   /** Wakes every pending latency sleep and hung request (on stop). */
   private readonly wakers = new Set<() => void>();
 
+  private readonly stateFile?: string;
+
   constructor(options: FakeRdStationOptions = {}) {
+    this.stateFile = options.stateFile;
     this.clients = { ...DEFAULT_CLIENTS, ...options.clients };
     this.now = options.now ?? Date.now;
     this.latencyMs = options.latencyMs ?? 0;
@@ -328,6 +346,13 @@ export class FakeRdStation {
       const call = this.callOfRequest.get(request);
       if (call) call.status = reply.statusCode;
     });
+    if (this.stateFile) {
+      this.loadGrants(this.stateFile);
+      const file = this.stateFile;
+      app.addHook('onResponse', async (request) => {
+        if (request.method !== 'GET' || request.url.startsWith('/_fake/')) this.saveGrants(file);
+      });
+    }
     // RD's OAuth 2 server (`/oauth/authorize`, `/oauth2/token`) serves CRM and, in its newer
     // flow, Marketing too (RD's n8n Marketing node): the client_id tells which app it is.
     const byClient = (request: FastifyRequest): Product =>
@@ -426,6 +451,44 @@ export class FakeRdStation {
     if (!grant) return undefined;
     const { id, product, label, refreshToken, accessToken, accessExpiresAt, revoked } = grant;
     return { id, product, label, refreshToken, accessToken, accessExpiresAt, revoked };
+  }
+
+  /** How many grants were read back from `stateFile` at start. */
+  loadedGrants = 0;
+
+  private loadGrants(file: string): void {
+    if (!existsSync(file)) return;
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedGrants;
+    const grants = new Map(saved.grants.map((grant) => [grant.id, grant]));
+    this.grantSeq = saved.grantSeq;
+    for (const grant of grants.values()) this.byRefresh.set(grant.refreshToken, grant);
+    for (const { token, grantId, expiresAt, invalidated } of saved.accessTokens) {
+      const grant = grants.get(grantId);
+      if (grant) this.byAccess.set(token, { grant, expiresAt, invalidated });
+    }
+    this.loadedGrants = grants.size;
+  }
+
+  private saveGrants(file: string): void {
+    const grants = new Map<string, Grant>();
+    for (const grant of this.byRefresh.values()) grants.set(grant.id, grant);
+    const now = this.now();
+    const saved: SavedGrants = {
+      grantSeq: this.grantSeq,
+      grants: [...grants.values()],
+      // Expired access tokens are of no use after a restart.
+      accessTokens: [...this.byAccess.entries()]
+        .filter(([, entry]) => entry.expiresAt > now)
+        .map(([token, { grant, expiresAt, invalidated }]) => ({
+          token,
+          grantId: grant.id,
+          expiresAt,
+          invalidated,
+        })),
+    };
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(`${file}.tmp`, JSON.stringify(saved), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
   }
 
   /** Seeds a grant as if a user had consented; `accessTtlSeconds` applies to this first token. */

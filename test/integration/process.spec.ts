@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testEnv } from '../support/broker';
-import { freePort, spawnBroker, waitFor, waitReady } from '../support/process';
+import { freePort, spawnBroker, START, waitFor, waitReady } from '../support/process';
 import { createTestDatabase } from '../support/database';
 
 describe('the built broker as a process', () => {
@@ -31,6 +31,63 @@ describe('the built broker as a process', () => {
     const broker = spawnBroker(testEnv(overrides));
     expect(await broker.exited).toBe(1);
     expect(broker.output()).toBe(`configuration error: ${expected}\n`);
+  });
+
+  it('names every bad variable in its one line, not only the first', async () => {
+    const broker = spawnBroker(
+      testEnv({ PORT: 'eighty', LOG_LEVEL: 'loud', RD_API_URL: 'ftp://rd', API_KEYS: 'svc:short' }),
+    );
+    expect(await broker.exited).toBe(1);
+    const output = broker.output();
+    expect(output).toMatch(/^configuration error: [^\n]*\n$/);
+    for (const variable of ['PORT', 'LOG_LEVEL', 'RD_API_URL', 'API_KEYS']) {
+      expect(output).toContain(`${variable}: `);
+    }
+  });
+
+  it('says once that it listens, and with LOG_LEVEL=warn prints no info line from the first', async () => {
+    const db = await createTestDatabase();
+    try {
+      const run = async (level: string) => {
+        const port = String(await freePort());
+        const broker = spawnBroker(testEnv({ DATABASE_URL: db.url, PORT: port, LOG_LEVEL: level }));
+        await waitReady(broker.url);
+        await waitFor(async () =>
+          level !== 'info' || /listening/.test(broker.output()) ? true : undefined,
+        );
+        broker.child.kill('SIGTERM');
+        expect(await broker.exited).toBe(0);
+        return broker
+          .output()
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as { level: string; msg: string });
+      };
+      const info = await run('info');
+      expect(info.filter((line) => /listening/i.test(line.msg))).toEqual([
+        expect.objectContaining({ msg: expect.stringContaining('Swagger UI at') }),
+      ]);
+      const warn = await run('warn');
+      expect(warn.filter((line) => !['warn', 'error', 'fatal'].includes(line.level))).toEqual([]);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('`npm start` reads ./.env when there is one, and says nothing about a missing one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'broker-cwd-'));
+    // Without .env: no notice at all (Node's --env-file-if-exists prints ".env not found").
+    const without = spawnBroker(testEnv({ PORT: 'eighty' }), [], START, dir);
+    expect(await without.exited).toBe(1);
+    expect(without.output()).toBe('configuration error: PORT: must be an integer\n');
+    // With one, its variables are read; one set in the environment wins.
+    writeFileSync(join(dir, '.env'), 'PORT=from-dotenv\nLOG_LEVEL=loud\n');
+    const env = testEnv({ LOG_LEVEL: 'silent' });
+    delete env.PORT;
+    const withFile = spawnBroker(env, [], START, dir);
+    expect(await withFile.exited).toBe(1);
+    expect(withFile.output()).toBe('configuration error: PORT: must be an integer\n');
   });
 
   it('on a taken port, stops with one fatal line that suggests PORT, and never says it started', async () => {

@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
 export const MAIN = join(__dirname, '..', '..', 'dist', 'main.js');
+/** What `npm start` runs: main.js with ./.env when there is one. */
+export const START = join(__dirname, '..', '..', 'dist', 'start.js');
 
 export interface BrokerProcess {
   child: ChildProcess;
@@ -17,11 +19,13 @@ export function spawnBroker(
   env: Record<string, string>,
   args: string[] = [],
   main = MAIN,
+  cwd?: string,
 ): BrokerProcess {
   const port = env.PORT ?? '0';
   const child = spawn(process.execPath, [main, ...args], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    cwd,
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/config';
+import { readSecretFiles } from '../../src/config/secret-files';
 import { testEnv } from '../support/broker';
 
 function errorOf(overrides: Record<string, string>): string {
@@ -107,6 +108,131 @@ describe('loadConfig', () => {
     const message = errorOf(overrides);
     expect(message).toContain(expected);
     expect(message).not.toContain('\n');
+  });
+
+  it('names every bad variable in one message, not only the first', () => {
+    const message = errorOf({
+      PORT: 'eighty',
+      LOG_LEVEL: 'loud',
+      TOKEN_ENCRYPTION_KEY: 'abc',
+      EVENTS_WEBHOOK_URL: 'http://hooks.local/x',
+    });
+    expect(message).toContain('PORT: must be an integer');
+    expect(message).toContain('LOG_LEVEL: ');
+    expect(message).toContain('TOKEN_ENCRYPTION_KEY: must be the base64 encoding');
+    expect(message).toContain('EVENTS_WEBHOOK_SECRET: is required when EVENTS_WEBHOOK_URL is set');
+    expect(message).not.toContain('\n');
+  });
+
+  it('names a variable once when a rule of several variables also concerns it', () => {
+    const message = errorOf({ NODE_ENV: 'production', API_KEYS: 'svc:short' });
+    expect(message).toBe('API_KEYS: the secret of "svc" must be at least 32 characters');
+  });
+
+  it.each([
+    [`svc:${'s'.repeat(32)},billing:${'s'.repeat(32)}`, `ops:${'o'.repeat(32)}`, 'API_KEYS'],
+    [`svc:${'s'.repeat(32)}`, `ops:${'s'.repeat(32)}`, 'ADMIN_API_KEYS'],
+  ])(
+    'refuses two keys with the same secret (%s / %s), naming the keys, never the secret',
+    (apiKeys, adminKeys, variable) => {
+      const message = errorOf({ API_KEYS: apiKeys, ADMIN_API_KEYS: adminKeys });
+      expect(message).toMatch(
+        new RegExp(`^${variable}: ".+" has the same secret as API_KEYS "svc"`),
+      );
+      expect(message).not.toContain('s'.repeat(32));
+    },
+  );
+
+  describe('<VAR>_FILE', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'broker-secrets-'));
+    const file = (name: string, content: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, content);
+      return path;
+    };
+
+    it('reads every secret from its file, one trailing newline trimmed', () => {
+      const key = Buffer.alloc(32, 9).toString('base64');
+      const previous = Buffer.alloc(32, 8).toString('base64');
+      const config = loadConfig(
+        testEnv({
+          DATABASE_URL: '',
+          DATABASE_URL_FILE: file('db', 'postgres://u:p@db.local:5432/broker\n'),
+          TOKEN_ENCRYPTION_KEY: '',
+          TOKEN_ENCRYPTION_KEY_FILE: file('key', `${key}\n`),
+          TOKEN_ENCRYPTION_PREVIOUS_KEYS_FILE: file('previous', `${previous}\r\n`),
+          API_KEYS: '',
+          API_KEYS_FILE: file('api', `svc:${'a'.repeat(32)}\n`),
+          ADMIN_API_KEYS: '',
+          ADMIN_API_KEYS_FILE: file('admin', `ops:${'b'.repeat(32)}`),
+          RD_CRM_CLIENT_SECRET: '',
+          RD_CRM_CLIENT_SECRET_FILE: file('crm', 'crm-secret-from-file \n'),
+          RD_MARKETING_CLIENT_SECRET: '',
+          RD_MARKETING_CLIENT_SECRET_FILE: file('mkt', 'new-mkt,old-mkt\n\n'),
+          EVENTS_WEBHOOK_URL: 'http://hooks.local/x',
+          EVENTS_WEBHOOK_SECRET_FILE: file('hook', 'webhook-secret-0123456789\n'),
+        }),
+      );
+      expect(config.database.url).toBe('postgres://u:p@db.local:5432/broker');
+      expect(config.encryption.current.key.equals(Buffer.from(key, 'base64'))).toBe(true);
+      expect(config.encryption.previous.map((k) => k.key.toString('base64'))).toEqual([previous]);
+      expect(config.apiKeys).toEqual([{ name: 'svc', secret: 'a'.repeat(32) }]);
+      expect(config.adminApiKeys).toEqual([{ name: 'ops', secret: 'b'.repeat(32) }]);
+      // Only one newline is the file's ending; what is before it is the value as written.
+      expect(config.products.crm?.clientSecrets).toEqual(['crm-secret-from-file']);
+      expect(config.products.marketing?.clientSecrets).toEqual(['new-mkt', 'old-mkt']);
+      expect(config.events.webhookSecrets).toEqual(['webhook-secret-0123456789']);
+    });
+
+    it('trims exactly one trailing newline, nothing else', () => {
+      const read = (content: string) =>
+        readSecretFiles({ API_KEYS_FILE: file('raw', content) }).env.API_KEYS;
+      expect(read('secret\n')).toBe('secret');
+      expect(read('secret\r\n')).toBe('secret');
+      expect(read('secret\n\n')).toBe('secret\n');
+      expect(read(' secret ')).toBe(' secret ');
+      expect(readSecretFiles({ API_KEYS_FILE: file('raw', 'x') }).env).not.toHaveProperty(
+        'API_KEYS_FILE',
+      );
+    });
+
+    it('refuses both forms set, naming the variable', () => {
+      const message = errorOf({ API_KEYS_FILE: file('api-both', `svc:${'a'.repeat(32)}`) });
+      expect(message).toBe('API_KEYS: both API_KEYS and API_KEYS_FILE are set; keep one');
+    });
+
+    it('refuses an unreadable file, naming the variable and never the content', () => {
+      const missing = errorOf({
+        TOKEN_ENCRYPTION_KEY: '',
+        TOKEN_ENCRYPTION_KEY_FILE: join(dir, 'nope'),
+      });
+      expect(missing).toBe(
+        `TOKEN_ENCRYPTION_KEY_FILE: cannot read ${JSON.stringify(join(dir, 'nope'))} (ENOENT)`,
+      );
+      const directory = errorOf({ RD_CRM_CLIENT_SECRET: '', RD_CRM_CLIENT_SECRET_FILE: dir });
+      expect(directory).toBe(
+        `RD_CRM_CLIENT_SECRET_FILE: cannot read ${JSON.stringify(dir)} (EISDIR)`,
+      );
+      const secretFile = file('unreadable', 'hunter2-secret-content');
+      chmodSync(secretFile, 0o000);
+      // root reads any file: there the check is that the content is fine; elsewhere, EACCES.
+      if (process.getuid?.() !== 0) {
+        const denied = errorOf({ API_KEYS: '', API_KEYS_FILE: secretFile });
+        expect(denied).toContain('API_KEYS_FILE: cannot read');
+        expect(denied).not.toContain('hunter2');
+      }
+    });
+
+    it('checks the content read from a file like the variable itself, without echoing it', () => {
+      const message = errorOf({
+        API_KEYS: '',
+        API_KEYS_FILE: file('api-short', 'svc:hunter2-short\n'),
+        PORT: 'eighty',
+      });
+      expect(message).toContain('API_KEYS: the secret of "svc" must be at least 32 characters');
+      expect(message).toContain('PORT: must be an integer');
+      expect(message).not.toContain('hunter2');
+    });
   });
 
   it('never echoes a secret in its message', () => {
