@@ -59,6 +59,13 @@ export class Connection {
   @Column({ name: 'held_at', type: 'timestamptz', nullable: true })
   heldAt: Date | null;
 
+  /**
+   * When a refresh asked for by a report of a refused token (`rejected=`, RD's 401 on /proxy)
+   * last replaced the token: such refreshes are limited by REFRESH_MIN_INTERVAL_SECONDS.
+   */
+  @Column({ name: 'report_refreshed_at', type: 'timestamptz', nullable: true })
+  reportRefreshedAt: Date | null;
+
   /** Set (and committed) just before a refresh call to RD; cleared with its outcome. */
   @Column({ name: 'refresh_started_at', type: 'timestamptz', nullable: true })
   refreshStartedAt: Date | null;

@@ -173,7 +173,7 @@ export class TokenRefresher {
       const tokens = waited ? await call() : await this.rdSlots.runExclusive(call);
       outcome = 'refreshed';
       committed = await session.manager.transaction(async (tx) => {
-        await this.connections.saveRefreshed(tx, connection, tokens);
+        await this.connections.saveRefreshed(tx, connection, tokens, trigger.kind === 'rejected');
         // RD accepts this product's refresh tokens: its refreshes no longer wait together.
         await this.guard.release(tx, connection.product);
         await this.events.record(tx, 'connection.refreshed', connection, {
