@@ -308,7 +308,7 @@ export const envSchema = z.object({
   REFRESH_MIN_INTERVAL_SECONDS: integer(0, 86_400)
     .default(30)
     .describe(
-      'a refresh asked for by `rejected=` on `GET /tokens` or by RD\'s 401 on `/proxy` happens at most once per connection in this interval, over all replicas; a report of a token refreshed more recently answers 429 `rate_limited` with `Retry-After` (or the current token when it has already changed). Admin refreshes are not limited; 0 disables the limit',
+      "a refresh asked for by `rejected=` on `GET /tokens` or by RD's 401 on `/proxy` happens at most once per connection in this interval, over all replicas; a report of a token refreshed more recently answers 429 `rate_limited` with `Retry-After` (or the current token when it has already changed). Admin refreshes are not limited; 0 disables the limit",
     ),
   REFRESH_CONDEMN_GUARD_MAX: integer(0, 100_000)
     .default(5)

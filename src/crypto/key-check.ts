@@ -13,7 +13,9 @@ export class UnknownEncryptionKeyError extends Error {}
  * migrated) has nothing to check.
  */
 export async function assertStoredKeysKnown(url: string, config: AppConfig): Promise<void> {
-  const known = new Set([config.encryption.current, ...config.encryption.previous].map((k) => k.id));
+  const known = new Set(
+    [config.encryption.current, ...config.encryption.previous].map((k) => k.id),
+  );
   const client = new Client({ connectionString: url });
   await client.connect();
   try {

@@ -85,15 +85,11 @@ export function useClientAddress(fastify: FastifyInstance, limits: HttpLimits): 
     if (max === 0 || peer === undefined || !isTrustedProxy(normaliseAddress(peer) ?? peer)) return;
     const count = inFlight.get(address) ?? 0;
     if (count >= max) {
-      return reply
-        .code(429)
-        .header('Retry-After', '1')
-        .header('Connection', 'close')
-        .send({
-          statusCode: 429,
-          error: 'rate_limited',
-          message: 'too many requests in flight from this address (HTTP_MAX_CONNECTIONS_PER_ADDRESS)',
-        });
+      return reply.code(429).header('Retry-After', '1').header('Connection', 'close').send({
+        statusCode: 429,
+        error: 'rate_limited',
+        message: 'too many requests in flight from this address (HTTP_MAX_CONNECTIONS_PER_ADDRESS)',
+      });
     }
     inFlight.set(address, count + 1);
     reply.raw.once('close', () => {
