@@ -1330,7 +1330,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      /** @description `unauthorized`: missing or unknown API key (checked from the headers, before any body byte is read). Carries `X-Broker-Error: unauthorized` */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1409,6 +1409,17 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
+      /** @description `bad_gateway`: RD answered a status outside 200-599. Carries `X-Broker-Error: bad_gateway` */
+      502: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'bad_gateway';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
       /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
       503: {
         headers: {
@@ -1422,7 +1433,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
+      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`; RD's request id as `X-RD-Request-Id`), including RD's 401 after the one retry (or when it does not say the token is dead, or within REFRESH_MIN_INTERVAL_SECONDS of the last replacement) and its 429 with `Retry-After` */
       default: {
         headers: {
           [name: string]: unknown;
@@ -1464,7 +1475,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      /** @description `unauthorized`: missing or unknown API key (checked from the headers, before any body byte is read). Carries `X-Broker-Error: unauthorized` */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1543,6 +1554,17 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
+      /** @description `bad_gateway`: RD answered a status outside 200-599. Carries `X-Broker-Error: bad_gateway` */
+      502: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'bad_gateway';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
       /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
       503: {
         headers: {
@@ -1556,7 +1578,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
+      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`; RD's request id as `X-RD-Request-Id`), including RD's 401 after the one retry (or when it does not say the token is dead, or within REFRESH_MIN_INTERVAL_SECONDS of the last replacement) and its 429 with `Retry-After` */
       default: {
         headers: {
           [name: string]: unknown;
@@ -1598,7 +1620,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      /** @description `unauthorized`: missing or unknown API key (checked from the headers, before any body byte is read). Carries `X-Broker-Error: unauthorized` */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1677,6 +1699,17 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
+      /** @description `bad_gateway`: RD answered a status outside 200-599. Carries `X-Broker-Error: bad_gateway` */
+      502: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'bad_gateway';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
       /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
       503: {
         headers: {
@@ -1690,7 +1723,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
+      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`; RD's request id as `X-RD-Request-Id`), including RD's 401 after the one retry (or when it does not say the token is dead, or within REFRESH_MIN_INTERVAL_SECONDS of the last replacement) and its 429 with `Retry-After` */
       default: {
         headers: {
           [name: string]: unknown;
@@ -1727,7 +1760,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      /** @description `unauthorized`: missing or unknown API key (checked from the headers, before any body byte is read). Carries `X-Broker-Error: unauthorized` */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1806,6 +1839,17 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
+      /** @description `bad_gateway`: RD answered a status outside 200-599. Carries `X-Broker-Error: bad_gateway` */
+      502: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'bad_gateway';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
       /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
       503: {
         headers: {
@@ -1819,7 +1863,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
+      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`; RD's request id as `X-RD-Request-Id`), including RD's 401 after the one retry (or when it does not say the token is dead, or within REFRESH_MIN_INTERVAL_SECONDS of the last replacement) and its 429 with `Retry-After` */
       default: {
         headers: {
           [name: string]: unknown;
@@ -1861,7 +1905,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error: unauthorized` */
+      /** @description `unauthorized`: missing or unknown API key (checked from the headers, before any body byte is read). Carries `X-Broker-Error: unauthorized` */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -1940,6 +1984,17 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
+      /** @description `bad_gateway`: RD answered a status outside 200-599. Carries `X-Broker-Error: bad_gateway` */
+      502: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'bad_gateway';
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
       /** @description `provider_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed. Carries `X-Broker-Error: provider_unavailable` */
       503: {
         headers: {
@@ -1953,7 +2008,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
+      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`; RD's request id as `X-RD-Request-Id`), including RD's 401 after the one retry (or when it does not say the token is dead, or within REFRESH_MIN_INTERVAL_SECONDS of the last replacement) and its 429 with `Retry-After` */
       default: {
         headers: {
           [name: string]: unknown;
@@ -1965,7 +2020,7 @@ export interface operations {
   TokensController_getToken: {
     parameters: {
       query?: {
-        /** @description the first 16 lowercase hex characters of the SHA-256 of an access token RD refused (401). If it is still the stored token, the broker refreshes it (once, however many callers report it) and answers with the new one; if the token has already changed, the current one is answered without calling RD */
+        /** @description the first 16 lowercase hex characters of the SHA-256 of an access token RD refused (401). If it is still the stored token, the broker refreshes it (once, however many callers report it, and at most once per REFRESH_MIN_INTERVAL_SECONDS: 429 `rate_limited` with Retry-After before) and answers with the new one; if the token has already changed, the current one is answered without calling RD */
         rejected?: string;
         /** @description seconds the token must still be valid; capped by the provider’s token lifetime (see above) */
         minValidity?: number;
@@ -2032,12 +2087,14 @@ export interface operations {
           'application/json': components['schemas']['ReauthorizationErrorResponse'];
         };
       };
-      /** @description `rate_limited`: too many failed attempts from this address */
+      /** @description `rate_limited`: `rejected` names the token a refresh asked for by a report produced less than REFRESH_MIN_INTERVAL_SECONDS ago, or too many failed attempts from this address; `Retry-After` is set */
       429: {
         headers: {
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
       };
       /** @description `provider_unavailable`: RD failed and the stored token is too short-lived; `Retry-After` is set */
       503: {
