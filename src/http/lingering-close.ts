@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 
@@ -20,9 +21,16 @@ const CHECK_EVERY_MS = 50;
 export function lingerOnEarlyClose(fastify: FastifyInstance): void {
   fastify.addHook('onSend', (request, reply, payload, done) => {
     const closing = String(reply.getHeader('connection') ?? '').toLowerCase() === 'close';
-    if (closing && !request.raw.complete) lingerBeforeDestroy(request.raw.socket);
+    if (closing && bodyPending(request.raw)) lingerBeforeDestroy(request.raw.socket);
     done(null, payload);
   });
+}
+
+/** Whether the request announced a body that has not been read (yet). */
+export function bodyPending(request: IncomingMessage): boolean {
+  if (request.complete) return false;
+  const length = Number(request.headers['content-length']);
+  return length > 0 || request.headers['transfer-encoding'] !== undefined;
 }
 
 /** Replaces Node's `destroySoon` (called once the closing answer is written) by a lingering one. */

@@ -4,6 +4,7 @@ import proxyAddr from '@fastify/proxy-addr';
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify';
 import type { HttpLimits } from '../config/config';
 import { clientAddressResolver, normaliseAddress } from './client-address';
+import { bodyPending } from './lingering-close';
 
 /**
  * How long a client may take and whom the broker believes, as fastify server options. Fastify
@@ -70,7 +71,7 @@ function trustTest(trusted: string[]): (address: string) => boolean {
  * Behind a trusted proxy each request in flight holds one of the proxy's connections for its
  * client, so the per-address cap applies to the forwarded client address there: past
  * HTTP_MAX_CONNECTIONS_PER_ADDRESS requests in flight, 429 before any body byte is read, and
- * that connection closes (lingering-close.ts) rather than read an unwanted body.
+ * a connection with a body on its way closes (lingering-close.ts) rather than read it.
  */
 export function useClientAddress(fastify: FastifyInstance, limits: HttpLimits): void {
   const resolve = clientAddressResolver(limits.trustedProxies);
@@ -85,7 +86,8 @@ export function useClientAddress(fastify: FastifyInstance, limits: HttpLimits): 
     if (max === 0 || peer === undefined || !isTrustedProxy(normaliseAddress(peer) ?? peer)) return;
     const count = inFlight.get(address) ?? 0;
     if (count >= max) {
-      return reply.code(429).header('Retry-After', '1').header('Connection', 'close').send({
+      if (bodyPending(request.raw)) reply.header('Connection', 'close');
+      return reply.code(429).header('Retry-After', '1').send({
         statusCode: 429,
         error: 'rate_limited',
         message: 'too many requests in flight from this address (HTTP_MAX_CONNECTIONS_PER_ADDRESS)',

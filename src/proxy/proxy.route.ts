@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeyAuthenticator } from '../auth/api-key.authenticator';
 import { assertScope } from '../auth/key-scope';
 import { errorAnswer } from '../common/error.filter';
+import { bodyPending } from '../http/lingering-close';
 import { BrokerError, InvalidRequestError } from '../common/errors';
 import type { ConnectionKey } from '../common/connection-key';
 import { assertAccount, resolveProduct } from '../common/validation';
@@ -55,7 +56,7 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
     });
     if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
     // Refused before its body was read: the body is unwanted, the connection closes after it.
-    if (!request.raw.complete) reply.header('Connection', 'close');
+    if (bodyPending(request.raw)) reply.header('Connection', 'close');
     return reply
       .code(status)
       .header('X-Broker-Error', body.error)
