@@ -55,34 +55,51 @@ export class RequestLog extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
-    const url = request.raw.url ?? '';
-    if (url.startsWith('/health') || url.startsWith('/metrics')) return;
-    const proxied = url.startsWith('/proxy/');
-    const status = reply.statusCode;
-    const cut = (request.raw as AuthenticatedRequest).answerCut;
-    const level =
-      error || status >= 500 || cut
-        ? 'error'
-        : status < 300 && (proxied || url.startsWith('/tokens/'))
-          ? 'debug'
-          : 'info';
-    // Flat fields: fastify's own `req`/`res` serializers would rewrite nested objects.
-    request.log[level](
-      {
-        requestId: request.id,
-        method: request.method,
-        url: loggedUrl(url, request.routeOptions.url),
-        route: request.routeOptions.url,
-        status,
-        ...(cut ? { cut } : {}),
-        responseTime: Math.round(reply.elapsedTime * 100) / 100,
-        caller: (request.raw as AuthenticatedRequest).apiKeyName,
-        remoteAddress: request.ip,
-        ...(error ? { err: error } : {}),
-      },
-      cut ? 'request cut: the streamed answer of RD did not reach its end' : 'request completed',
-    );
+    writeRequestLine(error, request, reply);
   }
+}
+
+/** Requests whose line is written: a cut answer's is written by the proxy, before fastify's. */
+const logged = new WeakSet<object>();
+
+/**
+ * The one access-log line of a request, written once. Also called by /proxy when RD's streamed
+ * answer is cut: fastify writes no line for a response it destroyed mid-body.
+ */
+export function writeRequestLine(
+  error: Error | null | undefined,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  if (logged.has(request.raw)) return;
+  logged.add(request.raw);
+  const url = request.raw.url ?? '';
+  if (url.startsWith('/health') || url.startsWith('/metrics')) return;
+  const proxied = url.startsWith('/proxy/');
+  const status = reply.statusCode;
+  const cut = (request.raw as AuthenticatedRequest).answerCut;
+  const level =
+    error || status >= 500 || cut
+      ? 'error'
+      : status < 300 && (proxied || url.startsWith('/tokens/'))
+        ? 'debug'
+        : 'info';
+  // Flat fields: fastify's own `req`/`res` serializers would rewrite nested objects.
+  request.log[level](
+    {
+      requestId: request.id,
+      method: request.method,
+      url: loggedUrl(url, request.routeOptions.url),
+      route: request.routeOptions.url,
+      status,
+      ...(cut ? { cut } : {}),
+      responseTime: Math.round(reply.elapsedTime * 100) / 100,
+      caller: (request.raw as AuthenticatedRequest).apiKeyName,
+      remoteAddress: request.ip,
+      ...(error ? { err: error } : {}),
+    },
+    cut ? 'request cut: the streamed answer of RD did not reach its end' : 'request completed',
+  );
 }
 
 /**

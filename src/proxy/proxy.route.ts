@@ -9,7 +9,7 @@ import { BrokerError, InvalidRequestError } from '../common/errors';
 import type { ConnectionKey } from '../common/connection-key';
 import { assertAccount, resolveProduct } from '../common/validation';
 import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
-import type { AuthenticatedRequest } from '../logging/logger';
+import { writeRequestLine, type AuthenticatedRequest } from '../logging/logger';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { parseProxyTarget, PROXY_PREFIX, type ProxyTarget } from './proxy-target';
 import {
@@ -104,8 +104,9 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
     if (!Buffer.isBuffer(answer.body)) {
       // The access log says a cut answer was cut, not "200" (logger.ts reads this).
       answer.body.once('error', (error) => {
-        if (error instanceof StreamCutError)
-          (request.raw as AuthenticatedRequest).answerCut = error.reason;
+        if (!(error instanceof StreamCutError)) return;
+        (request.raw as AuthenticatedRequest).answerCut = error.reason;
+        writeRequestLine(null, request, reply);
       });
     }
     return reply.code(answer.status).headers(answer.headers).send(answer.body);

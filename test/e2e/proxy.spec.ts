@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ReadCounter } from '../../src/history/read-counter';
 import { SERVICE_KEY } from '../support/broker';
 import { auth, connect, createHarness, type Harness } from '../support/harness';
+import { waitFor } from '../support/process';
 import { rawRequest, type RawResponse } from '../support/raw-http';
 
 /** The token the broker currently serves for an account (what RD should receive). */
@@ -640,10 +641,27 @@ describe('/proxy, issue 22 (security round 3): refreshes, request ids, odd answe
     expect(whole.status).toBe(200);
     expect(JSON.parse(whole.text)).toHaveLength(10);
 
-    // 40 × 150 ms = 6 s, past RD_STREAM_TIMEOUT_MS (3 s): the caller's answer breaks off.
-    s.rd.failNextApi(1, { kind: 'slow_stream', chunks: 40, intervalMs: 150 });
-    await expect(proxy(s, '/proxy/crm/v2/contacts', { account: 'stream' })).rejects.toThrow(
-      /aborted|socket hang up|ECONNRESET/,
-    );
+    // 40 × 150 ms = 6 s, past RD_STREAM_TIMEOUT_MS (3 s): the caller's answer breaks off, and
+    // the access log says so (before: no line, or "200 request completed").
+    const log = s.broker.app.getHttpAdapter().getInstance().log;
+    const errors = jest.spyOn(log, 'error');
+    try {
+      s.rd.failNextApi(1, { kind: 'slow_stream', chunks: 40, intervalMs: 150 });
+      await expect(
+        proxy(s, '/proxy/crm/v2/contacts', {
+          account: 'stream',
+          headers: { 'x-request-id': 'cut-stream-1' },
+        }),
+      ).rejects.toThrow(/aborted|socket hang up|ECONNRESET/);
+      const line = await waitFor(async () =>
+        errors.mock.calls.find(
+          ([fields]) => (fields as { requestId?: string }).requestId === 'cut-stream-1',
+        ),
+      );
+      expect(line[0]).toMatchObject({ status: 200, cut: 'timeout', url: '/proxy/*' });
+      expect(line[1]).toMatch(/^request cut/);
+    } finally {
+      errors.mockRestore();
+    }
   });
 });
