@@ -78,20 +78,24 @@ export function useClientAddress(fastify: FastifyInstance, limits: HttpLimits): 
   const isTrustedProxy = trustTest(limits.trustedProxies);
   const max = limits.maxConnectionsPerAddress;
   const inFlight = new Map<string, number>();
-  fastify.addHook('onRequest', async (request, reply) => {
+  // Callback style: no promise per request on the hot path.
+  fastify.addHook('onRequest', (request, reply, done) => {
     const address = resolve(request.raw);
     // fastify's own `ip` takes X-Forwarded-For entries as written: this one shadows it.
     Object.defineProperty(request, 'ip', { value: address, enumerable: true });
     const peer = request.raw.socket.remoteAddress;
-    if (max === 0 || peer === undefined || !isTrustedProxy(normaliseAddress(peer) ?? peer)) return;
+    if (max === 0 || peer === undefined || !isTrustedProxy(normaliseAddress(peer) ?? peer))
+      return done();
     const count = inFlight.get(address) ?? 0;
     if (count >= max) {
       if (bodyPending(request.raw)) reply.header('Connection', 'close');
-      return reply.code(429).header('Retry-After', '1').send({
+      // Answered here: `done` is not called, so nothing else runs for this request.
+      void reply.code(429).header('Retry-After', '1').send({
         statusCode: 429,
         error: 'rate_limited',
         message: 'too many requests in flight from this address (HTTP_MAX_CONNECTIONS_PER_ADDRESS)',
       });
+      return;
     }
     inFlight.set(address, count + 1);
     reply.raw.once('close', () => {
@@ -99,5 +103,6 @@ export function useClientAddress(fastify: FastifyInstance, limits: HttpLimits): 
       if (left > 0) inFlight.set(address, left);
       else inFlight.delete(address);
     });
+    done();
   });
 }
