@@ -180,7 +180,7 @@ export class TokenRefresher {
     tokens: TokenSet,
     trigger: RefreshTrigger,
   ): Promise<Connection> {
-    await this.connections.saveRefreshed(tx, connection, tokens);
+    await this.connections.saveRefreshed(tx, connection, tokens, trigger.kind === 'rejected');
     // RD accepts this product's refresh tokens: its refreshes no longer wait together.
     await this.guard.release(tx, connection.product);
     await this.events.record(tx, 'connection.refreshed', connection, {
