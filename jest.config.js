@@ -48,11 +48,7 @@ const E2E = ['<rootDir>/test/e2e/**/*.spec.ts', '<rootDir>/test/hardening/**/*.s
 /** Paths as testPathIgnorePatterns wants them: regular expressions, not globs. */
 const ignore = (globs) =>
   globs.map((glob) =>
-    glob
-      .replace('<rootDir>/', '/')
-      .replace(/\./g, '\\.')
-      .replace('/**/*', '/.*')
-      .concat('$'),
+    glob.replace('<rootDir>/', '/').replace(/\./g, '\\.').replace('/**/*', '/.*').concat('$'),
   );
 
 const base = {

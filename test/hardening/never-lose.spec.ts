@@ -91,9 +91,12 @@ async function expectAllServe(h: Harness, keys: Array<{ account: string; product
 
 describe('never lose a connection', () => {
   let h: Harness;
+  /** How far the fake RD's clock runs ahead of this process's (a test moves it, not the wall). */
+  let rdAheadMs = 0;
 
   beforeAll(async () => {
     h = await createHarness({
+      rd: { now: () => Date.now() + rdAheadMs },
       env: {
         REFRESH_CONCURRENCY: '16',
         EVENTS_WEBHOOK_URL: 'http://127.0.0.1:9/never-delivered',
@@ -105,6 +108,7 @@ describe('never lose a connection', () => {
   beforeEach(async () => {
     await h.db.dataSource.query('TRUNCATE connections, connection_events, product_holds');
     h.rd.reset();
+    rdAheadMs = 0;
   });
 
   it('200 connections answered with every unknown shape in turn, then RD recovers: 0 lost', async () => {
@@ -512,11 +516,13 @@ describe('never lose a connection', () => {
       repository.saveConnected(
         tx,
         { account: 'leaving', product: 'marketing' },
-        { ...grant, expiresAt: new Date(Date.now() + 1000) },
+        // As stored 1.1 s ago: expired 0.1 s ago.
+        { ...grant, expiresAt: new Date(Date.now() - 100) },
         null,
       ),
     );
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(h.rd.isLiveAccessToken(grant.accessToken)).toBe(true);
+    rdAheadMs = 1100; // 1.1 s later at RD too: the access token has expired there
     expect(h.rd.isLiveAccessToken(grant.accessToken)).toBe(false);
     const res = await admin(h).delete('/connections/leaving?product=marketing').expect(204);
     expect(res.headers['x-revoked']).toBe('true');
