@@ -30,6 +30,11 @@ export interface BrokerClientOptions {
   maxRetryWaitMs?: number;
   /** How many more times a call is tried when no answer arrived at all (default 2). */
   networkRetries?: number;
+  /**
+   * The clock the token cache reads, in epoch milliseconds (default `Date.now`): a test can move
+   * time forward instead of waiting for a cached token to age.
+   */
+  now?: () => number;
 }
 
 export interface BrokerToken {
@@ -82,6 +87,7 @@ export class BrokerClient {
   private readonly limits: RetryLimits;
   private readonly cache: LruMap<string, CacheEntry>;
   private readonly inFlight = new Map<string, Promise<BrokerToken>>();
+  private readonly now: () => number;
   /** Bumped by every invalidation: a request that started before one does not fill the cache. */
   private generation = 0;
 
@@ -94,6 +100,7 @@ export class BrokerClient {
     this.skewSeconds = nonNegative('skewSeconds', options.skewSeconds, 60);
     this.timeoutMs = nonNegative('timeoutMs', options.timeoutMs, 10_000);
     this.cache = new LruMap(nonNegative('cacheSize', options.cacheSize, 1000));
+    this.now = options.now ?? Date.now;
     this.limits = {
       maxRetryWaitMs: nonNegative('maxRetryWaitMs', options.maxRetryWaitMs, 30_000),
       networkRetries: nonNegative('networkRetries', options.networkRetries, 2),
@@ -109,7 +116,7 @@ export class BrokerClient {
     const horizon = this.horizon(options.minValidity);
     const key = cacheKey(account, product);
     const cached = this.cache.get(key);
-    if (cached && usable(cached, horizon)) return { ...cached.token };
+    if (cached && usable(cached, horizon, this.now())) return { ...cached.token };
     return this.load(key, { account, product, minValidity: horizon });
   }
 
@@ -200,7 +207,7 @@ export class BrokerClient {
     if (cached?.token.accessToken === failed.accessToken) {
       this.cache.delete(key);
       this.generation++; // a request already on its way would bring the refused token back
-    } else if (cached && usable(cached, horizon)) {
+    } else if (cached && usable(cached, horizon, this.now())) {
       return { ...cached.token }; // another caller has already replaced it
     }
     const rejected = rejectedTokenHash(failed.accessToken);
@@ -214,7 +221,8 @@ export class BrokerClient {
     if (!pending) {
       const generation = this.generation;
       const request = this.requestToken(query).then((token) => {
-        if (generation === this.generation) this.cache.set(key, entryFor(token, query.minValidity));
+        if (generation === this.generation)
+          this.cache.set(key, entryFor(token, query.minValidity, this.now()));
         return token;
       });
       pending = request.finally(() => {
@@ -323,14 +331,14 @@ function cacheKey(account: string, product: Product | undefined): string {
   return `${product ?? '*'}:${account}`;
 }
 
-function entryFor(token: BrokerToken, horizon: number, now = Date.now()): CacheEntry {
+function entryFor(token: BrokerToken, horizon: number, now: number): CacheEntry {
   const left = token.expiresAt.getTime() - now;
   if (left >= horizon * 1000) return { token };
   return { token, heldUntil: now + Math.min(SHORT_ANSWER_HOLD_MS, left / 2), heldHorizon: horizon };
 }
 
 /** Whether a cached token answers a call needing `horizon` seconds (minValidity + skew). */
-function usable(entry: CacheEntry, horizon: number, now = Date.now()): boolean {
+function usable(entry: CacheEntry, horizon: number, now: number): boolean {
   if (entry.token.expiresAt.getTime() - now >= horizon * 1000) return true;
   return (
     entry.heldUntil !== undefined && now < entry.heldUntil && horizon <= (entry.heldHorizon ?? 0)

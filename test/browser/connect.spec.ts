@@ -6,11 +6,11 @@
  * under CI (CI set), as they do whenever Chromium cannot be launched.
  */
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { auth, createHarness, type Harness } from '../support/harness';
+import { startTinyServer, type TinyServer } from '../support/tiny-server';
 
 function executable(path: string): boolean {
   try {
@@ -65,12 +65,12 @@ interface Watched {
 /** A tiny stand-in for the calling app's page that `returnTo` points at; records each query. */
 class ReturnApp {
   readonly hits: URL[] = [];
-  private server?: Server;
+  private server?: TinyServer;
   url = '';
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const url = new URL(req.url ?? '/', this.url);
+    this.server = await startTinyServer((request, res) => {
+      const url = new URL(request.url, this.url);
       if (url.pathname === '/favicon.ico') return void res.writeHead(204).end();
       this.hits.push(url);
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
@@ -78,13 +78,11 @@ class ReturnApp {
         '<!doctype html><html lang="en"><title>The app</title><h1>Back in the app</h1></html>',
       );
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    const { port } = this.server.address() as { port: number };
-    this.url = `http://127.0.0.1:${port}`;
+    this.url = this.server.url;
   }
 
-  stop(): Promise<void> {
-    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  async stop(): Promise<void> {
+    await this.server?.close();
   }
 }
 

@@ -16,8 +16,11 @@ const API_KEY = 'client-test-key-0123456789abcdef0123456789';
 let server: TinyServer;
 let issued = 0;
 
-/** A broker that answers every token request with a new token living `expiresIn` seconds. */
-function tokens(expiresIn = 3600, delayMs = 0) {
+/**
+ * A broker that answers every token request with a new token living `expiresIn` seconds from
+ * `clock()` (the test's own clock when it moves time itself).
+ */
+function tokens(expiresIn = 3600, delayMs = 0, clock: () => number = Date.now) {
   return async (request: SeenRequest, response: ServerResponse) => {
     if (delayMs) await sleep(delayMs);
     const [, , account] = request.path.split('/');
@@ -26,7 +29,7 @@ function tokens(expiresIn = 3600, delayMs = 0) {
       product: request.query.get('product') ?? 'crm',
       accessToken: `token-${++issued}`,
       tokenType: 'Bearer',
-      expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(),
+      expiresAt: new Date(clock() + expiresIn * 1000).toISOString(),
       expiresIn,
     });
   };
@@ -157,26 +160,34 @@ describe('getToken: skew', () => {
   it('holds a token the broker answered with less than minValidity + skew for a moment, not per call', async () => {
     // The broker caps minValidity by the provider's lifetime and does not refresh a token it
     // refreshed seconds ago: asking again at once would get the same answer.
-    server.handle = tokens(1.2); // held for half its remaining life (at most 10 s)
-    const broker = client();
+    let now = Date.now();
+    server.handle = tokens(1.2, 0, () => now); // held for half its remaining life (at most 10 s)
+    const broker = client({ now: () => now });
     const first = await broker.getToken('short');
     expect((await broker.getToken('short')).accessToken).toBe(first.accessToken);
     expect(server.requests).toHaveLength(1);
     // Not for a call that needs more than the answered request asked for.
     await broker.getToken('short', { minValidity: 61 });
     expect(server.requests).toHaveLength(2);
-    await sleep(700);
+    now += 500; // still held (0.6 s)
+    await broker.getToken('short');
+    expect(server.requests).toHaveLength(2);
+    now += 200;
     await broker.getToken('short');
     expect(server.requests).toHaveLength(3);
   });
 
   it('stops using a cached token once it is within minValidity + skew of expiring', async () => {
-    server.handle = tokens(121.5); // skew 60 + minValidity 60 = 120: usable for 1.5 s
-    const broker = client();
+    let now = Date.now();
+    server.handle = tokens(121.5, 0, () => now); // skew 60 + minValidity 60 = 120: usable for 1.5 s
+    const broker = client({ now: () => now });
     await broker.getToken('acme');
     await broker.getToken('acme');
     expect(server.requests).toHaveLength(1);
-    await sleep(1600);
+    now += 1400;
+    await broker.getToken('acme');
+    expect(server.requests).toHaveLength(1);
+    now += 200;
     await broker.getToken('acme');
     expect(server.requests).toHaveLength(2);
   });

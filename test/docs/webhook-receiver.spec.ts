@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { EventsDispatcher } from '../../src/events/events.dispatcher';
 import { connect, createHarness, type Harness } from '../support/harness';
+import { startTinyServer, type TinyServer } from '../support/tiny-server';
 
 const NEW_SECRET = 'new-webhook-secret-0123456789';
 const OLD_SECRET = 'old-webhook-secret-0123456789';
@@ -29,24 +29,21 @@ interface Delivery {
 
 describe("the README's webhook receiver against real deliveries", () => {
   let h: Harness;
-  let hook: Server;
+  let hook: TinyServer;
   const received: Delivery[] = [];
 
   beforeAll(async () => {
-    hook = createServer((req: IncomingMessage, res) => {
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (chunk) => (body += chunk));
-      req.on('end', () => {
-        received.push({ body, signature: String(req.headers['x-broker-signature']) });
-        res.statusCode = 204;
-        res.end();
+    hook = await startTinyServer((request, res) => {
+      received.push({
+        body: request.body,
+        signature: String(request.headers['x-broker-signature']),
       });
+      res.statusCode = 204;
+      res.end();
     });
-    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
     h = await createHarness({
       env: {
-        EVENTS_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as { port: number }).port}/hook`,
+        EVENTS_WEBHOOK_URL: `${hook.url}/hook`,
         // Mid-rotation: deliveries carry a signature for each.
         EVENTS_WEBHOOK_SECRET: `${NEW_SECRET},${OLD_SECRET}`,
       },
@@ -58,7 +55,7 @@ describe("the README's webhook receiver against real deliveries", () => {
   });
   afterAll(async () => {
     await h.close();
-    await new Promise((resolve) => hook.close(resolve));
+    await hook.close();
   });
 
   it('accepts a delivery with either secret of a rotation, and each event once', () => {

@@ -1,9 +1,21 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startBroker, type TestBroker } from '../support/broker';
+
+/** Every column (type, nullability, default) and index of the public schema, in order. */
+async function schemaOf(dataSource: DataSource): Promise<unknown[]> {
+  const columns = await dataSource.query(
+    `SELECT table_name, column_name, data_type, is_nullable, column_default
+       FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2`,
+  );
+  const indexes = await dataSource.query(
+    `SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1, 2`,
+  );
+  return [...columns, ...indexes];
+}
 
 describe('foundation (e2e)', () => {
   let db: TestDatabase;
@@ -52,7 +64,16 @@ describe('foundation (e2e)', () => {
     expect(tables.map((t: { table_name: string }) => t.table_name)).toEqual(
       expect.arrayContaining(['connection_events', 'connections', 'migrations', 'oauth_states']),
     );
-    expect(broker.app.get(DataSource).options.synchronize).toBe(false);
+  });
+
+  it('has exactly the schema the migrations make, nothing synchronized from the entities', async () => {
+    // The broker started on an empty database; a reference database gets the migrations alone.
+    const reference = await createTestDatabase();
+    try {
+      expect(await schemaOf(db.dataSource)).toEqual(await schemaOf(reference.dataSource));
+    } finally {
+      await reference.drop();
+    }
   });
 
   it('answers unknown routes with the JSON error shape', async () => {

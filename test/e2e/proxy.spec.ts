@@ -1,11 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ReadCounter } from '../../src/history/read-counter';
 import { SERVICE_KEY } from '../support/broker';
 import { auth, connect, createHarness, type Harness } from '../support/harness';
 import { waitFor } from '../support/process';
 import { rawRequest, type RawResponse } from '../support/raw-http';
+import { startTinyServer, type TinyServer } from '../support/tiny-server';
 
 /** The token the broker currently serves for an account (what RD should receive). */
 async function servedToken(h: Harness, account: string, product = 'crm'): Promise<string> {
@@ -500,19 +499,14 @@ describe('/proxy on two replicas and the fake RD', () => {
   });
 
   describe("the broker's own refusals", () => {
-    let evil: Server;
-    let evilHits = 0;
+    let evil: TinyServer;
     let evilHost = '';
 
     beforeAll(async () => {
-      evil = createServer((_req, res) => {
-        evilHits += 1;
-        res.end('owned');
-      });
-      await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
-      evilHost = `127.0.0.1:${(evil.address() as AddressInfo).port}`;
+      evil = await startTinyServer((_request, res) => void res.end('owned'));
+      evilHost = new URL(evil.url).host;
     });
-    afterAll(() => new Promise((resolve) => evil.close(resolve)));
+    afterAll(() => evil.close());
 
     it.each([
       ['an absolute URL', () => `/proxy/http://${evilHost}/crm/v2/contacts`],
@@ -529,7 +523,7 @@ describe('/proxy on two replicas and the fake RD', () => {
       const res = await proxy(h, path());
       expectBrokerError(res, 400, 'invalid_request');
       expect(h.rd.calls).toHaveLength(0);
-      expect(evilHits).toBe(0);
+      expect(evil.requests).toHaveLength(0);
     });
 
     it.each([

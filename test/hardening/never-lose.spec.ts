@@ -16,12 +16,11 @@
  */
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
-import { ConnectionsRepository } from '../../src/connections/connections.repository';
 import { ScheduledRefreshService } from '../../src/scheduler/scheduled-refresh.service';
 import { UNKNOWN_SHAPES, type Failure } from '../fake-rd/fake-rd';
 import { startBroker } from '../support/broker';
 import { auth, connectionRow, createHarness, type Harness } from '../support/harness';
-import { makeAllDue, seedConnections } from '../support/seed';
+import { makeAllDue, seedConnection, seedConnections } from '../support/seed';
 
 const FAR = Date.now() + 3600_000;
 const PER_PRODUCT = 100;
@@ -91,9 +90,12 @@ async function expectAllServe(h: Harness, keys: Array<{ account: string; product
 
 describe('never lose a connection', () => {
   let h: Harness;
+  /** How far the fake RD's clock runs ahead of this process's (a test moves it, not the wall). */
+  let rdAheadMs = 0;
 
   beforeAll(async () => {
     h = await createHarness({
+      rd: { now: () => Date.now() + rdAheadMs },
       env: {
         REFRESH_CONCURRENCY: '16',
         EVENTS_WEBHOOK_URL: 'http://127.0.0.1:9/never-delivered',
@@ -105,6 +107,7 @@ describe('never lose a connection', () => {
   beforeEach(async () => {
     await h.db.dataSource.query('TRUNCATE connections, connection_events, product_holds');
     h.rd.reset();
+    rdAheadMs = 0;
   });
 
   it('200 connections answered with every unknown shape in turn, then RD recovers: 0 lost', async () => {
@@ -335,14 +338,10 @@ describe('never lose a connection', () => {
   it('logs an unknown shape loudly: one error line with product, account, RD status and a secret-free excerpt', async () => {
     // A grant whose tokens the test knows, so it can look for them in the log.
     const grant = h.rd.issueGrant('crm');
-    const repository = h.broker.app.get(ConnectionsRepository);
-    await h.db.dataSource.transaction((tx) =>
-      repository.saveConnected(
-        tx,
-        { account: 'loud', product: 'crm' },
-        { ...grant, expiresAt: new Date(Date.now() + 3600_000) },
-        null,
-      ),
+    await seedConnection(
+      h,
+      { account: 'loud', product: 'crm' },
+      { ...grant, expiresAt: new Date(Date.now() + 3600_000) },
     );
     await makeAllDue(h);
     // A gateway that echoes what it was sent: the refresh token, the client secret, the token.
@@ -507,16 +506,14 @@ describe('never lose a connection', () => {
 
   it('deletes a Marketing connection by revoking its refresh token, even with an expired access token', async () => {
     const grant = h.rd.issueGrant('marketing', { accessTtlSeconds: 1 });
-    const repository = h.broker.app.get(ConnectionsRepository);
-    await h.db.dataSource.transaction((tx) =>
-      repository.saveConnected(
-        tx,
-        { account: 'leaving', product: 'marketing' },
-        { ...grant, expiresAt: new Date(Date.now() + 1000) },
-        null,
-      ),
+    await seedConnection(
+      h,
+      { account: 'leaving', product: 'marketing' },
+      // As stored 1.1 s ago: expired 0.1 s ago.
+      { ...grant, expiresAt: new Date(Date.now() - 100) },
     );
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(h.rd.isLiveAccessToken(grant.accessToken)).toBe(true);
+    rdAheadMs = 1100; // 1.1 s later at RD too: the access token has expired there
     expect(h.rd.isLiveAccessToken(grant.accessToken)).toBe(false);
     const res = await admin(h).delete('/connections/leaving?product=marketing').expect(204);
     expect(res.headers['x-revoked']).toBe('true');

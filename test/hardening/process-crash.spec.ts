@@ -7,14 +7,12 @@
  *      (a proxy swallows it) before the process died: the rotated token exists only at RD. This
  *      is the one unavoidable window; the broker must say so and stop calling RD.
  */
-import { Connection } from '../../src/connections/connection.entity';
-import { ConnectionsRepository } from '../../src/connections/connections.repository';
 import { RefreshScheduler } from '../../src/scheduler/refresh-scheduler';
 import { startBrokerProcess } from '../support/broker-process';
 import { auth, connectionRow, createHarness, type Harness } from '../support/harness';
 import { startHoldingProxy, type HoldingProxy } from '../support/holding-proxy';
 import { waitFor, type BrokerProcess } from '../support/process';
-import { seedConnections } from '../support/seed';
+import { seedConnections, storedRefreshToken } from '../support/seed';
 
 const CRM_TOKEN_PATH = '/oauth2/token';
 
@@ -46,14 +44,6 @@ describe('a broker process killed mid-refresh (kill -9)', () => {
       RD_TIMEOUT_MS: '30000',
       LOG_LEVEL: 'warn',
     });
-  }
-
-  async function storedRefreshToken(account: string): Promise<string> {
-    const row = await h.db.dataSource.manager.findOneByOrFail(Connection, {
-      account,
-      product: 'crm',
-    });
-    return h.broker.app.get(ConnectionsRepository).refreshTokenOf(row);
   }
 
   function readToken(url: string, account: string) {
@@ -93,7 +83,7 @@ describe('a broker process killed mid-refresh (kill -9)', () => {
       prefix: 'unprocessed',
       expiresInSeconds: 30,
     });
-    const oldRefresh = await storedRefreshToken(account);
+    const oldRefresh = await storedRefreshToken(h, account);
     h.rd.reset();
     h.rd.failNext(1, { kind: 'hang' }, { grantType: 'refresh_token' });
     const broker = doomed[0]; // the proxy passes everything through here
@@ -103,7 +93,7 @@ describe('a broker process killed mid-refresh (kill -9)', () => {
     // The crash left the mark of a refresh that never ended, and the old token in the row.
     const row = await connectionRow(h.db, account, 'crm');
     expect(row!.refresh_started_at).not.toBeNull();
-    expect(await storedRefreshToken(account)).toBe(oldRefresh);
+    expect(await storedRefreshToken(h, account)).toBe(oldRefresh);
     expect(h.rd.isLiveRefreshToken(oldRefresh)).toBe(true);
 
     const res = await readToken(h.broker.url, account);
@@ -112,7 +102,7 @@ describe('a broker process killed mid-refresh (kill -9)', () => {
     expect(h.rd.isLiveAccessToken(body.accessToken)).toBe(true);
     expect(body.expiresIn).toBeGreaterThan(7000);
 
-    const stored = await storedRefreshToken(account);
+    const stored = await storedRefreshToken(h, account);
     expect(stored).not.toBe(oldRefresh);
     expect(h.rd.isLiveRefreshToken(stored)).toBe(true);
     expect(h.rd.isLiveRefreshToken(oldRefresh)).toBe(false);
@@ -129,7 +119,7 @@ describe('a broker process killed mid-refresh (kill -9)', () => {
       prefix: 'processed',
       expiresInSeconds: 30,
     });
-    const oldRefresh = await storedRefreshToken(account);
+    const oldRefresh = await storedRefreshToken(h, account);
     h.rd.reset();
     proxy.held.length = 0;
     proxy.holdWhen = (path) => path === CRM_TOKEN_PATH;
@@ -143,7 +133,7 @@ describe('a broker process killed mid-refresh (kill -9)', () => {
     expect(h.rd.isLiveRefreshToken(rotated)).toBe(true);
     expect(h.rd.isLiveRefreshToken(oldRefresh)).toBe(false);
     // The window: RD holds the only live refresh token; the database still has the dead one.
-    expect(await storedRefreshToken(account)).toBe(oldRefresh);
+    expect(await storedRefreshToken(h, account)).toBe(oldRefresh);
     expect((await connectionRow(h.db, account, 'crm'))!.refresh_started_at).not.toBeNull();
 
     const res = await readToken(h.broker.url, account);

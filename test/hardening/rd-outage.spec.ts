@@ -5,10 +5,9 @@
  * recovers by itself once RD does, without an operator.
  */
 import { RefreshScheduler } from '../../src/scheduler/refresh-scheduler';
-import { Connection } from '../../src/connections/connection.entity';
-import { ConnectionsRepository } from '../../src/connections/connections.repository';
 import { auth, connect, createHarness, type Harness } from '../support/harness';
 import { waitFor } from '../support/process';
+import { storedRefreshToken } from '../support/seed';
 
 const KEYS = [
   ['outage-1', 'crm'],
@@ -112,15 +111,10 @@ describe('RD outage', () => {
 
   const grantIds: Record<string, string> = {};
 
-  async function storedRefreshToken(account: string, product: 'crm' | 'marketing') {
-    const row = await h.db.dataSource.manager.findOneByOrFail(Connection, { account, product });
-    return h.broker.app.get(ConnectionsRepository).refreshTokenOf(row);
-  }
-
   it('serves valid tokens, then 503 + Retry-After, calls RD a bounded number of times, and recovers by itself', async () => {
     for (const [account, product] of KEYS)
       grantIds[keyOf(account, product)] = h.rd.grantOf(
-        await storedRefreshToken(account, product),
+        await storedRefreshToken(h, account, product),
       )!.id;
 
     // The outage starts with 503s just as every token becomes due for its scheduled refresh.
@@ -202,7 +196,7 @@ describe('RD outage', () => {
       const body = (await res.json()) as { accessToken: string; expiresIn: number };
       expect(h.rd.isLiveAccessToken(body.accessToken)).toBe(true);
       expect(body.expiresIn).toBeGreaterThan(3600);
-      expect(h.rd.isLiveRefreshToken(await storedRefreshToken(account, product))).toBe(true);
+      expect(h.rd.isLiveRefreshToken(await storedRefreshToken(h, account, product))).toBe(true);
     }
     const rows: Array<Record<string, unknown>> = await h.db.dataSource.query(
       `SELECT status, last_error, consecutive_failures FROM connections`,

@@ -7,11 +7,11 @@
  * the webhook secret and the encryption key. Zero hits allowed.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { FakeRdStation } from '../fake-rd/fake-rd';
 import { startBrokerProcess } from '../support/broker-process';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { freePort, waitFor, type BrokerProcess } from '../support/process';
+import { startTinyServer, type TinyServer } from '../support/tiny-server';
 
 jest.setTimeout(120_000);
 
@@ -41,7 +41,7 @@ describe('secret hygiene (broker process, LOG_LEVEL=debug)', () => {
   let db: TestDatabase;
   let rd: FakeRdStation;
   let broker: BrokerProcess;
-  let hook: Server;
+  let hook: TinyServer | undefined;
   const events: string[] = [];
   /** Everything a caller received that must hold no secret (token answers are kept apart). */
   const exchanges: Exchange[] = [];
@@ -62,15 +62,10 @@ describe('secret hygiene (broker process, LOG_LEVEL=debug)', () => {
       },
     });
     await rd.start();
-    hook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      req.on('end', () => {
-        events.push(`${JSON.stringify(req.headers)}\n${body}`);
-        res.end();
-      });
+    hook = await startTinyServer((request, res) => {
+      events.push(`${JSON.stringify(request.headers)}\n${request.body}`);
+      res.end();
     });
-    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
     db = await createTestDatabase();
     broker = await startBrokerProcess({
       PORT: port,
@@ -86,7 +81,7 @@ describe('secret hygiene (broker process, LOG_LEVEL=debug)', () => {
       OAUTH_RETURN_URL_ALLOWLIST: 'https://app.example.com/rd',
       SCHEDULER_ENABLED: 'true',
       REFRESH_CRON: '*/1 * * * * *',
-      EVENTS_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as { port: number }).port}/hook`,
+      EVENTS_WEBHOOK_URL: `${hook.url}/hook`,
       EVENTS_WEBHOOK_SECRET: webhookSecret,
     });
   });
@@ -94,7 +89,7 @@ describe('secret hygiene (broker process, LOG_LEVEL=debug)', () => {
   afterAll(async () => {
     broker?.child.kill('SIGKILL');
     await rd?.stop();
-    await new Promise((resolve) => hook?.close(resolve));
+    await hook?.close();
     await db?.drop();
   });
 

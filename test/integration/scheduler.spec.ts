@@ -1,4 +1,3 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { signatureHeader } from '../../src/events/events.dispatcher';
 import { EventsDispatcher } from '../../src/events/events.dispatcher';
 import { ScheduledRefreshService } from '../../src/scheduler/scheduled-refresh.service';
@@ -6,6 +5,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { connectionRow, createHarness, type Harness } from '../support/harness';
 import { makeAllDue, seedConnections } from '../support/seed';
 import { waitFor } from '../support/process';
+import { startTinyServer, type TinyServer } from '../support/tiny-server';
 
 const FAR = Date.now() + 3600_000;
 
@@ -63,28 +63,22 @@ describe('scheduler', () => {
 
   describe('failures, leases and events', () => {
     let h: Harness;
-    let hook: Server;
+    let hook: TinyServer;
     const received: Array<{ body: string; signature: string | undefined }> = [];
     let hookStatus = 200;
 
     beforeAll(async () => {
-      hook = createServer((req: IncomingMessage, res) => {
-        let body = '';
-        req.on('data', (chunk) => (body += chunk));
-        req.on('end', () => {
-          received.push({
-            body,
-            signature: req.headers['x-broker-signature'] as string | undefined,
-          });
-          res.statusCode = hookStatus;
-          res.end();
+      hook = await startTinyServer((request, res) => {
+        received.push({
+          body: request.body,
+          signature: request.headers['x-broker-signature'] as string | undefined,
         });
+        res.statusCode = hookStatus;
+        res.end();
       });
-      await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
-      const port = (hook.address() as { port: number }).port;
       h = await createHarness({
         env: {
-          EVENTS_WEBHOOK_URL: `http://127.0.0.1:${port}/events`,
+          EVENTS_WEBHOOK_URL: `${hook.url}/events`,
           EVENTS_WEBHOOK_SECRET: 'webhook-secret-0123456789',
           RD_TIMEOUT_MS: '1000',
         },
@@ -92,7 +86,7 @@ describe('scheduler', () => {
     });
     afterAll(async () => {
       await h.close();
-      await new Promise((resolve) => hook.close(resolve));
+      await hook.close();
     });
     beforeEach(async () => {
       await h.db.dataSource.query('TRUNCATE connections, connection_events');

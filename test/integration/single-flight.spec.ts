@@ -1,6 +1,5 @@
-import { ConnectionsRepository } from '../../src/connections/connections.repository';
-import { Connection } from '../../src/connections/connection.entity';
 import { auth, connect, createHarness, type Harness } from '../support/harness';
+import { storedRefreshToken } from '../support/seed';
 
 const REQUESTS = 500;
 
@@ -19,14 +18,6 @@ async function stampede(h: Harness) {
       };
     }),
   );
-}
-
-async function storedRefreshToken(h: Harness): Promise<string> {
-  const row = await h.db.dataSource.manager.findOneByOrFail(Connection, {
-    account: 'acme',
-    product: 'crm',
-  });
-  return h.broker.app.get(ConnectionsRepository).refreshTokenOf(row);
 }
 
 describe('single-flight refresh across two replicas', () => {
@@ -52,14 +43,14 @@ describe('single-flight refresh across two replicas', () => {
   it('makes exactly one refresh; every answer carries the same new token; the stored refresh token is live', async () => {
     await setUp(2_000);
     expectOneRefresh(await stampede(h));
-    expect(h.rd.isLiveRefreshToken(await storedRefreshToken(h))).toBe(true);
+    expect(h.rd.isLiveRefreshToken(await storedRefreshToken(h, 'acme'))).toBe(true);
   });
 
   it('does the same when RD takes 2 s to answer', async () => {
     await setUp(5_000);
     h.rd.latencyMs = 2_000;
     expectOneRefresh(await stampede(h));
-    expect(h.rd.isLiveRefreshToken(await storedRefreshToken(h))).toBe(true);
+    expect(h.rd.isLiveRefreshToken(await storedRefreshToken(h, 'acme'))).toBe(true);
   });
 
   it("survives one instance's refresh timing out: no double refresh, the grant stays live, reads recover", async () => {
@@ -85,6 +76,6 @@ describe('single-flight refresh across two replicas', () => {
     );
     h.rd.reset();
     expectOneRefresh(await stampede(h));
-    expect(h.rd.isLiveRefreshToken(await storedRefreshToken(h))).toBe(true);
+    expect(h.rd.isLiveRefreshToken(await storedRefreshToken(h, 'acme'))).toBe(true);
   });
 });

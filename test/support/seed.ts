@@ -1,4 +1,5 @@
 import type { Product } from '../../src/config/config';
+import { Connection } from '../../src/connections/connection.entity';
 import { ConnectionsRepository } from '../../src/connections/connections.repository';
 import type { Harness } from './harness';
 
@@ -41,4 +42,27 @@ export async function makeAllDue(h: Harness): Promise<void> {
   await h.db.dataSource.query(
     `UPDATE connections SET next_refresh_at = now() - interval '1 second'`,
   );
+}
+
+/**
+ * One connection with tokens the test knows (e.g. a grant it issued itself), stored through the
+ * broker's own repository, encrypted as in production.
+ */
+export async function seedConnection(
+  h: Harness,
+  key: { account: string; product: Product },
+  tokens: { accessToken: string; refreshToken: string; expiresAt: Date },
+): Promise<void> {
+  const repository = h.broker.app.get(ConnectionsRepository);
+  await h.db.dataSource.transaction((tx) => repository.saveConnected(tx, key, tokens, null));
+}
+
+/** The refresh token the broker has stored for a connection, decrypted. */
+export async function storedRefreshToken(
+  h: Harness,
+  account: string,
+  product: Product = 'crm',
+): Promise<string> {
+  const row = await h.db.dataSource.manager.findOneByOrFail(Connection, { account, product });
+  return h.broker.app.get(ConnectionsRepository).refreshTokenOf(row);
 }

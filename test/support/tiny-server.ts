@@ -3,6 +3,8 @@ import type { Socket } from 'node:net';
 
 export interface SeenRequest {
   method: string;
+  /** The request target as sent: path and query. */
+  url: string;
   path: string;
   query: URLSearchParams;
   headers: IncomingMessage['headers'];
@@ -25,8 +27,10 @@ export interface TinyServer {
 }
 
 /**
- * A node:http server whose answers a test writes by hand: the stand-in for the broker in the
- * client's unit tests (the client talks to it over real sockets, with Node's own fetch).
+ * A node:http server whose answers a test writes by hand, recording every request: the stand-in
+ * for the broker in the client's unit tests, for RD in the RD client's, the webhook receiver that
+ * captures event deliveries, the calling app a browser returns to. Callers talk to it over real
+ * sockets; `close()` also ends connections still open (hung answers included).
  */
 export async function startTinyServer(handle: Handler = notFound): Promise<TinyServer> {
   const sockets = new Set<Socket>();
@@ -37,6 +41,7 @@ export async function startTinyServer(handle: Handler = notFound): Promise<TinyS
       const url = new URL(raw.url ?? '/', 'http://tiny');
       const seen: SeenRequest = {
         method: raw.method ?? '',
+        url: raw.url ?? '/',
         path: url.pathname,
         query: url.searchParams,
         headers: raw.headers,

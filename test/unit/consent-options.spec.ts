@@ -1,29 +1,22 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from '../../src/config/config';
 import { RdStationClient } from '../../src/rdstation/rdstation.client';
 import { RdStationError } from '../../src/rdstation/rdstation.errors';
 import { testEnv } from '../support/broker';
+import { sendJson, startTinyServer, type TinyServer } from '../support/tiny-server';
 
 /** RD_<PRODUCT>_SCOPE / _PKCE / _ISSUER in the configuration and the RD client; token_type. */
-let server: Server;
+let server: TinyServer;
 let baseUrl: string;
 let answer: object = {};
 const bodies: Array<{ type: string; body: string }> = [];
 const clients: RdStationClient[] = [];
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      bodies.push({ type: req.headers['content-type'] ?? '', body });
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
-    });
+  server = await startTinyServer((request, res) => {
+    bodies.push({ type: request.headers['content-type'] ?? '', body: request.body });
+    sendJson(res, 200, answer);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  baseUrl = server.url;
 });
 beforeEach(() => {
   bodies.length = 0;
@@ -31,8 +24,7 @@ beforeEach(() => {
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.onModuleDestroy()));
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
 });
 
 function client(overrides: Record<string, string> = {}): RdStationClient {

@@ -1,25 +1,16 @@
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Product } from '../../src/config/config';
 import { RdStationClient } from '../../src/rdstation/rdstation.client';
 import { RdStationError } from '../../src/rdstation/rdstation.errors';
 import { testEnv } from '../support/broker';
+import { startTinyServer, type SeenRequest, type TinyServer } from '../support/tiny-server';
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+type Seen = SeenRequest;
 type Handler = (res: ServerResponse, req: Seen) => void;
 
 /** A local stand-in for RD: answers with the queued handlers in order, the last one repeating. */
-let server: Server;
+let server: TinyServer;
 let baseUrl: string;
 let handlers: Handler[] = [];
 let seen: Seen[] = [];
@@ -67,19 +58,12 @@ const TOKENS = { access_token: 'new-access', refresh_token: 'new-refresh', expir
 const REDIRECT = 'https://broker.example.test/oauth/callback';
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      const request = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
-      seen.push(request);
-      const handler = handlers.length > 1 ? handlers.shift()! : handlers[0];
-      handler(res, request);
-    });
+  server = await startTinyServer((request, res) => {
+    seen.push(request);
+    const handler = handlers.length > 1 ? handlers.shift()! : handlers[0];
+    handler(res, request);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  baseUrl = server.url;
 });
 
 beforeEach(() => {
@@ -89,8 +73,7 @@ beforeEach(() => {
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.onModuleDestroy()));
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
 });
 
 describe('RdStationClient.authorizeUrl', () => {

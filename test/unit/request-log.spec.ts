@@ -7,18 +7,25 @@ function logLine(
   status: number,
   options: { route?: string | null; answerCut?: 'timeout' | 'broken' } = {},
 ) {
-  const lines: Array<{ level: string; fields: Record<string, unknown> }> = [];
+  const lines: Array<{ level: string; fields: Record<string, unknown>; message: unknown }> = [];
   const log = Object.fromEntries(
     ['debug', 'info', 'error'].map((level) => [
       level,
-      (fields: Record<string, unknown>) => lines.push({ level, fields }),
+      (fields: Record<string, unknown>, message: unknown) => lines.push({ level, fields, message }),
     ]),
   );
+  const [path, query = ''] = url.split('?');
+  // Every place fastify exposes the address carries it, so a line built from any of them shows.
   const request = {
     id: 'req-1',
     method: 'POST',
     ip: '127.0.0.1',
-    raw: { url, answerCut: options.answerCut },
+    url,
+    originalUrl: url,
+    query: Object.fromEntries(new URLSearchParams(query)),
+    params: path.startsWith('/proxy/') ? { '*': path.slice('/proxy/'.length) } : {},
+    headers: { host: 'broker.internal', referer: `http://broker.internal${url}` },
+    raw: { url, headers: { host: 'broker.internal' }, answerCut: options.answerCut },
     routeOptions: {
       url:
         options.route === null
@@ -35,13 +42,11 @@ function logLine(
 
 describe('RequestLog', () => {
   it("shows a proxied call's route, never RD's path or query", () => {
-    const { level, fields } = logLine(
-      '/proxy/platform/contacts/email:ana@example.com?q=secret',
-      200,
-    );
-    expect(level).toBe('debug');
-    expect(fields).toMatchObject({ url: '/proxy/*', route: '/proxy/*', status: 200 });
-    expect(JSON.stringify(fields)).not.toMatch(/ana@example|secret|platform/);
+    const line = logLine('/proxy/platform/contacts/email:ana@example.com?q=secret', 200);
+    expect(line.level).toBe('debug');
+    expect(line.fields).toMatchObject({ url: '/proxy/*', route: '/proxy/*', status: 200 });
+    // The whole line, message included, against a request that carries the address everywhere.
+    expect(JSON.stringify(line)).not.toMatch(/ana@example|secret|platform/);
   });
 
   it('logs a refused proxied call at info, still without its path', () => {
