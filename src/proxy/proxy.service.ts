@@ -6,7 +6,7 @@ import type { ConnectionKey } from '../common/connection-key';
 import { ProviderUnavailableError, RateLimitedError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { BrokerMetrics } from '../metrics/broker-metrics';
-import { accessTokenHash } from '../refresh/refresh-policy';
+import { accessTokenHash } from '../tokens/access-token-hash';
 import { DEFAULT_MIN_VALIDITY } from '../tokens/tokens.dto';
 import { TokensService } from '../tokens/tokens.service';
 import { headersForCaller, headersForRd } from './proxy-headers';
