@@ -1,4 +1,5 @@
 import { Inject, Injectable, Optional, type OnModuleDestroy } from '@nestjs/common';
+import { isRecord } from '../common/is-record';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { Agent, request } from 'undici';
 import {
@@ -34,10 +35,6 @@ interface Outgoing {
 
 const FORM = 'application/x-www-form-urlencoded';
 const JSON_TYPE = 'application/json';
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function encode(encoding: TokenCall['encoding'], fields: Record<string, string>) {
   return encoding === 'json'
