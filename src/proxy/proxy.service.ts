@@ -1,11 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Agent, type Dispatcher } from 'undici';
 import type { ConnectionKey } from '../common/connection-key';
 import { ProviderUnavailableError, RateLimitedError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { BrokerMetrics } from '../metrics/broker-metrics';
+import { rdAgent } from '../rdstation/rdstation.agent';
 import { accessTokenHash } from '../tokens/access-token-hash';
 import { DEFAULT_MIN_VALIDITY } from '../tokens/tokens.dto';
 import { TokensService } from '../tokens/tokens.service';
@@ -74,14 +75,7 @@ export class ProxyService implements OnModuleDestroy {
     this.apiUrl = config.rd.apiUrl;
     this.timeoutMs = config.rd.timeoutMs;
     this.traced = config.tracing.otlpEndpoint !== undefined;
-    // As RdStationClient's: the per-call AbortSignal is the hard deadline.
-    this.agent = new Agent({
-      keepAliveTimeout: 10_000,
-      keepAliveMaxTimeout: 60_000,
-      connect: { timeout: this.timeoutMs },
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-    });
+    this.agent = rdAgent(this.timeoutMs);
   }
 
   async onModuleDestroy(): Promise<void> {
