@@ -55,15 +55,10 @@ export class FailedAuthLimiter {
     if (entry.failures > MAX_FAILURES) entry.blockedUntil = now + BLOCK_MS;
     this.attempts.set(key, entry);
   }
-
-  /** The keys held now (for tests and debugging). */
-  trackedKeys(): string[] {
-    return [...this.attempts.keys()];
-  }
 }
 
 /** An IP address as it is (≤ 45 chars); anything else as a 32-char digest. */
-function keyOf(address: string): string {
+export function keyOf(address: string): string {
   return isIP(address) !== 0
     ? address
     : createHash('sha256').update(address).digest('base64url').slice(0, 32);

@@ -4,16 +4,6 @@ import { decodeCursor, encodeCursor } from '../common/paging';
 import type { Product } from '../config/config';
 import type { HistoryPosition } from './history.repository';
 
-export const HISTORY_TYPES = [
-  'connection.created',
-  'connection.refreshed',
-  'connection.refresh_failed',
-  'connection.reauthorization_required',
-  'connection.recovered',
-  'connection.deleted',
-  'connection.read',
-];
-
 export class HistoryQuery {
   @OptionalProduct()
   product?: Product;

@@ -84,11 +84,6 @@ export class RdStationError extends Error {
     this.retryAfterSeconds = init.retryAfterSeconds ?? null;
     this.bodyExcerpt = init.bodyExcerpt ?? null;
   }
-
-  /** Shorthand for `kind === 'client_rejected'`. */
-  get clientCredentialsRejected(): boolean {
-    return this.kind === 'client_rejected';
-  }
 }
 
 /** What the classifier needs to know about the call that failed. */
