@@ -45,13 +45,6 @@ export function estimate(used: number, previousUsed: number, windowStart: number
   return used + previousUsed * (1 - elapsed);
 }
 
-/** Whether one more call fits; the same condition as the upsert's WHERE in rate-budget.ts. */
-export function allows(state: BudgetState, limit: number, now: number): boolean {
-  if (state.pausedUntil && state.pausedUntil.getTime() > now) return false;
-  const c = currentCounters(state, now);
-  return estimate(c.used, c.previousUsed, c.windowStart, now) < limit;
-}
-
 /**
  * Whole seconds until one more call fits, if nobody calls meanwhile (the `Retry-After` of a
  * refusal); at least 1.
