@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { HttpException, HttpStatus, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
+import { RateLimitedError } from '../common/errors';
 
 const WINDOW_MS = 60_000;
 const MAX_FAILURES = 20;
@@ -11,15 +12,6 @@ interface Attempts {
   failures: number;
   windowStart: number;
   blockedUntil: number;
-}
-
-export class TooManyFailedAttemptsError extends HttpException {
-  constructor(readonly retryAfterSeconds: number) {
-    super(
-      'too many failed authentication attempts from this address; try again later',
-      HttpStatus.TOO_MANY_REQUESTS,
-    );
-  }
 }
 
 /**
@@ -46,7 +38,10 @@ export class FailedAuthLimiter {
     const entry = this.attempts.get(keyOf(address));
     const now = Date.now();
     if (entry && entry.blockedUntil > now) {
-      throw new TooManyFailedAttemptsError(Math.ceil((entry.blockedUntil - now) / 1000));
+      throw new RateLimitedError(
+        'too many failed authentication attempts from this address; try again later',
+        Math.ceil((entry.blockedUntil - now) / 1000),
+      );
     }
   }
 
@@ -60,15 +55,10 @@ export class FailedAuthLimiter {
     if (entry.failures > MAX_FAILURES) entry.blockedUntil = now + BLOCK_MS;
     this.attempts.set(key, entry);
   }
-
-  /** The keys held now (for tests and debugging). */
-  trackedKeys(): string[] {
-    return [...this.attempts.keys()];
-  }
 }
 
 /** An IP address as it is (≤ 45 chars); anything else as a 32-char digest. */
-function keyOf(address: string): string {
+export function keyOf(address: string): string {
   return isIP(address) !== 0
     ? address
     : createHash('sha256').update(address).digest('base64url').slice(0, 32);

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { PRODUCTS } from '../config/config';
@@ -12,6 +12,13 @@ export const OptionalProduct = () =>
       description: 'crm or marketing; may be left out when only one product is configured',
     }),
     IsOptional(),
+    IsIn(PRODUCTS, { message: 'product must be crm or marketing' }),
+  );
+
+/** A `product` field that must be given. */
+export const RequiredProduct = () =>
+  applyDecorators(
+    ApiProperty({ enum: PRODUCTS }),
     IsIn(PRODUCTS, { message: 'product must be crm or marketing' }),
   );
 

@@ -68,7 +68,6 @@ export function errorAnswer(exception: unknown, requestId: unknown, logger: Logg
         error: CODE_BY_STATUS[status] ?? 'error',
         message: httpMessage(exception),
       },
-      retryAfter: (exception as { retryAfterSeconds?: number }).retryAfterSeconds,
     };
   }
   if (isClientError(exception)) {

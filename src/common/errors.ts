@@ -49,7 +49,10 @@ export class ProviderUnavailableError extends BrokerError {
   }
 }
 
-/** A budget of ours is spent (the proxy's per-account RD budget); `Retry-After` says when it refills. */
+/**
+ * A limit of ours is reached (the proxy's per-account RD budget, an address's failed API-key
+ * attempts); `Retry-After` says when it lifts.
+ */
 export class RateLimitedError extends BrokerError {
   readonly status = 429;
   readonly code = 'rate_limited';

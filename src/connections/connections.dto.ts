@@ -11,8 +11,8 @@ import {
   Min,
   ValidateIf,
 } from 'class-validator';
-import { OptionalProduct, PageCursor, PageLimit } from '../common/dto-fields';
-import type { Product } from '../config/config';
+import { OptionalProduct, PageCursor, PageLimit, RequiredProduct } from '../common/dto-fields';
+import { PRODUCTS, type Product } from '../config/config';
 import type { Connection, ConnectionStatus } from './connection.entity';
 
 const STATUSES: ConnectionStatus[] = ['active', 'refresh_failing', 'reauthorization_required'];
@@ -39,14 +39,12 @@ export class RefreshQuery {
 }
 
 export class RequiredProductQuery {
-  @ApiProperty({ enum: ['crm', 'marketing'] })
-  @IsIn(['crm', 'marketing'], { message: 'product must be crm or marketing' })
+  @RequiredProduct()
   product: Product;
 }
 
 export class RetryRejectedBody {
-  @ApiProperty({ enum: ['crm', 'marketing'] })
-  @IsIn(['crm', 'marketing'], { message: 'product must be crm or marketing' })
+  @RequiredProduct()
   product: Product;
 
   @ApiPropertyOptional({
@@ -95,7 +93,7 @@ export class RetryRejectedResult {
 }
 
 export class ConfirmHeldResult {
-  @ApiProperty({ enum: ['crm', 'marketing'] })
+  @ApiProperty({ enum: PRODUCTS })
   product: Product;
 
   @ApiProperty({ type: [String], description: 'held connections now reauthorization_required' })
@@ -174,7 +172,7 @@ export class ConnectionView {
   @ApiProperty({ example: 'acme-42' })
   account: string;
 
-  @ApiProperty({ enum: ['crm', 'marketing'] })
+  @ApiProperty({ enum: PRODUCTS })
   product: Product;
 
   @ApiProperty({ enum: STATUSES })

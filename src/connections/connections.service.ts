@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
 import { InvalidRequestError, NotConnectedError, ProviderUnavailableError } from '../common/errors';
+import { decodeCursor, encodeCursor, pageOf } from '../common/paging';
 import { ACCOUNT_PATTERN } from '../common/validation';
 import { PRODUCTS, type Product } from '../config/config';
 import { EventsOutbox } from '../events/events.outbox';
@@ -34,31 +35,17 @@ function busy(): never {
   throw new ProviderUnavailableError('the connection is being refreshed; try again shortly', 5);
 }
 
-export function encodeCursor(key: ConnectionKey): string {
-  return Buffer.from(JSON.stringify([key.account, key.product])).toString('base64url');
-}
-
 /**
- * A cursor is only ever one this broker encoded: an [account, product] pair whose account obeys
- * the account rule. Anything else (a NUL, which PostgreSQL refuses in text, an account no
- * connection can have) is the caller's mistake, answered 400 before any query runs.
+ * A connections cursor is an [account, product] pair whose account obeys the account rule.
+ * Anything else (a NUL, which PostgreSQL refuses in text, an account no connection can have) is
+ * not one this broker encoded.
  */
-export function decodeCursor(cursor: string): ConnectionKey {
-  try {
-    const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(decoded) && decoded.length === 2) {
-      const [account, product] = decoded as unknown[];
-      if (
-        typeof account === 'string' &&
-        ACCOUNT_PATTERN.test(account) &&
-        PRODUCTS.includes(product as Product)
-      )
-        return { account, product: product as Product };
-    }
-  } catch {
-    // fall through
-  }
-  throw new InvalidRequestError('cursor is not one this broker handed out');
+function readConnectionCursor(account: unknown, product: unknown): ConnectionKey | undefined {
+  return typeof account === 'string' &&
+    ACCOUNT_PATTERN.test(account) &&
+    PRODUCTS.includes(product as Product)
+    ? { account, product: product as Product }
+    : undefined;
 }
 
 /** The admin routes: list, inspect, import, force a refresh, delete. */
@@ -78,13 +65,10 @@ export class ConnectionsService {
   ) {}
 
   async list(filter: Omit<ListFilter, 'after'>, cursor?: string): Promise<ConnectionPage> {
-    const after = cursor === undefined ? undefined : decodeCursor(cursor);
+    const after = cursor === undefined ? undefined : decodeCursor(cursor, readConnectionCursor);
     const rows = await this.connections.listPage({ ...filter, limit: filter.limit + 1, after });
-    const items = rows.slice(0, filter.limit);
-    return {
-      items: items.map(ConnectionView.of),
-      nextCursor: rows.length > filter.limit ? encodeCursor(items[items.length - 1]) : null,
-    };
+    const page = pageOf(rows, filter.limit, (last) => encodeCursor([last.account, last.product]));
+    return { items: page.items.map(ConnectionView.of), nextCursor: page.nextCursor };
   }
 
   async forAccount(account: string): Promise<AccountConnections> {

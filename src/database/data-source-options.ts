@@ -2,7 +2,6 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import { Connection } from '../connections/connection.entity';
-import { OAuthState } from '../oauth/oauth-state.entity';
 
 /**
  * Compiled, the migrations sit in dist/migrations beside dist/database; from source (jest, tsx)
@@ -22,7 +21,7 @@ function migrationsGlob(): string {
   return join(dir, `*${extension}`);
 }
 
-export const ENTITIES = [Connection, OAuthState];
+export const ENTITIES = [Connection];
 
 /**
  * Only startup parameters every pooler accepts (PgBouncer's stock settings refuse

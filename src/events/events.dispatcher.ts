@@ -3,10 +3,10 @@ import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Agent, request } from 'undici';
+import { backoffSeconds } from '../common/backoff';
 import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { ReconnectLinks } from '../oauth/reconnect-links';
-import { backoffSeconds } from '../refresh/refresh-policy';
 
 interface PendingEvent {
   id: string;

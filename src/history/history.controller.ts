@@ -8,6 +8,7 @@ import {
 } from '@nestjs/swagger';
 import { RequireAdminKey } from '../auth/api-key.guard';
 import { ErrorResponse } from '../common/error.dto';
+import { pageOf } from '../common/paging';
 import { assertAccount, resolveProduct } from '../common/validation';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import {
@@ -56,11 +57,8 @@ export class HistoryController {
     const limit = query.limit ?? 50;
     const before = query.cursor === undefined ? undefined : decodeHistoryCursor(query.cursor);
     const rows = await this.history.page(key, limit + 1, before);
-    const items = rows.slice(0, limit);
-    return {
-      items: items.map(toItem),
-      nextCursor: rows.length > limit ? encodeHistoryCursor(items[items.length - 1]) : null,
-    };
+    const page = pageOf(rows, limit, encodeHistoryCursor);
+    return { items: page.items.map(toItem), nextCursor: page.nextCursor };
   }
 }
 

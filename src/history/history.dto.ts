@@ -1,18 +1,8 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { OptionalProduct, PageCursor, PageLimit } from '../common/dto-fields';
-import { InvalidRequestError } from '../common/errors';
+import { decodeCursor, encodeCursor } from '../common/paging';
 import type { Product } from '../config/config';
 import type { HistoryPosition } from './history.repository';
-
-export const HISTORY_TYPES = [
-  'connection.created',
-  'connection.refreshed',
-  'connection.refresh_failed',
-  'connection.reauthorization_required',
-  'connection.recovered',
-  'connection.deleted',
-  'connection.read',
-];
 
 export class HistoryQuery {
   @OptionalProduct()
@@ -57,27 +47,17 @@ export class HistoryPage {
 }
 
 export function encodeHistoryCursor(position: HistoryPosition): string {
-  return Buffer.from(JSON.stringify([position.us, position.tie])).toString('base64url');
+  return encodeCursor([position.us, position.tie]);
 }
 
 /** Only a cursor this broker handed out is accepted; anything else is a 400, never a query. */
 export function decodeHistoryCursor(cursor: string): HistoryPosition {
-  if (/^[A-Za-z0-9_-]{1,200}$/.test(cursor)) {
-    try {
-      const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-      if (
-        Array.isArray(parsed) &&
-        parsed.length === 2 &&
-        typeof parsed[0] === 'string' &&
-        /^-?\d{1,18}$/.test(parsed[0]) &&
-        typeof parsed[1] === 'string' &&
-        /^(e\d{19}|r[A-Za-z0-9._:-]{1,64})$/.test(parsed[1])
-      ) {
-        return { us: parsed[0], tie: parsed[1] };
-      }
-    } catch {
-      // fall through
-    }
-  }
-  throw new InvalidRequestError('cursor is not one this broker handed out');
+  return decodeCursor(cursor, (us, tie) =>
+    typeof us === 'string' &&
+    /^-?\d{1,18}$/.test(us) &&
+    typeof tie === 'string' &&
+    /^(e\d{19}|r[A-Za-z0-9._:-]{1,64})$/.test(tie)
+      ? { us, tie }
+      : undefined,
+  );
 }

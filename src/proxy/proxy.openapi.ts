@@ -1,5 +1,6 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
 import type { ErrorCode } from '../common/error-codes';
+import { PRODUCTS } from '../config/config';
 import { PROXY_BODY_LIMIT, PROXY_METHODS } from './proxy.route';
 
 type Operation = OpenAPIObject['paths'][string]['get'];
@@ -69,7 +70,7 @@ function operation(method: (typeof PROXY_METHODS)[number]): Operation {
         in: 'header',
         required: false,
         description: 'crm or marketing; may be left out when only one product is configured',
-        schema: { type: 'string', enum: ['crm', 'marketing'] },
+        schema: { type: 'string', enum: [...PRODUCTS] },
       },
     ],
     ...(withBody

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Agent, type Dispatcher } from 'undici';
 import type { ConnectionKey } from '../common/connection-key';
 import {
   BadGatewayError,
@@ -12,8 +12,9 @@ import {
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { ReadCounter } from '../history/read-counter';
 import { BrokerMetrics } from '../metrics/broker-metrics';
+import { rdAgent } from '../rdstation/rdstation.agent';
 import { refusesAccessToken } from '../rdstation/rdstation.errors';
-import { accessTokenHash } from '../refresh/refresh-policy';
+import { accessTokenHash } from '../tokens/access-token-hash';
 import { DEFAULT_MIN_VALIDITY } from '../tokens/tokens.dto';
 import { TokensService } from '../tokens/tokens.service';
 import { headersForCaller, headersForRd } from './proxy-headers';
@@ -101,14 +102,7 @@ export class ProxyService implements OnModuleDestroy {
     this.timeoutMs = config.rd.timeoutMs;
     this.traced = config.tracing.otlpEndpoint !== undefined;
     this.streamTimeoutMs = config.rd.streamTimeoutMs;
-    // As RdStationClient's: the per-call AbortSignal is the hard deadline.
-    this.agent = new Agent({
-      keepAliveTimeout: 10_000,
-      keepAliveMaxTimeout: 60_000,
-      connect: { timeout: this.timeoutMs },
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-    });
+    this.agent = rdAgent(this.timeoutMs);
   }
 
   async onModuleDestroy(): Promise<void> {

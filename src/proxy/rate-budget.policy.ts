@@ -1,3 +1,5 @@
+import { parseRetryAfter } from '../rdstation/rdstation.errors';
+
 /**
  * The proxy's rate budget as pure functions; rate-budget.ts runs the same rule atomically in
  * PostgreSQL and asks these only to explain a refusal. test/unit/rate-budget-policy.spec.ts.
@@ -43,13 +45,6 @@ export function estimate(used: number, previousUsed: number, windowStart: number
   return used + previousUsed * (1 - elapsed);
 }
 
-/** Whether one more call fits; the same condition as the upsert's WHERE in rate-budget.ts. */
-export function allows(state: BudgetState, limit: number, now: number): boolean {
-  if (state.pausedUntil && state.pausedUntil.getTime() > now) return false;
-  const c = currentCounters(state, now);
-  return estimate(c.used, c.previousUsed, c.windowStart, now) < limit;
-}
-
 /**
  * Whole seconds until one more call fits, if nobody calls meanwhile (the `Retry-After` of a
  * refusal); at least 1.
@@ -76,15 +71,11 @@ export function secondsUntilAllowed(state: BudgetState, limit: number, now: numb
 
 /** RD's own pause when its 429 names none: the rest of a minute, as RD's limits are per minute. */
 export const DEFAULT_RD_PAUSE_SECONDS = 60;
-/** A Retry-After longer than this is not believed (a gateway's bug must not stop an account for days). */
-export const MAX_RD_PAUSE_SECONDS = 3600;
 
-/** Seconds of RD's `Retry-After` (delta-seconds or an HTTP date), bounded; a default if absent. */
+/**
+ * Seconds of RD's `Retry-After` (read by the one parser, rdstation.errors.ts, which bounds it to
+ * an hour so a gateway's bug cannot stop an account for days), at least 1; a default if absent.
+ */
 export function rdPauseSeconds(retryAfter: string | string[] | undefined, now: number): number {
-  const value = (Array.isArray(retryAfter) ? retryAfter[0] : retryAfter)?.trim();
-  let seconds = DEFAULT_RD_PAUSE_SECONDS;
-  if (value && /^\d+$/.test(value)) seconds = Number(value);
-  else if (value && !Number.isNaN(Date.parse(value)))
-    seconds = Math.ceil((Date.parse(value) - now) / 1000);
-  return Math.min(MAX_RD_PAUSE_SECONDS, Math.max(1, seconds));
+  return Math.max(1, parseRetryAfter(retryAfter, now) ?? DEFAULT_RD_PAUSE_SECONDS);
 }

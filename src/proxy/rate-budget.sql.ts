@@ -4,7 +4,7 @@
  */
 
 // The window rolls over inside the statement, on the database's clock (one clock for every
-// replica). The WHERE is the sliding-window rule of rate-budget.policy.ts (`allows`): when it
+// replica). The WHERE is the sliding-window rule of rate-budget.policy.ts (`estimate` < limit): when it
 // fails, nothing is written and no row comes back. The limit is the connection's own
 // (PATCH /connections/:account), read by the statement itself so a change holds from the next
 // call on every replica without any cache to expire; `$3` (RD_RATE_LIMIT_PER_MINUTE) otherwise.

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Optional, type OnModuleDestroy } from '@nestjs/common';
+import { isRecord } from '../common/is-record';
 import { BrokerMetrics } from '../metrics/broker-metrics';
-import { Agent, request } from 'undici';
+import { request, type Agent } from 'undici';
 import {
   APP_CONFIG,
   type AppConfig,
@@ -15,6 +16,7 @@ import {
   transportError,
   type CallContext,
 } from './rdstation.errors';
+import { rdAgent } from './rdstation.agent';
 import { productSpecs, type ProductSpec, type TokenCall } from './rdstation.products';
 
 export interface TokenSet {
@@ -34,10 +36,6 @@ interface Outgoing {
 
 const FORM = 'application/x-www-form-urlencoded';
 const JSON_TYPE = 'application/json';
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function encode(encoding: TokenCall['encoding'], fields: Record<string, string>) {
   return encoding === 'json'
@@ -60,15 +58,7 @@ export class RdStationClient implements OnModuleDestroy {
     @Optional() private readonly metrics?: BrokerMetrics,
   ) {
     this.specs = productSpecs(config.rd.marketingOAuth);
-    const timeout = config.rd.timeoutMs;
-    // The per-call AbortSignal is the hard deadline; these only fail a stuck phase sooner.
-    this.agent = new Agent({
-      keepAliveTimeout: 10_000,
-      keepAliveMaxTimeout: 60_000,
-      connect: { timeout },
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-    });
+    this.agent = rdAgent(config.rd.timeoutMs);
   }
 
   /** Idempotent: closing twice (tests, a manual shutdown) must not throw. */

@@ -1,3 +1,5 @@
+import { isRecord } from '../common/is-record';
+
 /**
  * What an RD Station answer means, decided here and nowhere else. Every caller (the OAuth
  * callback, import, the admin refresh and the scheduler) acts on `RdStationError.kind` alone;
@@ -82,11 +84,6 @@ export class RdStationError extends Error {
     this.retryAfterSeconds = init.retryAfterSeconds ?? null;
     this.bodyExcerpt = init.bodyExcerpt ?? null;
   }
-
-  /** Shorthand for `kind === 'client_rejected'`. */
-  get clientCredentialsRejected(): boolean {
-    return this.kind === 'client_rejected';
-  }
 }
 
 /** What the classifier needs to know about the call that failed. */
@@ -150,10 +147,6 @@ export function scrub(text: string, secrets: readonly string[]): string {
 
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function str(value: unknown): string | undefined {

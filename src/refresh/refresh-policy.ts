@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { Product } from '../config/config';
 import type { Connection } from '../connections/connection.entity';
 
 /**
  * The refresh policy as pure functions: when a token is due, whether a refresh asked for is
- * still needed, and how long to back off after a failure. No IO here; the refresher and the
+ * still needed, and how long to back off after a failure (the step itself: common/backoff.ts). No IO here; the refresher and the
  * scheduler ask these questions, and test/unit/refresh-policy.spec.ts answers them fast.
  */
 
@@ -14,18 +13,11 @@ export type RefreshTrigger =
   | { kind: 'due' }
   | { kind: 'forced'; requestedAt: Date; retryRejected?: boolean }
   /**
-   * A caller saw RD refuse the access token with this hash (`accessTokenHash`); such refreshes
-   * run at most once per `minIntervalSeconds` (REFRESH_MIN_INTERVAL_SECONDS) per connection.
+   * A caller saw RD refuse the access token with this hash (tokens/access-token-hash.ts); such
+   * refreshes run at most once per `minIntervalSeconds` (REFRESH_MIN_INTERVAL_SECONDS) per
+   * connection.
    */
   | { kind: 'rejected'; tokenHash: string; minIntervalSeconds: number };
-
-/**
- * How callers name an access token RD refused (`rejected` on GET /tokens/:account): the first 16
- * hex characters of its SHA-256. Not a secret, so it may be logged; enough to tell tokens apart.
- */
-export function accessTokenHash(accessToken: string): string {
-  return createHash('sha256').update(accessToken).digest('hex').slice(0, 16);
-}
 
 export type RefreshOutcome =
   | 'refreshed'
@@ -153,34 +145,6 @@ export function reportRefreshWaitSeconds(
   if (!connection.reportRefreshedAt || minIntervalSeconds <= 0) return null;
   const left = connection.reportRefreshedAt.getTime() + minIntervalSeconds * 1000 - now;
   return left > 0 ? Math.ceil(left / 1000) : null;
-}
-
-export interface BackoffOptions {
-  /** The first step, in seconds. */
-  baseSeconds?: number;
-  /** No step is longer than this. */
-  capSeconds?: number;
-  /** The other side's Retry-After, in seconds: never retry before it. */
-  retryAfter?: number | null;
-  random?: () => number;
-}
-
-/**
- * The one backoff formula (refreshes and webhook deliveries): exponential from `baseSeconds`,
- * jittered to 50-100 % of the step so replicas do not retry in lockstep, capped, and never
- * before the other side's Retry-After.
- */
-export function backoffSeconds(
-  failures: number,
-  {
-    baseSeconds = 2,
-    capSeconds = 300,
-    retryAfter = null,
-    random = Math.random,
-  }: BackoffOptions = {},
-): number {
-  const step = Math.min(capSeconds, baseSeconds * 2 ** Math.max(0, failures - 1));
-  return Math.max(Math.ceil(step * (0.5 + random() / 2)), retryAfter ?? 0);
 }
 
 /**

@@ -3,6 +3,7 @@ import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { Semaphore } from 'async-mutex';
 import type { EntityManager } from 'typeorm';
 import { connectionId, type ConnectionKey } from '../common/connection-key';
+import { backoffSeconds } from '../common/backoff';
 import { NotConnectedError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import type { Connection } from '../connections/connection.entity';
@@ -11,11 +12,10 @@ import { EventsOutbox } from '../events/events.outbox';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { RdStationClient, type TokenSet } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
+import { accessTokenHash } from '../tokens/access-token-hash';
 import { CondemnGuard } from './condemn-guard';
 import { ConnectionLock, LeaseLostError, type Lease } from './connection-lock';
 import {
-  accessTokenHash,
-  backoffSeconds,
   failureBackoffBaseSeconds,
   skipReason,
   type RefreshOutcome,

@@ -2,7 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { InvalidRequestError } from '../common/errors';
 
 export const DEFAULT_MIN_VALIDITY = 60;
-import type { Product } from '../config/config';
+import { PRODUCTS, type Product } from '../config/config';
 
 /** `rejected`: the first 16 lowercase hex characters of the SHA-256 of an access token. */
 export const REJECTED_TOKEN_HASH = /^[0-9a-f]{16}$/;
@@ -53,7 +53,7 @@ export class TokenResponse {
   @ApiProperty({ example: 'acme-42' })
   account: string;
 
-  @ApiProperty({ enum: ['crm', 'marketing'], example: 'crm' })
+  @ApiProperty({ enum: PRODUCTS, example: 'crm' })
   product: Product;
 
   @ApiProperty({

@@ -6,7 +6,7 @@
  * whatever the header carried. (With TRUSTED_PROXIES set, see api-keys.spec.ts.)
  */
 import { connect as connectSocket } from 'node:net';
-import { FailedAuthLimiter } from '../../src/auth/failed-auth.limiter';
+import { FailedAuthLimiter, keyOf } from '../../src/auth/failed-auth.limiter';
 import { ConfigError, loadConfig } from '../../src/config/config';
 import { testEnv } from '../support/broker';
 import { auth, connect, createHarness, type Harness } from '../support/harness';
@@ -83,10 +83,10 @@ describe('failed-auth limiter memory (unit)', () => {
   it('keys a huge forwarded value by a short digest, and still blocks it', () => {
     const limiter = new FailedAuthLimiter();
     const pad = 'x'.repeat(15 * 1024);
-    for (let i = 0; i < 2_000; i++) limiter.recordFailure(`${i}-${pad}`);
-    const keys = limiter.trackedKeys();
-    expect(keys).toHaveLength(2_000);
-    expect(Math.max(...keys.map((key) => key.length))).toBeLessThanOrEqual(45);
+    const keys = new Set(Array.from({ length: 2_000 }, (_, i) => keyOf(`${i}-${pad}`)));
+    expect(keys.size).toBe(2_000);
+    expect(Math.max(...[...keys].map((key) => key.length))).toBeLessThanOrEqual(45);
+    expect(keyOf('2001:db8::1')).toBe('2001:db8::1');
 
     const attacker = `attacker-${pad}`;
     for (let i = 0; i < 21; i++) limiter.recordFailure(attacker);
@@ -94,13 +94,20 @@ describe('failed-auth limiter memory (unit)', () => {
     expect(() => limiter.assertNotBlocked(`other-${pad}`)).not.toThrow();
   });
 
-  it('holds at most MAX_TRACKED_ADDRESSES addresses', () => {
+  it('holds at most MAX_TRACKED_ADDRESSES addresses: the least recent is forgotten', () => {
     const limiter = new FailedAuthLimiter();
     const max = FailedAuthLimiter.MAX_TRACKED_ADDRESSES;
-    for (let i = 0; i < max + 10_000; i++) {
-      limiter.recordFailure(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
-    }
-    expect(limiter.trackedKeys()).toHaveLength(max);
+    const first = '192.0.2.1';
+    for (let i = 0; i < 21; i++) limiter.recordFailure(first);
+    expect(() => limiter.assertNotBlocked(first)).toThrow(/too many failed/);
+    const address = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    // With `max - 1` others beside it, it is still held (and reading it makes it the most recent).
+    for (let i = 0; i < max - 1; i++) limiter.recordFailure(address(i));
+    expect(() => limiter.assertNotBlocked(first)).toThrow(/too many failed/);
+    // `max - 1` newer ones again fill the cache with `first` the least recent; one more drops it.
+    for (let i = max; i < 2 * max - 1; i++) limiter.recordFailure(address(i));
+    limiter.recordFailure(address(2 * max));
+    expect(() => limiter.assertNotBlocked(first)).not.toThrow();
   });
 });
 

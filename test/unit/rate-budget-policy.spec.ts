@@ -1,5 +1,5 @@
 import {
-  allows,
+  currentCounters,
   estimate,
   rdPauseSeconds,
   secondsUntilAllowed,
@@ -8,6 +8,16 @@ import {
 
 const MINUTE = 60_000;
 const W = Date.parse('2026-11-30T12:00:00Z');
+
+/**
+ * Whether one more call fits: the upsert's WHERE (rate-budget.sql.ts), stated over the policy's
+ * own counters and estimate so the rule can be read and checked here.
+ */
+function allows(state: BudgetState, limit: number, now: number): boolean {
+  if (state.pausedUntil && state.pausedUntil.getTime() > now) return false;
+  const c = currentCounters(state, now);
+  return estimate(c.used, c.previousUsed, c.windowStart, now) < limit;
+}
 
 function state(overrides: Partial<BudgetState> = {}): BudgetState {
   return { windowStart: new Date(W), used: 0, previousUsed: 0, pausedUntil: null, ...overrides };

@@ -219,7 +219,6 @@ describe('RdStationClient response mapping', () => {
       kind: 'transient',
       code: 'invalid_response',
       status: 200,
-      clientCredentialsRejected: false,
     });
   });
 });
@@ -228,49 +227,45 @@ describe('RdStationClient error classification', () => {
   const soon = new Date(Date.now() + 90_000).toUTCString();
   const past = new Date(Date.now() - 90_000).toUTCString();
 
-  // [status, body, headers, kind, code, retryAfterSeconds, clientCredentialsRejected]
+  // [status, body, headers, kind, code, retryAfterSeconds]
   // prettier-ignore
   const table = [
-    [400, { error: 'invalid_grant', error_description: 'bad grant' }, {}, 'grant_rejected', 'invalid_grant', null, false],
-    [401, { error_type: 'INVALID_REFRESH_TOKEN', error_message: 'gone' }, {}, 'grant_rejected', 'INVALID_REFRESH_TOKEN', null, false],
-    [401, { errors: { error_type: 'EXPIRED_CODE_GRANT', error_message: 'late' } }, {}, 'suspect', 'http_401', null, false],
-    [401, { errors: [{ error_type: 'UNAUTHORIZED', error_message: 'no' }] }, {}, 'suspect', 'http_401', null, false],
-    [401, { errors: [{ error_type: 'ACCESS_DENIED' }] }, {}, 'client_rejected', 'ACCESS_DENIED', null, true],
-    [401, { errors: { error: 'invalid_client' } }, {}, 'suspect', 'http_401', null, false],
-    [400, { error: 'invalid_client', error_description: 'bad secret' }, {}, 'client_rejected', 'invalid_client', null, true],
-    [400, [{ error: 'unauthorized_client' }], {}, 'suspect', 'http_400', null, false],
-    [401, { error: 'unauthorized_client' }, {}, 'client_rejected', 'unauthorized_client', null, true],
-    [403, undefined, {}, 'suspect', 'http_403', null, false],
-    [400, 'Bad Request', {}, 'suspect', 'http_400', null, false],
-    [400, { error: 'has spaces in it' }, {}, 'suspect', 'http_400', null, false],
-    [422, { error: 'invalid_grant' }, {}, 'suspect', 'http_422', null, false],
-    [404, '<html>Not Found</html>', {}, 'suspect', 'http_404', null, false],
-    [502, '<html><body>502 Bad Gateway</body></html>', {}, 'transient', 'http_502', null, false],
-    [500, {}, {}, 'transient', 'http_500', null, false],
-    [503, { error: 'temporarily_unavailable' }, { 'retry-after': '120' }, 'transient', 'http_503', 120, false],
-    [503, '', { 'retry-after': 'garbage' }, 'transient', 'http_503', null, false],
-    [429, { errors: { error_type: 'RATE_LIMIT_EXCEDDED' } }, { 'retry-after': '30' }, 'transient', 'rate_limited', 30, false],
-    [429, { error_type: 'RATE_LIMIT_EXCEDDED' }, { 'retry-after': past }, 'transient', 'rate_limited', 0, false],
-    [429, undefined, {}, 'transient', 'rate_limited', null, false],
+    [400, { error: 'invalid_grant', error_description: 'bad grant' }, {}, 'grant_rejected', 'invalid_grant', null],
+    [401, { error_type: 'INVALID_REFRESH_TOKEN', error_message: 'gone' }, {}, 'grant_rejected', 'INVALID_REFRESH_TOKEN', null],
+    [401, { errors: { error_type: 'EXPIRED_CODE_GRANT', error_message: 'late' } }, {}, 'suspect', 'http_401', null],
+    [401, { errors: [{ error_type: 'UNAUTHORIZED', error_message: 'no' }] }, {}, 'suspect', 'http_401', null],
+    [401, { errors: [{ error_type: 'ACCESS_DENIED' }] }, {}, 'client_rejected', 'ACCESS_DENIED', null],
+    [401, { errors: { error: 'invalid_client' } }, {}, 'suspect', 'http_401', null],
+    [400, { error: 'invalid_client', error_description: 'bad secret' }, {}, 'client_rejected', 'invalid_client', null],
+    [400, [{ error: 'unauthorized_client' }], {}, 'suspect', 'http_400', null],
+    [401, { error: 'unauthorized_client' }, {}, 'client_rejected', 'unauthorized_client', null],
+    [403, undefined, {}, 'suspect', 'http_403', null],
+    [400, 'Bad Request', {}, 'suspect', 'http_400', null],
+    [400, { error: 'has spaces in it' }, {}, 'suspect', 'http_400', null],
+    [422, { error: 'invalid_grant' }, {}, 'suspect', 'http_422', null],
+    [404, '<html>Not Found</html>', {}, 'suspect', 'http_404', null],
+    [502, '<html><body>502 Bad Gateway</body></html>', {}, 'transient', 'http_502', null],
+    [500, {}, {}, 'transient', 'http_500', null],
+    [503, { error: 'temporarily_unavailable' }, { 'retry-after': '120' }, 'transient', 'http_503', 120],
+    [503, '', { 'retry-after': 'garbage' }, 'transient', 'http_503', null],
+    [429, { errors: { error_type: 'RATE_LIMIT_EXCEDDED' } }, { 'retry-after': '30' }, 'transient', 'rate_limited', 30],
+    [429, { error_type: 'RATE_LIMIT_EXCEDDED' }, { 'retry-after': past }, 'transient', 'rate_limited', 0],
+    [429, undefined, {}, 'transient', 'rate_limited', null],
   ] as const;
 
-  it.each(table)(
-    'HTTP %i %j %j → %s %s',
-    async (status, body, headers, kind, code, retryAfter, credentialsRejected) => {
-      answer(reply(status, body, headers));
-      const error = await failure(client().refresh('crm', 'rt'));
-      expect(error).toMatchObject({
-        kind,
-        code,
-        status,
-        retryAfterSeconds: retryAfter,
-        clientCredentialsRejected: credentialsRejected,
-      });
-      expect(error.name).toBe('RdStationError');
-      expect(error.message).toMatch(new RegExp(`^RD Station crm refresh failed: HTTP ${status}`));
-      expect(error.message).not.toMatch(/<html>|<body>/);
-    },
-  );
+  it.each(table)('HTTP %i %j %j → %s %s', async (status, body, headers, kind, code, retryAfter) => {
+    answer(reply(status, body, headers));
+    const error = await failure(client().refresh('crm', 'rt'));
+    expect(error).toMatchObject({
+      kind,
+      code,
+      status,
+      retryAfterSeconds: retryAfter,
+    });
+    expect(error.name).toBe('RdStationError');
+    expect(error.message).toMatch(new RegExp(`^RD Station crm refresh failed: HTTP ${status}`));
+    expect(error.message).not.toMatch(/<html>|<body>/);
+  });
 
   it('keeps RD’s description in the message', async () => {
     answer(reply(400, { error: 'invalid_grant', error_description: 'Refresh token revoked' }));
@@ -359,7 +354,6 @@ describe('RdStationClient client-secret rotation', () => {
     expect(error).toMatchObject({
       kind: 'client_rejected',
       code: 'invalid_client',
-      clientCredentialsRejected: true,
     });
     expect(error.message).toContain('client credentials rejected');
   });
@@ -501,7 +495,7 @@ describe('RdStationClient revoke', () => {
       answer(handler);
       const tokens = { refreshToken: 'the-refresh', accessToken: 'the-access' };
       const error = await failure(client().revoke('marketing', tokens));
-      expect(error).toMatchObject({ kind, clientCredentialsRejected: false });
+      expect(error).toMatchObject({ kind });
       expect(seen).toHaveLength(1);
     },
   );
@@ -522,7 +516,7 @@ describe('RdStationClient accountInfo', () => {
   ])('fails typed (%#)', async (handler, kind, code) => {
     answer(handler);
     const error = await failure(client().accountInfo('the-access'));
-    expect(error).toMatchObject({ kind, code, clientCredentialsRejected: false });
+    expect(error).toMatchObject({ kind, code });
   });
 });
 

@@ -123,7 +123,6 @@ describe('httpError', () => {
       { ...context, label: 'marketing exchange', call: 'exchange' },
     );
     expect(error.kind).toBe('grant_rejected');
-    expect(error.clientCredentialsRejected).toBe(false);
     expect(error.message).not.toContain('client credentials rejected');
   });
 
