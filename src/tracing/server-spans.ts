@@ -35,16 +35,15 @@ export function traceRequests(app: NestFastifyApplication): void {
     const parent = propagation.extract(ROOT_CONTEXT, request.headers);
     const span = tracer.startSpan(
       route ? `${request.method} ${route}` : request.method,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          'http.request.method': request.method,
-          ...(route ? { 'http.route': route } : {}),
-          'client.address': request.ip,
-        },
-      },
+      { kind: SpanKind.SERVER },
       parent,
     );
+    // An unsampled span records nothing: no attributes to work out for it.
+    if (span.isRecording()) {
+      span.setAttribute('http.request.method', request.method);
+      if (route) span.setAttribute('http.route', route);
+      span.setAttribute('client.address', request.ip);
+    }
     request[SPAN] = span;
     const active = trace.setSpan(parent, span);
     // A body arrives in stream events, which run outside this context unless bound to it.

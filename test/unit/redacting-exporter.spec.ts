@@ -1,6 +1,11 @@
-import { SpanKind, type Attributes } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-node';
-import { redacted } from '../../src/tracing/redacting-exporter';
+import { SpanKind, type Attributes, type Tracer } from '@opentelemetry/api';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-node';
+import { redact, RedactingExporter } from '../../src/tracing/redacting-exporter';
 
 function span(kind: SpanKind, attributes: Attributes, eventAttributes?: Attributes): ReadableSpan {
   return {
@@ -16,7 +21,7 @@ function span(kind: SpanKind, attributes: Attributes, eventAttributes?: Attribut
 
 describe('redacted (what leaves the process)', () => {
   it('drops every URL of an incoming request, keeping its route', () => {
-    const out = redacted(
+    const out = redact(
       span(SpanKind.SERVER, {
         'http.route': '/oauth/callback',
         'url.path': '/oauth/callback',
@@ -34,7 +39,7 @@ describe('redacted (what leaves the process)', () => {
   });
 
   it("keeps an outgoing call's path but not its query, bound parameters or headers", () => {
-    const out = redacted(
+    const out = redact(
       span(
         SpanKind.CLIENT,
         {
@@ -62,5 +67,48 @@ describe('redacted (what leaves the process)', () => {
     // Everything else is the span's own.
     expect(out.spanContext().spanId).toBe('b'.repeat(16));
     expect(out.name).toBe('GET');
+  });
+});
+
+describe('RedactingExporter (spans of the real SDK)', () => {
+  function exportedSpans(make: (tracer: Tracer) => void): ReadableSpan[] {
+    const memory = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(new RedactingExporter(memory))],
+    });
+    make(provider.getTracer('test'));
+    return memory.getFinishedSpans();
+  }
+
+  it('redacts what leaves, and leaves a span with nothing to take out as it was', () => {
+    let clean: Attributes | undefined;
+    const [server, client] = exportedSpans((tracer) => {
+      const read = tracer.startSpan('GET /tokens/:account', {
+        kind: SpanKind.SERVER,
+        attributes: { 'http.route': '/tokens/:account', 'http.request.method': 'GET' },
+      });
+      clean = (read as unknown as ReadableSpan).attributes;
+      read.end();
+      const call = tracer.startSpan('GET', {
+        kind: SpanKind.CLIENT,
+        attributes: { 'http.request.method': 'GET', 'url.full': 'https://rd/x?token=secret' },
+      });
+      call.addEvent('exception', { 'exception.message': 'https://rd/y?code=secret failed' });
+      call.end();
+    });
+    // Nothing to take out: the very attributes the span was given, not a copy.
+    expect(server.attributes).toBe(clean);
+    expect(server.attributes).toEqual({
+      'http.route': '/tokens/:account',
+      'http.request.method': 'GET',
+    });
+    expect(client.attributes).toEqual({
+      'http.request.method': 'GET',
+      'url.full': 'https://rd/x',
+    });
+    expect(client.events[0].attributes).toEqual({ 'exception.message': 'https://rd/y failed' });
+    expect(JSON.stringify([server.attributes, client.attributes, client.events])).not.toContain(
+      'secret',
+    );
   });
 });
