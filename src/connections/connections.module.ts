@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { EventsModule } from '../events/events.module';
 import { ReconnectLinksModule } from '../oauth/reconnect-links.module';
 import { RdStationModule } from '../rdstation/rdstation.module';
 import { RefreshModule } from '../refresh/refresh.module';
@@ -9,13 +8,7 @@ import { ConnectionsStoreModule } from './connections-store.module';
 
 /** The admin routes: list, inspect, import, refresh now, delete. */
 @Module({
-  imports: [
-    ConnectionsStoreModule,
-    RefreshModule,
-    RdStationModule,
-    EventsModule,
-    ReconnectLinksModule,
-  ],
+  imports: [ConnectionsStoreModule, RefreshModule, RdStationModule, ReconnectLinksModule],
   controllers: [ConnectionsController],
   providers: [ConnectionsService],
 })

@@ -1,8 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConnectionsStoreModule } from '../connections/connections-store.module';
-import { EventsModule } from '../events/events.module';
 import { RdStationModule } from '../rdstation/rdstation.module';
-import { RefreshModule } from '../refresh/refresh.module';
 import { LinksController } from './links.controller';
 import { OAuthController } from './oauth.controller';
 import { OAuthService } from './oauth.service';
@@ -10,13 +8,7 @@ import { OAuthStatesRepository } from './oauth-states.repository';
 import { ReconnectLinksModule } from './reconnect-links.module';
 
 @Module({
-  imports: [
-    RdStationModule,
-    ConnectionsStoreModule,
-    RefreshModule,
-    EventsModule,
-    ReconnectLinksModule,
-  ],
+  imports: [RdStationModule, ConnectionsStoreModule, ReconnectLinksModule],
   controllers: [OAuthController, LinksController],
   providers: [OAuthService, OAuthStatesRepository],
 })

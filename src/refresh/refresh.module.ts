@@ -1,16 +1,12 @@
 import { Module } from '@nestjs/common';
 import { ConnectionsStoreModule } from '../connections/connections-store.module';
-import { EventsModule } from '../events/events.module';
 import { RdStationModule } from '../rdstation/rdstation.module';
-import { TokenCacheModule } from '../tokens/token-cache.module';
-import { CondemnGuard } from './condemn-guard';
-import { ConnectionLock } from './connection-lock';
 import { TokenRefresher } from './token-refresher';
 
-/** The refresh machinery: the cross-replica lock and the single-flight refresher. */
+/** The single-flight refresher; what it commits goes through ConnectionLifecycle. */
 @Module({
-  imports: [ConnectionsStoreModule, TokenCacheModule, RdStationModule, EventsModule],
-  providers: [ConnectionLock, CondemnGuard, TokenRefresher],
-  exports: [ConnectionLock, CondemnGuard, TokenRefresher],
+  imports: [ConnectionsStoreModule, RdStationModule],
+  providers: [TokenRefresher],
+  exports: [TokenRefresher],
 })
 export class RefreshModule {}
