@@ -4,7 +4,7 @@ import type { ConnectionKey } from '../common/connection-key';
 import { NotConnectedError } from '../common/errors';
 import type { Product } from '../config/config';
 import { EventsOutbox } from '../events/events.outbox';
-import { ReconnectLinks } from '../oauth/reconnect-links';
+import { ReconnectLinks } from '../links/reconnect-links';
 import type { TokenSet } from '../rdstation/rdstation.client';
 import type { RdStationError } from '../rdstation/rdstation.errors';
 import { CondemnGuard } from '../refresh/condemn-guard';

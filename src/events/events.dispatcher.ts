@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { Agent, request } from 'undici';
 import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
 import { BrokerMetrics } from '../metrics/broker-metrics';
-import { ReconnectLinks } from '../oauth/reconnect-links';
+import { ReconnectLinks } from '../links/reconnect-links';
 import { backoffSeconds } from '../refresh/refresh-policy';
 
 interface PendingEvent {

@@ -8,8 +8,8 @@ import { RdStationError } from '../rdstation/rdstation.errors';
 import { ConnectionLifecycle } from '../connections/connection-lifecycle';
 import type { AuthorizeUrlResponse, CallbackQuery } from './oauth.dto';
 import { OAuthStatesRepository, type PendingAuthorization } from './oauth-states.repository';
-import { ConnectLinks } from './connect-links';
-import { ReconnectLinks } from './reconnect-links';
+import { ConnectLinks } from '../links/connect-links';
+import { ReconnectLinks } from '../links/reconnect-links';
 import { isAllowedReturnUrl } from './return-url';
 
 /** Why a callback failed: the `reason` handed to `returnTo`, and the sentence shown to the user. */

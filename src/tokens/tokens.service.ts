@@ -7,7 +7,7 @@ import { reauthorizationRequired } from '../connections/connection.errors';
 import { ConnectionsRepository } from '../connections/connections.repository';
 import { ReadCounter } from '../history/read-counter';
 import { accessTokenHash, servesRead } from '../refresh/refresh-policy';
-import { TokenRefresher, type RefreshResult } from '../refresh/token-refresher';
+import { TokenRefresher, type RefreshResult } from '../connections/token-refresher';
 import { TokenCache, type CachedToken } from './token-cache';
 import type { TokenResponse } from './tokens.dto';
 

@@ -11,7 +11,7 @@ import {
 import type { Connection, ConnectionStatus } from '../../src/connections/connection.entity';
 import type { ConnectionsRepository } from '../../src/connections/connections.repository';
 import type { EventsOutbox } from '../../src/events/events.outbox';
-import type { ReconnectLinks } from '../../src/oauth/reconnect-links';
+import type { ReconnectLinks } from '../../src/links/reconnect-links';
 import type { TokenSet } from '../../src/rdstation/rdstation.client';
 import { RdStationError, type RdStationErrorKind } from '../../src/rdstation/rdstation.errors';
 import type { CondemnGuard, GuardDecision } from '../../src/refresh/condemn-guard';

@@ -4,19 +4,19 @@ import { Semaphore } from 'async-mutex';
 import { connectionId, type ConnectionKey } from '../common/connection-key';
 import { NotConnectedError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import type { Connection } from '../connections/connection.entity';
-import { ConnectionLifecycle } from '../connections/connection-lifecycle';
-import { ConnectionsRepository } from '../connections/connections.repository';
+import type { Connection } from './connection.entity';
+import { ConnectionLifecycle } from './connection-lifecycle';
+import { ConnectionsRepository } from './connections.repository';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { RdStationClient, type TokenSet } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
-import { LeaseLostError, type Lease } from './connection-lock';
+import { LeaseLostError, type Lease } from '../refresh/connection-lock';
 import {
   accessTokenHash,
   skipReason,
   type RefreshOutcome,
   type RefreshTrigger,
-} from './refresh-policy';
+} from '../refresh/refresh-policy';
 
 export interface RefreshResult {
   outcome: RefreshOutcome;
