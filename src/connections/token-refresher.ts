@@ -53,16 +53,16 @@ const FAILURE_LABELS: Record<RdStationError['kind'], string> = {
  * concurrent refreshes of one connection kill it, so:
  *
  *  1. In this process, concurrent callers for one connection share one promise.
- *  2. Across replicas, the connection's lease (connection-lock.ts: a row, not a session lock, so
+ *  2. Across replicas, the connection's lease (refresh/connection-lock.ts: a row, not a session lock, so
  *     it holds behind a transaction pooler). Waiters poll for it (up to longer than the RD
  *     timeout) and then read the row: if the holder refreshed meanwhile they use its result and
  *     never call RD.
  *  3. The RD call holds no transaction open. Just before it, `refresh_started_at` is committed in
  *     a transaction that proves the lease is still held, so a crash mid-call is visible to the
  *     next refresher and RD is never called by a holder that lost its lease.
- *  4. The outcome (new tokens, or the failure and its backoff, plus the event) is committed in
- *     one transaction that proves the lease again and ends it in the same commit: the next
- *     holder takes the lease only after that commit, so it reads the outcome.
+ *  4. The outcome (new tokens, or the failure and its backoff, plus the event) is committed by
+ *     ConnectionLifecycle in one transaction that proves the lease again and ends it in the same
+ *     commit: the next holder takes the lease only after that commit, so it reads the outcome.
  *
  * Four transactions per refresh: (1) take the lease, (2) read the row, (3) commit the mark, call
  * RD, (4) the outcome, which releases the lease.
