@@ -9,7 +9,8 @@ import type { AppConfig } from './config/config';
 import { createLogger, NestPinoLogger, RequestLog } from './logging/logger';
 import { requestId } from './logging/request-id';
 import { useFormBodyParser, useJsonBodyParser } from './http/json-body';
-import { capConnectionsPerAddress, serverOptions } from './http/server-limits';
+import { lingerOnEarlyClose } from './http/lingering-close';
+import { capConnectionsPerAddress, serverOptions, useClientAddress } from './http/server-limits';
 import { registerProxyRoute } from './proxy/proxy.route';
 import { setupSwagger } from './swagger';
 import { traceRequests } from './tracing/server-spans';
@@ -44,6 +45,9 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
     { logger: new NestPinoLogger(logger) },
   );
   capConnectionsPerAddress(app.getHttpServer(), config.http);
+  const fastify = app.getHttpAdapter().getInstance();
+  useClientAddress(fastify, config.http);
+  lingerOnEarlyClose(fastify);
   useJsonBodyParser(app, BODY_LIMIT);
   useFormBodyParser(app);
   app.useGlobalFilters(new BrokerErrorFilter());

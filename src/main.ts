@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type AppConfig } from './config/config';
+import { assertStoredKeysKnown, UnknownEncryptionKeyError } from './crypto/key-check';
 import { rotateKeys } from './crypto/key-rotation';
 import { TokenCipher } from './crypto/token-cipher';
 import { checkDatabase, DatabaseUnavailableError } from './database/database-check';
@@ -68,6 +69,7 @@ async function serve(
   config: AppConfig,
   database: { url: string; embedded?: EmbeddedDatabase },
 ): Promise<void> {
+  await assertStoredKeysKnown(database.url, config);
   const app = await createApp({ ...config, database: { ...config.database, url: database.url } });
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -157,6 +159,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof UnknownEncryptionKeyError) {
+    process.stderr.write(`configuration error: ${error.message}\n`);
+    process.exit(1);
+  }
   if (error instanceof DatabaseUnavailableError) {
     process.stderr.write(`database error: ${error.message}\n`);
     process.exit(1);

@@ -538,6 +538,7 @@ export interface components {
       | 'rate_limited'
       | 'request_too_large'
       | 'internal_error'
+      | 'bad_gateway'
       | 'provider_unavailable'
       | 'service_unavailable';
     ErrorResponse: {
@@ -2562,7 +2563,7 @@ export interface operations {
           } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error` with the code */
+      /** @description `unauthorized`: missing or unknown API key (checked from the headers, before any body byte is read). Carries `X-Broker-Error` with the code */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2727,6 +2728,29 @@ export interface operations {
           } & components['schemas']['ErrorResponse'];
         };
       };
+      /** @description `bad_gateway`: RD answered a status outside 200-599. Carries `X-Broker-Error` with the code */
+      502: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'bad_gateway';
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "error": "bad_gateway",
+           *       "message": "RD answered a status outside 200-599",
+           *       "statusCode": 502
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'bad_gateway';
+            /** @enum {integer} */
+            statusCode?: 502;
+          } & components['schemas']['ErrorResponse'];
+        };
+      };
       /** @description `provider_unavailable` or `service_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed; or the database is unreachable. Carries `X-Broker-Error` with the code */
       503: {
         headers: {
@@ -2745,7 +2769,7 @@ export interface operations {
           } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
+      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`; RD's request id as `X-RD-Request-Id`), including RD's 401 after the one retry (or when it does not say the token is dead, or within REFRESH_MIN_INTERVAL_SECONDS of the last replacement) and its 429 with `Retry-After` */
       default: {
         headers: {
           [name: string]: unknown;
@@ -2799,7 +2823,7 @@ export interface operations {
           } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error` with the code */
+      /** @description `unauthorized`: missing or unknown API key (checked from the headers, before any body byte is read). Carries `X-Broker-Error` with the code */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -2964,6 +2988,29 @@ export interface operations {
           } & components['schemas']['ErrorResponse'];
         };
       };
+      /** @description `bad_gateway`: RD answered a status outside 200-599. Carries `X-Broker-Error` with the code */
+      502: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'bad_gateway';
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "error": "bad_gateway",
+           *       "message": "RD answered a status outside 200-599",
+           *       "statusCode": 502
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'bad_gateway';
+            /** @enum {integer} */
+            statusCode?: 502;
+          } & components['schemas']['ErrorResponse'];
+        };
+      };
       /** @description `provider_unavailable` or `service_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed; or the database is unreachable. Carries `X-Broker-Error` with the code */
       503: {
         headers: {
@@ -2982,7 +3029,7 @@ export interface operations {
           } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
+      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`; RD's request id as `X-RD-Request-Id`), including RD's 401 after the one retry (or when it does not say the token is dead, or within REFRESH_MIN_INTERVAL_SECONDS of the last replacement) and its 429 with `Retry-After` */
       default: {
         headers: {
           [name: string]: unknown;
@@ -3036,7 +3083,7 @@ export interface operations {
           } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error` with the code */
+      /** @description `unauthorized`: missing or unknown API key (checked from the headers, before any body byte is read). Carries `X-Broker-Error` with the code */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -3201,6 +3248,29 @@ export interface operations {
           } & components['schemas']['ErrorResponse'];
         };
       };
+      /** @description `bad_gateway`: RD answered a status outside 200-599. Carries `X-Broker-Error` with the code */
+      502: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'bad_gateway';
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "error": "bad_gateway",
+           *       "message": "RD answered a status outside 200-599",
+           *       "statusCode": 502
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'bad_gateway';
+            /** @enum {integer} */
+            statusCode?: 502;
+          } & components['schemas']['ErrorResponse'];
+        };
+      };
       /** @description `provider_unavailable` or `service_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed; or the database is unreachable. Carries `X-Broker-Error` with the code */
       503: {
         headers: {
@@ -3219,7 +3289,7 @@ export interface operations {
           } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
+      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`; RD's request id as `X-RD-Request-Id`), including RD's 401 after the one retry (or when it does not say the token is dead, or within REFRESH_MIN_INTERVAL_SECONDS of the last replacement) and its 429 with `Retry-After` */
       default: {
         headers: {
           [name: string]: unknown;
@@ -3268,7 +3338,7 @@ export interface operations {
           } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error` with the code */
+      /** @description `unauthorized`: missing or unknown API key (checked from the headers, before any body byte is read). Carries `X-Broker-Error` with the code */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -3433,6 +3503,29 @@ export interface operations {
           } & components['schemas']['ErrorResponse'];
         };
       };
+      /** @description `bad_gateway`: RD answered a status outside 200-599. Carries `X-Broker-Error` with the code */
+      502: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'bad_gateway';
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "error": "bad_gateway",
+           *       "message": "RD answered a status outside 200-599",
+           *       "statusCode": 502
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'bad_gateway';
+            /** @enum {integer} */
+            statusCode?: 502;
+          } & components['schemas']['ErrorResponse'];
+        };
+      };
       /** @description `provider_unavailable` or `service_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed; or the database is unreachable. Carries `X-Broker-Error` with the code */
       503: {
         headers: {
@@ -3451,7 +3544,7 @@ export interface operations {
           } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
+      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`; RD's request id as `X-RD-Request-Id`), including RD's 401 after the one retry (or when it does not say the token is dead, or within REFRESH_MIN_INTERVAL_SECONDS of the last replacement) and its 429 with `Retry-After` */
       default: {
         headers: {
           [name: string]: unknown;
@@ -3505,7 +3598,7 @@ export interface operations {
           } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description `unauthorized`: missing or unknown API key. Carries `X-Broker-Error` with the code */
+      /** @description `unauthorized`: missing or unknown API key (checked from the headers, before any body byte is read). Carries `X-Broker-Error` with the code */
       401: {
         headers: {
           /** @description set on the broker's own answers only, never on RD's */
@@ -3670,6 +3763,29 @@ export interface operations {
           } & components['schemas']['ErrorResponse'];
         };
       };
+      /** @description `bad_gateway`: RD answered a status outside 200-599. Carries `X-Broker-Error` with the code */
+      502: {
+        headers: {
+          /** @description set on the broker's own answers only, never on RD's */
+          'X-Broker-Error'?: 'bad_gateway';
+          [name: string]: unknown;
+        };
+        content: {
+          /**
+           * @example {
+           *       "error": "bad_gateway",
+           *       "message": "RD answered a status outside 200-599",
+           *       "statusCode": 502
+           *     }
+           */
+          'application/json': {
+            /** @enum {string} */
+            error?: 'bad_gateway';
+            /** @enum {integer} */
+            statusCode?: 502;
+          } & components['schemas']['ErrorResponse'];
+        };
+      };
       /** @description `provider_unavailable` or `service_unavailable`: RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be refreshed; or the database is unreachable. Carries `X-Broker-Error` with the code */
       503: {
         headers: {
@@ -3688,7 +3804,7 @@ export interface operations {
           } & components['schemas']['ErrorResponse'];
         };
       };
-      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 after the one retry and its 429 with `Retry-After` */
+      /** @description RD's own answer, passed through as it came (no `X-Broker-Error`; RD's request id as `X-RD-Request-Id`), including RD's 401 after the one retry (or when it does not say the token is dead, or within REFRESH_MIN_INTERVAL_SECONDS of the last replacement) and its 429 with `Retry-After` */
       default: {
         headers: {
           [name: string]: unknown;
@@ -3700,7 +3816,7 @@ export interface operations {
   TokensController_getToken: {
     parameters: {
       query?: {
-        /** @description the first 16 lowercase hex characters of the SHA-256 of an access token RD refused (401). If it is still the stored token, the broker refreshes it (once, however many callers report it) and answers with the new one; if the token has already changed, the current one is answered without calling RD */
+        /** @description the first 16 lowercase hex characters of the SHA-256 of an access token RD refused (401). If it is still the stored token, the broker refreshes it (once, however many callers report it, and at most once per REFRESH_MIN_INTERVAL_SECONDS: 429 `rate_limited` with Retry-After before) and answers with the new one; if the token has already changed, the current one is answered without calling RD */
         rejected?: string;
         /** @description seconds the token must still be valid; capped by the provider’s token lifetime (see above) */
         minValidity?: number;
@@ -3831,7 +3947,7 @@ export interface operations {
           } & components['schemas']['ReauthorizationErrorResponse'];
         };
       };
-      /** @description `rate_limited`: too many failed attempts from this address */
+      /** @description `rate_limited`: `rejected` names the token a refresh asked for by a report produced less than REFRESH_MIN_INTERVAL_SECONDS ago, or too many failed attempts from this address; `Retry-After` is set */
       429: {
         headers: {
           [name: string]: unknown;

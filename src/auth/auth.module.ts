@@ -1,10 +1,14 @@
 import { Global, Inject, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config';
+import { ApiKeyAuthenticator } from './api-key.authenticator';
 import { ApiKeyGuard, describeKeys } from './api-key.guard';
 import { FailedAuthLimiter } from './failed-auth.limiter';
 
 @Global()
-@Module({ providers: [ApiKeyGuard, FailedAuthLimiter], exports: [ApiKeyGuard, FailedAuthLimiter] })
+@Module({
+  providers: [ApiKeyAuthenticator, ApiKeyGuard, FailedAuthLimiter],
+  exports: [ApiKeyAuthenticator, ApiKeyGuard, FailedAuthLimiter],
+})
 export class AuthModule implements OnApplicationBootstrap {
   private readonly logger = new Logger('ApiKeys');
 

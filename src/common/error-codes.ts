@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   },
   request_too_large: { status: 431, message: 'the request line or headers are too large' },
   internal_error: { status: 500, message: 'internal error; quote request id 4f1c2a9e' },
+  bad_gateway: { status: 502, message: 'RD answered a status outside 200-599' },
   provider_unavailable: {
     status: 503,
     message: 'RD Station did not answer the refresh; retry after Retry-After seconds',

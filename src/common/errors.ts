@@ -61,6 +61,18 @@ export class RateLimitedError extends BrokerError {
   }
 }
 
+/** RD answered something no HTTP client may be given (a status outside 200-599). */
+export class BadGatewayError extends BrokerError {
+  readonly status = 502;
+  readonly code = 'bad_gateway';
+}
+
+/**
+ * A reported token cannot be replaced yet: a refresh asked for by a report ran less than
+ * REFRESH_MIN_INTERVAL_SECONDS ago and the token is still the one reported.
+ */
+export class RefreshTooSoonError extends RateLimitedError {}
+
 export class ForbiddenError extends BrokerError {
   readonly status = 403;
   readonly code = 'forbidden';

@@ -318,6 +318,11 @@ export const envSchema = z.object({
       "Marketing's OAuth server: `legacy` (`/auth/dialog` + `/auth/token`) or `oauth2` (`RD_ACCOUNTS_URL/oauth/authorize` + `/oauth2/token`, as RD's own n8n Marketing node)",
     ),
   RD_TIMEOUT_MS: integer(100, 60_000).default(10_000).describe('hard timeout of every call to RD'),
+  RD_STREAM_TIMEOUT_MS: integer(100, 3_600_000)
+    .default(120_000)
+    .describe(
+      'deadline of a streamed `/proxy` answer (one larger than 64 KB or of unannounced length), from the call to its last byte; past it the answer is cut and logged as cut',
+    ),
   RD_RATE_LIMIT_PER_MINUTE: integer(1, 100_000)
     .default(120)
     .describe(
@@ -332,6 +337,11 @@ export const envSchema = z.object({
     .default(600)
     .describe('refresh a token when it has less than this left'),
   REFRESH_CONCURRENCY: integer(1, 256).default(8).describe('provider calls in flight per replica'),
+  REFRESH_MIN_INTERVAL_SECONDS: integer(0, 86_400)
+    .default(30)
+    .describe(
+      "a refresh asked for by `rejected=` on `GET /tokens` or by RD's 401 on `/proxy` happens at most once per connection in this interval, over all replicas; a report of a token refreshed more recently answers 429 `rate_limited` with `Retry-After` (or the current token when it has already changed). Admin refreshes are not limited; 0 disables the limit",
+    ),
   REFRESH_CONDEMN_GUARD_MAX: integer(0, 100_000)
     .default(5)
     .describe(

@@ -67,6 +67,8 @@ export interface AppConfig {
     apiUrl: string;
     accountsUrl: string;
     timeoutMs: number;
+    /** Deadline of a streamed /proxy answer, call to last byte. */
+    streamTimeoutMs: number;
     rateLimitPerMinute: number;
     marketingOAuth: Env['RD_MARKETING_OAUTH'];
   };
@@ -74,6 +76,8 @@ export interface AppConfig {
     cron: string;
     aheadSeconds: number;
     concurrency: number;
+    /** REFRESH_MIN_INTERVAL_SECONDS: refreshes asked for by reports, per connection; 0: no limit. */
+    minIntervalSeconds: number;
     /** The blast-radius guard: condemnations of one product allowed per window. */
     condemnGuard: { max: number; windowSeconds: number };
   };
@@ -320,6 +324,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       apiUrl: trimSlash(e.RD_API_URL),
       accountsUrl: trimSlash(e.RD_ACCOUNTS_URL),
       timeoutMs: e.RD_TIMEOUT_MS,
+      streamTimeoutMs: e.RD_STREAM_TIMEOUT_MS,
       rateLimitPerMinute: e.RD_RATE_LIMIT_PER_MINUTE,
       marketingOAuth: e.RD_MARKETING_OAUTH,
     },
@@ -327,6 +332,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       cron: e.REFRESH_CRON,
       aheadSeconds: e.REFRESH_AHEAD_SECONDS,
       concurrency: e.REFRESH_CONCURRENCY,
+      minIntervalSeconds: e.REFRESH_MIN_INTERVAL_SECONDS,
       condemnGuard: {
         max: e.REFRESH_CONDEMN_GUARD_MAX,
         windowSeconds: e.REFRESH_CONDEMN_GUARD_WINDOW_SECONDS,

@@ -208,18 +208,22 @@ export class ConnectionLifecycle {
    * for a connection that was failing or condemned its recovery. The lease ends in the same
    * commit. If the lease was lost while RD answered, the tokens are still stored when nobody
    * changed the grant meanwhile (the row still holds the refresh token that was sent): RD
-   * rotated it, the new one is the only live one.
+   * rotated it, the new one is the only live one. `byReport`: asked for by a report of a refused
+   * token (REFRESH_MIN_INTERVAL_SECONDS counts from it).
    */
   async recordRefresh(
     lease: Lease,
     connection: Connection,
     tokens: TokenSet,
-    trigger: string,
+    { trigger, byReport }: { trigger: string; byReport: boolean },
   ): Promise<Connection> {
     try {
-      return await lease.transaction((tx) => this.refreshed(tx, connection, tokens, trigger), {
-        release: true,
-      });
+      return await lease.transaction(
+        (tx) => this.refreshed(tx, connection, tokens, trigger, byReport),
+        {
+          release: true,
+        },
+      );
     } catch (error) {
       if (!(error instanceof LeaseLostError)) throw error;
       this.logger.error(
@@ -229,7 +233,7 @@ export class ConnectionLifecycle {
       return this.connections.transaction(async (tx) => {
         const now = await this.connections.findOneLocked(connection, tx);
         if (now && now.refreshTokenCiphertext === connection.refreshTokenCiphertext)
-          return this.refreshed(tx, connection, tokens, trigger);
+          return this.refreshed(tx, connection, tokens, trigger, byReport);
         return this.found(connection, now);
       });
     }
@@ -274,8 +278,9 @@ export class ConnectionLifecycle {
     connection: Connection,
     tokens: TokenSet,
     trigger: string,
+    byReport: boolean,
   ): Promise<Connection> {
-    await this.connections.saveRefreshed(tx, connection, tokens);
+    await this.connections.saveRefreshed(tx, connection, tokens, byReport);
     // RD accepts this product's refresh tokens: its refreshes no longer wait together.
     await this.guard.release(tx, connection.product);
     await this.events.record(tx, 'connection.refreshed', connection, { trigger });

@@ -62,6 +62,12 @@ export class Connection {
   /** This connection's own `/proxy` budget per minute; null = RD_RATE_LIMIT_PER_MINUTE. */
   @Column({ name: 'rate_limit_per_minute', type: 'integer', nullable: true })
   rateLimitPerMinute: number | null;
+  /**
+   * When a refresh asked for by a report of a refused token (`rejected=`, RD's 401 on /proxy)
+   * last replaced the token: such refreshes are limited by REFRESH_MIN_INTERVAL_SECONDS.
+   */
+  @Column({ name: 'report_refreshed_at', type: 'timestamptz', nullable: true })
+  reportRefreshedAt: Date | null;
 
   /** Set (and committed) just before a refresh call to RD; cleared with its outcome. */
   @Column({ name: 'refresh_started_at', type: 'timestamptz', nullable: true })

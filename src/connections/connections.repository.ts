@@ -146,7 +146,7 @@ export class ConnectionsRepository {
          expires_at = EXCLUDED.expires_at, label = COALESCE(EXCLUDED.label, c.label),
          last_refreshed_at = now(), next_refresh_at = EXCLUDED.next_refresh_at, updated_at = now(),
          last_error = NULL, last_error_at = NULL, consecutive_failures = 0, claimed_until = NULL,
-         refresh_started_at = NULL, rejected_at = NULL, held_at = NULL
+         refresh_started_at = NULL, rejected_at = NULL, held_at = NULL, report_refreshed_at = NULL
        RETURNING (xmax = 0) AS created`,
       [
         key.account,
@@ -172,17 +172,20 @@ export class ConnectionsRepository {
     );
   }
 
+  /** `byReport`: asked for by a report of a refused token (REFRESH_MIN_INTERVAL_SECONDS). */
   async saveRefreshed(
     manager: EntityManager,
     connection: Connection,
     tokens: TokenSet,
+    byReport = false,
   ): Promise<void> {
     const expiresAt = new Date(Date.now() + tokens.expiresIn * 1000);
     await manager.query(
       `UPDATE connections SET status = 'active', access_token = $3, refresh_token = $4, expires_at = $5,
               next_refresh_at = $6, last_refreshed_at = now(), updated_at = now(), last_error = NULL,
               last_error_at = NULL, consecutive_failures = 0, claimed_until = NULL, refresh_started_at = NULL,
-              rejected_at = NULL, held_at = NULL
+              rejected_at = NULL, held_at = NULL,
+              report_refreshed_at = CASE WHEN $7 THEN now() ELSE report_refreshed_at END
         WHERE account = $1 AND product = $2`,
       [
         connection.account,
@@ -194,6 +197,7 @@ export class ConnectionsRepository {
           : this.cipher.encrypt(tokens.refreshToken, connection),
         expiresAt,
         this.nextRefreshAt(connection.product, expiresAt),
+        byReport,
       ],
     );
   }

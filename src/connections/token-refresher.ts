@@ -190,12 +190,10 @@ export class TokenRefresher {
         this.metrics.refreshesHeld.inc({ product: connection.product });
       return { ...failed, error };
     }
-    const committed = await this.lifecycle.recordRefresh(
-      lease,
-      connection,
-      tokens,
-      TRIGGER_NAMES[trigger.kind],
-    );
+    const committed = await this.lifecycle.recordRefresh(lease, connection, tokens, {
+      trigger: TRIGGER_NAMES[trigger.kind],
+      byReport: trigger.kind === 'rejected',
+    });
     this.metrics.refreshes.inc({ product: connection.product, outcome: 'ok' });
     return { outcome: 'refreshed', connection: committed };
   }

@@ -1,8 +1,10 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import proxyAddr from '@fastify/proxy-addr';
-import type { FastifyHttpOptions } from 'fastify';
+import type { FastifyHttpOptions, FastifyInstance } from 'fastify';
 import type { HttpLimits } from '../config/config';
+import { clientAddressResolver, normaliseAddress } from './client-address';
+import { bodyPending } from './lingering-close';
 
 /**
  * How long a client may take and whom the broker believes, as fastify server options. Fastify
@@ -32,7 +34,8 @@ export function serverOptions(limits: HttpLimits): FastifyHttpOptions<Server> {
  * Caps the connections open at once from one peer address: a host that opens hundreds of idle or
  * stalled sockets would otherwise use up the replica's file descriptors, and with them the token
  * reads and the readiness probe of everyone else. Connections beyond the cap are closed at once,
- * before any byte is read. A trusted proxy (TRUSTED_PROXIES) carries many clients and is not capped.
+ * before any byte is read. A trusted proxy (TRUSTED_PROXIES) carries many clients and is not capped
+ * here: its clients are, by `useClientAddress`.
  */
 export function capConnectionsPerAddress(server: Server, limits: HttpLimits): void {
   const max = limits.maxConnectionsPerAddress;
@@ -40,7 +43,7 @@ export function capConnectionsPerAddress(server: Server, limits: HttpLimits): vo
   const isTrustedProxy = trustTest(limits.trustedProxies);
   const open = new Map<string, number>();
   server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress;
+    const address = normaliseAddress(socket.remoteAddress ?? '') ?? socket.remoteAddress;
     if (address === undefined || isTrustedProxy(address)) return;
     const count = open.get(address) ?? 0;
     if (count >= max) {
@@ -60,4 +63,46 @@ function trustTest(trusted: string[]): (address: string) => boolean {
   if (trusted.length === 0) return () => false;
   const trust = proxyAddr.compile(trusted);
   return (address) => trust(address, 0);
+}
+
+/**
+ * Every request's `ip` is its client's address, normalised (client-address.ts), for every limit
+ * and log line that reads it (the failed-key limiter, the callback throttle, the access log).
+ * Behind a trusted proxy each request in flight holds one of the proxy's connections for its
+ * client, so the per-address cap applies to the forwarded client address there: past
+ * HTTP_MAX_CONNECTIONS_PER_ADDRESS requests in flight, 429 before any body byte is read, and
+ * a connection with a body on its way closes (lingering-close.ts) rather than read it.
+ */
+export function useClientAddress(fastify: FastifyInstance, limits: HttpLimits): void {
+  const resolve = clientAddressResolver(limits.trustedProxies);
+  const isTrustedProxy = trustTest(limits.trustedProxies);
+  const max = limits.maxConnectionsPerAddress;
+  const inFlight = new Map<string, number>();
+  // Callback style: no promise per request on the hot path.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const address = resolve(request.raw);
+    // fastify's own `ip` takes X-Forwarded-For entries as written: this one shadows it.
+    Object.defineProperty(request, 'ip', { value: address, enumerable: true });
+    const peer = request.raw.socket.remoteAddress;
+    if (max === 0 || peer === undefined || !isTrustedProxy(normaliseAddress(peer) ?? peer))
+      return done();
+    const count = inFlight.get(address) ?? 0;
+    if (count >= max) {
+      if (bodyPending(request.raw)) reply.header('Connection', 'close');
+      // Answered here: `done` is not called, so nothing else runs for this request.
+      void reply.code(429).header('Retry-After', '1').send({
+        statusCode: 429,
+        error: 'rate_limited',
+        message: 'too many requests in flight from this address (HTTP_MAX_CONNECTIONS_PER_ADDRESS)',
+      });
+      return;
+    }
+    inFlight.set(address, count + 1);
+    reply.raw.once('close', () => {
+      const left = (inFlight.get(address) ?? 1) - 1;
+      if (left > 0) inFlight.set(address, left);
+      else inFlight.delete(address);
+    });
+    done();
+  });
 }

@@ -10,6 +10,8 @@ export interface AuthenticatedRequest {
   apiKeyName?: string;
   /** The key's API_KEY_SCOPES rule; unset for admin keys and keys reaching every account. */
   apiKeyScope?: KeyScope;
+  /** Set by /proxy when RD's streamed answer broke off or passed RD_STREAM_TIMEOUT_MS. */
+  answerCut?: 'timeout' | 'broken';
 }
 
 /** The one pino logger of an application: JSON lines, redacted, used by fastify and by Nest. */
@@ -76,33 +78,67 @@ export class RequestLog extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
-    const url = request.raw.url ?? '';
-    if (url.startsWith('/health') || url.startsWith('/metrics')) return;
-    // A proxied call's path and query are RD's and may carry a customer's data: the route only.
-    const proxied = url.startsWith('/proxy/');
-    const status = reply.statusCode;
-    const level =
-      error || status >= 500
-        ? 'error'
-        : status < 300 && (proxied || url.startsWith('/tokens/'))
-          ? 'debug'
-          : 'info';
-    // Flat fields: fastify's own `req`/`res` serializers would rewrite nested objects.
-    request.log[level](
-      {
-        requestId: request.id,
-        method: request.method,
-        url: proxied ? '/proxy/*' : redactUrl(url),
-        route: request.routeOptions.url,
-        status,
-        responseTime: Math.round(reply.elapsedTime * 100) / 100,
-        caller: (request.raw as AuthenticatedRequest).apiKeyName,
-        remoteAddress: request.ip,
-        ...(error ? { err: error } : {}),
-      },
-      'request completed',
-    );
+    writeRequestLine(error, request, reply);
   }
+}
+
+/** Requests whose line is written: a cut answer's is written by the proxy, before fastify's. */
+const logged = new WeakSet<object>();
+
+/**
+ * The one access-log line of a request, written once. Also called by /proxy when RD's streamed
+ * answer is cut: fastify writes no line for a response it destroyed mid-body.
+ */
+export function writeRequestLine(
+  error: Error | null | undefined,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  if (logged.has(request.raw)) return;
+  logged.add(request.raw);
+  const url = request.raw.url ?? '';
+  if (url.startsWith('/health') || url.startsWith('/metrics')) return;
+  const proxied = url.startsWith('/proxy/');
+  const status = reply.statusCode;
+  const cut = (request.raw as AuthenticatedRequest).answerCut;
+  const level =
+    error || status >= 500 || cut
+      ? 'error'
+      : status < 300 && (proxied || url.startsWith('/tokens/'))
+        ? 'debug'
+        : 'info';
+  // Flat fields: fastify's own `req`/`res` serializers would rewrite nested objects.
+  request.log[level](
+    {
+      requestId: request.id,
+      method: request.method,
+      url: loggedUrl(url, request.routeOptions.url),
+      route: request.routeOptions.url,
+      status,
+      ...(cut ? { cut } : {}),
+      responseTime: Math.round(reply.elapsedTime * 100) / 100,
+      caller: (request.raw as AuthenticatedRequest).apiKeyName,
+      remoteAddress: request.ip,
+      ...(error ? { err: error } : {}),
+    },
+    cut ? 'request cut: the streamed answer of RD did not reach its end' : 'request completed',
+  );
+}
+
+/**
+ * The URL as logged. A proxied call's path and query are RD's and may carry a customer's data:
+ * the route only, for `/proxy` in any case (`/PROXY/…` reaches no route but is the same kind of
+ * URL). A URL no route matched has its whole query masked (nobody knows what it carries); a
+ * matched route's query has its secret parameters masked (redaction.ts).
+ */
+function loggedUrl(url: string, route: string | undefined): string | undefined {
+  const queryAt = url.indexOf('?');
+  const path = queryAt < 0 ? url : url.slice(0, queryAt);
+  const proxyish = /^\/proxy(?:\/|$)/i.exec(path);
+  if (proxyish)
+    return route !== undefined ? route : `${path.slice(0, 6)}/*${queryAt < 0 ? '' : '?[Redacted]'}`;
+  if (route === undefined) return queryAt < 0 ? url : `${path}?[Redacted]`;
+  return redactUrl(url);
 }
 
 /**

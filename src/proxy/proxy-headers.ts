@@ -28,8 +28,11 @@ const NOT_TO_RD = new Set([
   'x-real-ip',
 ]);
 
-/** What RD sent that the caller must never see; X-Broker-Error is the broker's to set. */
-const NOT_TO_CALLER = new Set(['set-cookie', 'set-cookie2', 'x-broker-error']);
+/**
+ * What RD sent that the caller must never see; X-Broker-Error and X-Request-Id are the broker's
+ * to set (the broker's request id names its own log lines: RD's goes back as X-RD-Request-Id).
+ */
+const NOT_TO_CALLER = new Set(['set-cookie', 'set-cookie2', 'x-broker-error', 'x-request-id']);
 
 /** Headers a `Connection` header names are hop-by-hop too (RFC 9110 §7.6.1). */
 function namedByConnection(headers: IncomingHttpHeaders): Set<string> {
@@ -84,5 +87,8 @@ export function headersForCaller(fromRd: IncomingHttpHeaders): Record<string, st
     if (value === undefined || dropped(name, NOT_TO_CALLER, connectionNamed)) continue;
     out[name] = value;
   }
+  const rdRequestId = fromRd['x-request-id'];
+  if (rdRequestId !== undefined && !connectionNamed.has('x-request-id'))
+    out['x-rd-request-id'] = rdRequestId;
   return out;
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { HistoryModule } from '../history/history.module';
 import { TokensModule } from '../tokens/tokens.module';
 import { ProxyService } from './proxy.service';
 import { RateBudget } from './rate-budget';
@@ -8,7 +9,7 @@ import { RateBudget } from './rate-budget';
  * and one retry after RD's 401. The route itself is registered by proxy.route.ts.
  */
 @Module({
-  imports: [TokensModule],
+  imports: [TokensModule, HistoryModule],
   providers: [ProxyService, RateBudget],
   exports: [ProxyService],
 })

@@ -84,11 +84,16 @@ function operation(method: (typeof PROXY_METHODS)[number]): Operation {
     responses: {
       default: {
         description:
-          "RD's own answer, passed through as it came (no `X-Broker-Error`), including RD's 401 " +
-          'after the one retry and its 429 with `Retry-After`',
+          "RD's own answer, passed through as it came (no `X-Broker-Error`; RD's request id as " +
+          "`X-RD-Request-Id`), including RD's 401 after the one retry (or when it does not say the " +
+          'token is dead, or within REFRESH_MIN_INTERVAL_SECONDS of the last replacement) and its ' +
+          '429 with `Retry-After`',
       },
       '400': brokerError('invalid_request', 'a refused RD path, or a bad X-Account or X-Product'),
-      '401': brokerError('unauthorized', 'missing or unknown API key'),
+      '401': brokerError(
+        'unauthorized',
+        'missing or unknown API key (checked from the headers, before any body byte is read)',
+      ),
       '403': brokerError('forbidden', 'this API key may not reach this account'),
       '404': brokerError('not_connected', 'no connection for this account and product'),
       '405': brokerError(
@@ -106,6 +111,7 @@ function operation(method: (typeof PROXY_METHODS)[number]): Operation {
           'Retry-After has not passed; RD was not called',
         true,
       ),
+      '502': brokerError('bad_gateway', 'RD answered a status outside 200-599'),
       '503': brokerError(
         ['provider_unavailable', 'service_unavailable'],
         'RD could not be reached or did not answer within RD_TIMEOUT_MS, or the token could not be ' +

@@ -1,16 +1,24 @@
-import { ForbiddenException, Logger, type ExecutionContext } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiKeyGuard } from '../auth/api-key.guard';
+import { ApiKeyAuthenticator } from '../auth/api-key.authenticator';
 import { assertScope } from '../auth/key-scope';
 import { errorAnswer } from '../common/error.filter';
+import { bodyPending } from '../http/lingering-close';
 import { BrokerError, InvalidRequestError } from '../common/errors';
+import type { ConnectionKey } from '../common/connection-key';
 import { assertAccount, resolveProduct } from '../common/validation';
 import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
-import type { AuthenticatedRequest } from '../logging/logger';
+import { writeRequestLine, type AuthenticatedRequest } from '../logging/logger';
 import { BrokerMetrics } from '../metrics/broker-metrics';
-import { parseProxyTarget, PROXY_PREFIX } from './proxy-target';
-import { CallerGoneError, ProxyService, statusClass, type ProxyRequest } from './proxy.service';
+import { parseProxyTarget, PROXY_PREFIX, type ProxyTarget } from './proxy-target';
+import {
+  CallerGoneError,
+  ProxyService,
+  statusClass,
+  StreamCutError,
+  type ProxyRequest,
+} from './proxy.service';
 
 /** Request bodies are buffered (a retry after RD's 401 sends them again) up to this size. */
 export const PROXY_BODY_LIMIT = 1024 * 1024;
@@ -20,13 +28,18 @@ export const PROXY_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
  * `/proxy/*` as a plain fastify route in a scope of its own, not a Nest controller: its bodies
  * must reach RD byte for byte whatever their content type (the scope's one parser buffers them
  * raw, without touching the JSON parsing of every other route), and RD's answer goes back whole
- * when small or streamed as it arrives (ProxyService). It authenticates with the same ApiKeyGuard
- * as GET /tokens and answers errors through the same `errorAnswer`, adding `X-Broker-Error` so
- * callers tell them from RD's.
+ * when small or streamed as it arrives (ProxyService).
+ *
+ * Everything the call needs to be allowed — the key (ApiKeyAuthenticator, as every Nest route),
+ * its scope, X-Account, X-Product and the RD path — comes from the request line and headers and
+ * is decided in an `onRequest` hook, before a single body byte is read: a caller without a
+ * valid key never gets a body buffered (at most a bounded amount read and discarded before the
+ * connection closes, lingering-close.ts). Errors go through the same `errorAnswer` as every
+ * other route, with `X-Broker-Error` so callers tell them from RD's.
  */
 export function registerProxyRoute(app: NestFastifyApplication): void {
   const proxy = app.get(ProxyService);
-  const guard = app.get(ApiKeyGuard);
+  const authenticator = app.get(ApiKeyAuthenticator);
   const config = app.get<AppConfig>(APP_CONFIG);
   const metrics = app.get(BrokerMetrics);
   const logger = new Logger('Proxy');
@@ -42,6 +55,8 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
       outcome: body.error,
     });
     if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
+    // Refused before its body was read: the body is unwanted, the connection closes after it.
+    if (bodyPending(request.raw)) reply.header('Connection', 'close');
     return reply
       .code(status)
       .header('X-Broker-Error', body.error)
@@ -49,38 +64,51 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
       .send(body);
   };
 
-  async function handle(request: FastifyRequest, reply: FastifyReply) {
-    // The whole route, as Nest would run the guard: a failed key is counted by the same limiter.
-    if (!(await guard.canActivate(httpContext(request, reply, handle))))
-      throw new ForbiddenException('this API key may not use the proxy');
+  /** The `onRequest` hook: the call authenticated and validated from its headers alone. */
+  function admit(request: FastifyRequest): void {
+    const caller = request.raw as AuthenticatedRequest;
+    authenticator.authenticate(request.headers.authorization, request.ip, caller);
+    // What no route matches (another method, no RD path) is answered by the not-found handler.
+    if (!request.routeOptions.url) return;
     const target = parseProxyTarget(request.raw.url ?? '');
     const key = {
       account: assertAccount(header(request, 'x-account'), 'X-Account'),
       product: resolveProduct(config, header(request, 'x-product'), 'X-Product'),
     };
     (request as ProxiedRequest).proxyProduct = key.product;
-    const caller = request.raw as AuthenticatedRequest;
     assertScope(caller, key, 'proxy');
+    (request as ProxiedRequest).proxyCall = { key, target, caller: caller.apiKeyName! };
+  }
+
+  async function handle(request: FastifyRequest, reply: FastifyReply) {
+    const admitted = (request as ProxiedRequest).proxyCall;
+    if (!admitted) throw new Error('the proxy route ran without its onRequest hook');
     const gone = new AbortController();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) gone.abort();
     });
     const call: ProxyRequest = {
-      key,
-      caller: caller.apiKeyName!,
+      ...admitted,
       method: request.method as ProxyRequest['method'],
-      target,
       headers: request.headers,
       body: Buffer.isBuffer(request.body) ? request.body : undefined,
       signal: gone.signal,
     };
     const answer = await proxy.forward(call);
     metrics.proxyRequests.inc({
-      product: key.product,
+      product: admitted.key.product,
       method: request.method,
       rd_status: statusClass(answer.status),
       outcome: answer.retried ? 'retried' : 'proxied',
     });
+    if (!Buffer.isBuffer(answer.body)) {
+      // The access log says a cut answer was cut, not "200" (logger.ts reads this).
+      answer.body.once('error', (error) => {
+        if (!(error instanceof StreamCutError)) return;
+        (request.raw as AuthenticatedRequest).answerCut = error.reason;
+        writeRequestLine(null, request, reply);
+      });
+    }
     return reply.code(answer.status).headers(answer.headers).send(answer.body);
   }
 
@@ -95,6 +123,7 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
           { parseAs: 'buffer', bodyLimit: PROXY_BODY_LIMIT },
           (_request, body, done) => done(null, body),
         );
+        scope.addHook('onRequest', async (request) => admit(request));
         scope.setErrorHandler((error, request, reply) => fail(error, request, reply));
         // Under /proxy, what no route matches is a method the proxy does not forward (HEAD,
         // OPTIONS...) or no RD path at all: the broker's refusal, with its header.
@@ -131,6 +160,8 @@ class MethodNotAllowedError extends BrokerError {
 
 interface ProxiedRequest extends FastifyRequest {
   proxyProduct?: Product;
+  /** Set by the `onRequest` hook once the call is allowed. */
+  proxyCall?: { key: ConnectionKey; target: ProxyTarget; caller: string };
 }
 
 function productLabel(request: FastifyRequest): string {
@@ -141,30 +172,4 @@ function productLabel(request: FastifyRequest): string {
 function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
-}
-
-/** What a guard reads of Nest's ExecutionContext, for a route outside Nest's router. */
-function httpContext(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  handler: (...args: never[]) => unknown,
-): ExecutionContext {
-  const args = [request, reply];
-  const unsupported = () => {
-    throw new Error('the proxy route is HTTP only');
-  };
-  return {
-    getArgs: () => args,
-    getArgByIndex: (index: number) => args[index],
-    getType: () => 'http',
-    getClass: () => ProxyService,
-    getHandler: () => handler,
-    switchToHttp: () => ({
-      getRequest: () => request,
-      getResponse: () => reply,
-      getNext: () => undefined,
-    }),
-    switchToRpc: unsupported,
-    switchToWs: unsupported,
-  } as unknown as ExecutionContext;
 }

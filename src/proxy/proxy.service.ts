@@ -1,11 +1,18 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { ConnectionKey } from '../common/connection-key';
-import { ProviderUnavailableError, RateLimitedError } from '../common/errors';
+import {
+  BadGatewayError,
+  ProviderUnavailableError,
+  RateLimitedError,
+  RefreshTooSoonError,
+} from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
+import { ReadCounter } from '../history/read-counter';
 import { BrokerMetrics } from '../metrics/broker-metrics';
+import { refusesAccessToken } from '../rdstation/rdstation.errors';
 import { accessTokenHash } from '../refresh/refresh-policy';
 import { DEFAULT_MIN_VALIDITY } from '../tokens/tokens.dto';
 import { TokensService } from '../tokens/tokens.service';
@@ -43,18 +50,35 @@ export interface ProxyRequest {
 export interface ProxyAnswer {
   status: number;
   headers: Record<string, string | string[]>;
-  /** Whole for a small answer that announced its length, else streamed as RD sends it. */
+  /**
+   * Whole for a small answer that announced its length, else streamed as RD sends it; a stream
+   * that breaks off (RD, or RD_STREAM_TIMEOUT_MS) emits `error` with a `StreamCutError`.
+   */
   body: Buffer | Readable;
   /** RD refused the first token with 401 and this is the answer to the retry. */
   retried: boolean;
 }
 
+/** A streamed answer of RD ended before its end: RD broke off, or RD_STREAM_TIMEOUT_MS passed. */
+export class StreamCutError extends Error {
+  constructor(readonly reason: 'timeout' | 'broken') {
+    super(
+      reason === 'timeout'
+        ? 'the streamed answer of RD was cut at RD_STREAM_TIMEOUT_MS'
+        : 'RD broke off its streamed answer',
+    );
+  }
+}
+
 /**
  * `/proxy/<RD path>`: takes the connection's token as GET /tokens does, spends one unit of the
- * account's shared rate budget, and sends the call to RD_API_URL with that token. On RD's 401 the
- * token is replaced (single-flight across replicas: TokensService with `rejected`) and the call
- * is sent once more; a second 401 is RD's answer. On RD's 429 every replica pauses the account
- * for RD's Retry-After. Bodies are never logged.
+ * account's shared rate budget, and sends the call to RD_API_URL with that token. On RD's 401
+ * saying the token is dead (`refusesAccessToken`) the token is replaced (single-flight across
+ * replicas and at most once per REFRESH_MIN_INTERVAL_SECONDS: TokensService with `rejected`) and
+ * the call is sent once more; a second 401, a 401 in another shape, or one while the interval
+ * runs is RD's answer, passed back. On RD's 429 every replica pauses the account for RD's
+ * Retry-After. A call counts as one read of the token (the history) once RD answered it. Bodies
+ * are never logged.
  */
 @Injectable()
 export class ProxyService implements OnModuleDestroy {
@@ -64,16 +88,19 @@ export class ProxyService implements OnModuleDestroy {
   private readonly timeoutMs: number;
   /** OTEL_EXPORTER_OTLP_ENDPOINT is set: RD gets the broker's `traceparent`, not the caller's. */
   private readonly traced: boolean;
+  private readonly streamTimeoutMs: number;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly tokens: TokensService,
     private readonly budget: RateBudget,
     private readonly metrics: BrokerMetrics,
+    private readonly reads: ReadCounter,
   ) {
     this.apiUrl = config.rd.apiUrl;
     this.timeoutMs = config.rd.timeoutMs;
     this.traced = config.tracing.otlpEndpoint !== undefined;
+    this.streamTimeoutMs = config.rd.streamTimeoutMs;
     // As RdStationClient's: the per-call AbortSignal is the hard deadline.
     this.agent = new Agent({
       keepAliveTimeout: 10_000,
@@ -90,20 +117,21 @@ export class ProxyService implements OnModuleDestroy {
 
   async forward(call: ProxyRequest): Promise<ProxyAnswer> {
     const url = rdUrl(this.apiUrl, call.target);
-    let token = (await this.tokens.getToken(call.key, DEFAULT_MIN_VALIDITY, call.caller))
-      .accessToken;
+    // Counted below, once RD answered: a call the budget refuses read nothing.
+    const token = (await this.tokens.getToken(call.key, DEFAULT_MIN_VALIDITY, null)).accessToken;
     await this.spend(call.key);
     let response = await this.send(call, url, token);
+    this.reads.count(call.caller, call.key);
     let retried = false;
     if (response.statusCode === 401) {
-      if (!Buffer.isBuffer(response.body)) await response.body.dump();
-      const rejected = accessTokenHash(token);
-      // The same call: its token read was counted once already.
-      token = (await this.tokens.getToken(call.key, DEFAULT_MIN_VALIDITY, null, rejected))
-        .accessToken;
-      await this.spend(call.key);
-      response = await this.send(call, url, token);
-      retried = true;
+      response = { ...response, body: await bufferedUpTo(response.body, BUFFERED_ANSWER_BYTES) };
+      const replacement = await this.replacementFor(call, response, token);
+      if (replacement !== null) {
+        // The same call: its token read was counted once already.
+        await this.spend(call.key);
+        response = await this.send(call, url, replacement);
+        retried = true;
+      }
     }
     if (response.statusCode === 429) await this.pause(call.key, response.headers['retry-after']);
     return {
@@ -112,6 +140,32 @@ export class ProxyService implements OnModuleDestroy {
       body: response.body,
       retried,
     };
+  }
+
+  /**
+   * The token to retry with after RD's 401, or null when RD's answer goes back as it is: the
+   * 401 does not say the token is dead, or a report's refresh ran too recently (the caller then
+   * gets RD's own 401, not a refusal of the broker).
+   */
+  private async replacementFor(
+    call: ProxyRequest,
+    response: RdAnswer,
+    token: string,
+  ): Promise<string | null> {
+    const body = Buffer.isBuffer(response.body) ? response.body.toString('utf8') : '';
+    if (!refusesAccessToken({ status: 401, body, headers: response.headers })) return null;
+    try {
+      return (
+        await this.tokens.getToken(call.key, DEFAULT_MIN_VALIDITY, null, accessTokenHash(token))
+      ).accessToken;
+    } catch (error) {
+      if (!(error instanceof RefreshTooSoonError)) throw error;
+      this.logger.warn(
+        { ...call.key, retryAfter: error.retryAfter },
+        "RD refused the token again within REFRESH_MIN_INTERVAL_SECONDS of its last replacement: RD's 401 passed back",
+      );
+      return null;
+    }
   }
 
   private async spend(key: ConnectionKey): Promise<void> {
@@ -136,8 +190,14 @@ export class ProxyService implements OnModuleDestroy {
     }
   }
 
+  /**
+   * One call to RD. RD_TIMEOUT_MS bounds the headers and a small answer's body; a streamed
+   * answer then has until RD_STREAM_TIMEOUT_MS after the call started (a large export may take
+   * minutes), after which it is cut and says so (`StreamCutError`).
+   */
   private async send(call: ProxyRequest, url: string, accessToken: string): Promise<RdAnswer> {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const deadline = new AbortController();
+    let timer = setTimeout(() => deadline.abort(), this.timeoutMs);
     const started = performance.now();
     let answered = false;
     try {
@@ -145,19 +205,39 @@ export class ProxyService implements OnModuleDestroy {
         method: call.method,
         headers: headersForRd(call.headers, accessToken, { traced: this.traced }),
         body: call.method === 'GET' || !call.body?.length ? undefined : call.body,
-        signal: AbortSignal.any([timeout, call.signal]),
+        signal: AbortSignal.any([deadline.signal, call.signal]),
         dispatcher: this.agent,
       });
       answered = true;
+      if (response.statusCode < 200 || response.statusCode > 599) {
+        await response.body.dump().catch(() => undefined);
+        this.logger.warn(
+          { ...call.key, rdStatus: response.statusCode },
+          'RD answered a status outside 200-599: answered 502',
+        );
+        throw new BadGatewayError(`RD Station answered HTTP status ${response.statusCode}`);
+      }
       const body = await smallBodyOrStream(response);
+      clearTimeout(timer);
       this.metrics.proxyRdDuration.observe(
         { product: call.key.product, rd_status: statusClass(response.statusCode) },
         (performance.now() - started) / 1000,
       );
+      if (!Buffer.isBuffer(body)) {
+        const left = Math.max(0, this.streamTimeoutMs - (performance.now() - started));
+        timer = setTimeout(() => deadline.abort(), left);
+        return {
+          statusCode: response.statusCode,
+          headers: response.headers,
+          body: this.cutAware(body, deadline.signal, call, () => clearTimeout(timer)),
+        };
+      }
       return { statusCode: response.statusCode, headers: response.headers, body };
     } catch (error) {
+      clearTimeout(timer);
+      if (error instanceof BadGatewayError) throw error;
       if (call.signal.aborted) throw new CallerGoneError('the caller disconnected');
-      const timedOut = timeout.aborted;
+      const timedOut = deadline.signal.aborted;
       this.metrics.proxyRdDuration.observe(
         { product: call.key.product, rd_status: timedOut ? 'timeout' : 'network' },
         (performance.now() - started) / 1000,
@@ -176,13 +256,70 @@ export class ProxyService implements OnModuleDestroy {
       );
     }
   }
+
+  /**
+   * RD's streamed body as the caller receives it: an error of RD's stream (broken off, or the
+   * deadline) becomes a `StreamCutError` saying which, logged once; the caller leaving is no cut.
+   */
+  private cutAware(
+    body: Readable,
+    deadline: AbortSignal,
+    call: ProxyRequest,
+    done: () => void,
+  ): Readable {
+    const out = new Readable({ read: () => body.resume() });
+    body.on('data', (chunk: Buffer) => {
+      if (!out.push(chunk)) body.pause();
+    });
+    body.once('end', () => {
+      done();
+      out.push(null);
+    });
+    body.once('error', () => {
+      done();
+      if (call.signal.aborted) return out.destroy();
+      const cut = new StreamCutError(deadline.aborted ? 'timeout' : 'broken');
+      this.logger.warn({ ...call.key, reason: cut.reason }, 'streamed answer of RD cut');
+      out.destroy(cut);
+    });
+    out.once('close', () => {
+      done();
+      if (!body.destroyed) body.destroy();
+    });
+    return out;
+  }
 }
 
 /** RD's answer: a small one read whole (BUFFERED_ANSWER_BYTES), a larger one still streaming. */
 interface RdAnswer {
   statusCode: number;
   headers: IncomingHttpHeaders;
-  body: Buffer | Dispatcher.ResponseData['body'];
+  body: Buffer | Readable;
+}
+
+/**
+ * A body read whole when it has at most `max` bytes (a 401's body decides whether the token is
+ * dead), else the bytes read so far followed by the rest, as a stream.
+ */
+async function bufferedUpTo(body: Buffer | Readable, max: number): Promise<Buffer | Readable> {
+  if (Buffer.isBuffer(body)) return body;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) return Buffer.concat(chunks);
+    chunks.push(next.value);
+    size += next.value.length;
+    if (size > max) break;
+  }
+  return Readable.from(
+    (async function* () {
+      yield* chunks;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next())
+        yield next.value;
+    })(),
+  );
 }
 
 async function smallBodyOrStream(response: Dispatcher.ResponseData): Promise<RdAnswer['body']> {

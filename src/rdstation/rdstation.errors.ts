@@ -212,6 +212,41 @@ export function classifyAnswer(call: RdCall, answer: RdAnswer): Classification {
   return { kind: 'suspect', code: `http_${status}` };
 }
 
+/** `error="invalid_token"` / `"expired_token"` in a Bearer challenge (RFC 6750 §3). */
+const DEAD_TOKEN_CHALLENGE = /\berror\s*=\s*"?(?:invalid_token|expired_token)"?/i;
+/** CRM v2 API errors (`{"errors":[{"code":…}]}`) naming the bearer as unauthorized. */
+const CRM_UNAUTHORIZED = /^unauthori[sz]ed$/i;
+
+/**
+ * Whether RD's answer to an API call says the access token itself is dead, the only 401 after
+ * which the proxy replaces the token: a Bearer challenge with `error="invalid_token"` or
+ * `"expired_token"` in `WWW-Authenticate` or the gateway's `x-amzn-remapped-www-authenticate`
+ * (RD's Ruby client, error_handler/expired_access_token.rb), Marketing's documented
+ * `UNAUTHORIZED` "Invalid token." body (flat or under `errors`), OAuth's `invalid_token`, or
+ * CRM v2's error list with an unauthorized code. A 401 in any other shape (the gateway's bare
+ * `{"message":"Unauthorized"}`, a wrong path or product, a permission RD withholds) is no
+ * evidence that the token is dead (shared/RDSTATION.md), and refreshing on it would only rotate
+ * the grant.
+ */
+export function refusesAccessToken(answer: RdAnswer): boolean {
+  if (answer.status !== 401) return false;
+  for (const name of ['www-authenticate', 'x-amzn-remapped-www-authenticate']) {
+    const value = answer.headers?.[name];
+    const text = Array.isArray(value) ? value.join(', ') : value;
+    if (text && DEAD_TOKEN_CHALLENGE.test(text)) return true;
+  }
+  const body = safeJson(answer.body);
+  const found = documentedCode(body);
+  if (found?.family === 'rd') return found.code === 'UNAUTHORIZED';
+  if (found?.family === 'oauth')
+    return found.code === 'invalid_token' || found.code === 'expired_token';
+  const errors = isRecord(body) ? body.errors : undefined;
+  return (
+    Array.isArray(errors) &&
+    errors.some((item) => isRecord(item) && CRM_UNAUTHORIZED.test(str(item.code) ?? ''))
+  );
+}
+
 /**
  * Seconds to wait from Retry-After (delta-seconds or an HTTP-date) and RD's gateway header
  * `retry-after-quotas` (Ruby client error/formatter.rb; its format is not published, so any

@@ -13,8 +13,11 @@ export type RefreshTrigger =
   | { kind: 'read'; minValiditySeconds: number }
   | { kind: 'due' }
   | { kind: 'forced'; requestedAt: Date; retryRejected?: boolean }
-  /** A caller saw RD refuse the access token with this hash (`accessTokenHash`). */
-  | { kind: 'rejected'; tokenHash: string };
+  /**
+   * A caller saw RD refuse the access token with this hash (`accessTokenHash`); such refreshes
+   * run at most once per `minIntervalSeconds` (REFRESH_MIN_INTERVAL_SECONDS) per connection.
+   */
+  | { kind: 'rejected'; tokenHash: string; minIntervalSeconds: number };
 
 /**
  * How callers name an access token RD refused (`rejected` on GET /tokens/:account): the first 16
@@ -29,6 +32,7 @@ export type RefreshOutcome =
   | 'not_needed' // someone else refreshed meanwhile, or nothing was due
   | 'backing_off' // refresh_failing and its next attempt is not due yet
   | 'busy' // another replica held the connection longer than the lock wait
+  | 'too_soon' // a report's refresh ran less than REFRESH_MIN_INTERVAL_SECONDS ago
   | 'transient_failure'
   | 'permanent_failure'
   | 'held'; // RD rejected the grant, but the blast-radius guard kept it (refresh_failing)
@@ -94,7 +98,10 @@ export function servesRead(
 
 /** Why a refresh asked for by `trigger` should not call RD, or null when it should. */
 export function skipReason(
-  connection: Pick<Connection, 'status' | 'expiresAt' | 'nextRefreshAt' | 'lastRefreshedAt'>,
+  connection: Pick<
+    Connection,
+    'status' | 'expiresAt' | 'nextRefreshAt' | 'lastRefreshedAt' | 'reportRefreshedAt'
+  >,
   trigger: RefreshTrigger,
   now = Date.now(),
 ): RefreshOutcome | null {
@@ -116,6 +123,10 @@ export function skipReason(
       break;
     case 'rejected':
       // Whether the refused token is still the stored one needs its plaintext: TokenRefresher.
+      // A report is no proof that the token is dead (any key can send one): at most one
+      // refresh per interval, whatever the number of reports, callers and replicas.
+      if (reportRefreshWaitSeconds(connection, trigger.minIntervalSeconds, now) !== null)
+        return 'too_soon';
       break;
     case 'forced':
       // An admin's "refresh now" is satisfied by any refresh committed after the request.
@@ -128,6 +139,20 @@ export function skipReason(
     connection.nextRefreshAt &&
     connection.nextRefreshAt.getTime() > now;
   return backingOff ? 'backing_off' : null;
+}
+
+/**
+ * Seconds until a refresh asked for by a report may run again (REFRESH_MIN_INTERVAL_SECONDS
+ * after the last one), or null when it may run now. 0 disables the limit.
+ */
+export function reportRefreshWaitSeconds(
+  connection: Pick<Connection, 'reportRefreshedAt'>,
+  minIntervalSeconds: number,
+  now = Date.now(),
+): number | null {
+  if (!connection.reportRefreshedAt || minIntervalSeconds <= 0) return null;
+  const left = connection.reportRefreshedAt.getTime() + minIntervalSeconds * 1000 - now;
+  return left > 0 ? Math.ceil(left / 1000) : null;
 }
 
 export interface BackoffOptions {

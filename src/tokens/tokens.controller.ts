@@ -10,6 +10,7 @@ import {
   ApiQuery,
   ApiServiceUnavailableResponse,
   ApiTags,
+  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { RequireApiKey } from '../auth/api-key.guard';
@@ -63,6 +64,12 @@ export class TokensController {
     description:
       '`reauthorization_required`: RD rejected the refresh token; the user must connect again',
   })
+  @ApiTooManyRequestsResponse({
+    type: ErrorResponse,
+    description:
+      '`rate_limited`: `rejected` names the token a refresh asked for by a report produced less than ' +
+      'REFRESH_MIN_INTERVAL_SECONDS ago, or too many failed attempts from this address; `Retry-After` is set',
+  })
   @ApiServiceUnavailableResponse({
     type: ErrorResponse,
     description:
@@ -87,7 +94,8 @@ export class TokensController {
     schema: { type: 'string', pattern: '^[0-9a-f]{16}$', example: '5e884898da280471' },
     description:
       'the first 16 lowercase hex characters of the SHA-256 of an access token RD refused (401). ' +
-      'If it is still the stored token, the broker refreshes it (once, however many callers report it) ' +
+      'If it is still the stored token, the broker refreshes it (once, however many callers report it, ' +
+      'and at most once per REFRESH_MIN_INTERVAL_SECONDS: 429 `rate_limited` with Retry-After before) ' +
       'and answers with the new one; if the token has already changed, the current one is answered ' +
       'without calling RD',
   })

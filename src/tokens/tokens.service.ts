@@ -1,12 +1,18 @@
-import { Injectable } from '@nestjs/common';
-import { BrokerError, NotConnectedError, ProviderUnavailableError } from '../common/errors';
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  BrokerError,
+  NotConnectedError,
+  ProviderUnavailableError,
+  RefreshTooSoonError,
+} from '../common/errors';
+import { APP_CONFIG, type AppConfig } from '../config/config';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import type { ConnectionKey } from '../common/connection-key';
 import type { Connection } from '../connections/connection.entity';
 import { reauthorizationRequired } from '../connections/connection.errors';
 import { ConnectionsRepository } from '../connections/connections.repository';
 import { ReadCounter } from '../history/read-counter';
-import { accessTokenHash, servesRead } from '../refresh/refresh-policy';
+import { accessTokenHash, reportRefreshWaitSeconds, servesRead } from '../refresh/refresh-policy';
 import { TokenRefresher, type RefreshResult } from '../connections/token-refresher';
 import { TokenCache, type CachedToken } from './token-cache';
 import type { TokenResponse } from './tokens.dto';
@@ -19,13 +25,18 @@ type ReadOutcome = 'cache_hit' | 'db' | 'refreshed';
  */
 @Injectable()
 export class TokensService {
+  private readonly minIntervalSeconds: number;
+
   constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
     private readonly connections: ConnectionsRepository,
     private readonly refresher: TokenRefresher,
     private readonly cache: TokenCache,
     private readonly metrics: BrokerMetrics,
     private readonly reads: ReadCounter,
-  ) {}
+  ) {
+    this.minIntervalSeconds = config.refresh.minIntervalSeconds;
+  }
 
   /**
    * `caller`: the API key's name, counted (in memory) as having read this connection's token;
@@ -73,8 +84,18 @@ export class TokensService {
     const refused = () => rejected !== undefined && accessTokenHash(accessToken) === rejected;
     if (connection.status !== 'reauthorization_required') {
       if (refused()) {
-        ({ connection } = await this.replaceRefused(key, rejected as string));
+        // Without the lock when the row already says "too soon": 200 reports cost 200 reads,
+        // not 200 lock waits. The refresher decides again under the lock.
+        this.assertReportMayRefresh(connection);
+        const result = await this.replaceRefused(key, rejected as string);
+        connection = result.connection;
         outcome = 'refreshed';
+        if (result.outcome === 'too_soon') {
+          // Another report's refresh won the lock: its token is served, if it is a new one.
+          outcome = 'db';
+          accessToken = this.connections.accessTokenOf(connection);
+          if (refused()) this.assertReportMayRefresh(connection);
+        }
       } else if (!servesRead(connection, minValiditySeconds)) {
         // servesRead caps minValidity by the provider's token lifetime and never refreshes a
         // token refreshed seconds ago (refresh-policy.ts): asking more than RD gives is no storm.
@@ -100,6 +121,17 @@ export class TokensService {
     return { token, outcome };
   }
 
+  /** 429 while a refresh asked for by a report ran less than REFRESH_MIN_INTERVAL_SECONDS ago. */
+  private assertReportMayRefresh(connection: Connection): void {
+    const wait = reportRefreshWaitSeconds(connection, this.minIntervalSeconds);
+    if (wait === null) return;
+    throw new RefreshTooSoonError(
+      `this token was reported refused and replaced less than REFRESH_MIN_INTERVAL_SECONDS ` +
+        `(${this.minIntervalSeconds} s) ago; it is not replaced again before Retry-After`,
+      wait,
+    );
+  }
+
   /**
    * Refreshes because RD refused the token with hash `rejected`: the refresher re-checks under
    * the cross-replica lock, so of many callers reporting one token only the first calls RD. A
@@ -107,7 +139,11 @@ export class TokensService {
    * if that one left the refused token in place, ask once more.
    */
   private async replaceRefused(key: ConnectionKey, rejected: string): Promise<RefreshResult> {
-    const trigger = { kind: 'rejected', tokenHash: rejected } as const;
+    const trigger = {
+      kind: 'rejected',
+      tokenHash: rejected,
+      minIntervalSeconds: this.minIntervalSeconds,
+    } as const;
     const result = await this.refresher.refresh(key, trigger);
     const unchanged =
       result.outcome === 'not_needed' &&

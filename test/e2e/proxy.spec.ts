@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ReadCounter } from '../../src/history/read-counter';
 import { SERVICE_KEY } from '../support/broker';
 import { auth, connect, createHarness, type Harness } from '../support/harness';
+import { waitFor } from '../support/process';
 import { rawRequest, type RawResponse } from '../support/raw-http';
 
 /** The token the broker currently serves for an account (what RD should receive). */
@@ -89,7 +91,13 @@ describe('/proxy on two replicas and the fake RD', () => {
   let h: Harness;
 
   beforeAll(async () => {
-    h = await createHarness({ replicas: 2, rd: { apiRateLimitPerMinute: 10_000 } });
+    // The tests below kill one connection's token again and again, seconds apart: without the
+    // REFRESH_MIN_INTERVAL_SECONDS limit here (it has tests of its own, further down).
+    h = await createHarness({
+      replicas: 2,
+      rd: { apiRateLimitPerMinute: 10_000 },
+      env: { REFRESH_MIN_INTERVAL_SECONDS: '0' },
+    });
     expect((await connect(h, 'acme', 'crm')).status).toBe(200);
     expect((await connect(h, 'acme', 'marketing')).status).toBe(200);
   });
@@ -644,5 +652,126 @@ describe('/proxy metrics (a broker of its own: counts from zero, whatever ran be
     expect(
       counter(metrics, 'broker_proxy_rd_duration_seconds_count{product="crm",rd_status="2xx"}'),
     ).toBeGreaterThanOrEqual(2 + answers.length - refused);
+  });
+
+  it('counts in the read audit only the calls that reached RD, not those the budget refused', async () => {
+    // RD_RATE_LIMIT_PER_MINUTE is 4 here.
+    expect((await connect(m, 'audit', 'crm')).status).toBe(200);
+    const statuses: number[] = [];
+    while (statuses.filter((status) => status === 429).length < 3 && statuses.length < 20)
+      statuses.push((await proxy(m, '/proxy/crm/v2/contacts', { account: 'audit' })).status);
+    const reachedRd = statuses.filter((status) => status === 200).length;
+    expect(reachedRd + 3).toBe(statuses.length);
+    expect(
+      m.rd.apiCalls().filter((call) => call.query === '' && call.status === 200).length,
+    ).toBeGreaterThanOrEqual(reachedRd);
+    await m.broker.app.get(ReadCounter).flush();
+    const [row] = await m.db.dataSource.query(
+      `SELECT sum(count)::int AS count FROM connection_reads WHERE account = 'audit'`,
+    );
+    // Before: one per call, the 3 refused ones included.
+    expect(row.count).toBe(reachedRd);
+  });
+});
+
+describe('/proxy, issue 22 (security round 3): refreshes, request ids, odd answers, the read audit', () => {
+  let s: Harness;
+  const refreshes = () => s.rd.tokenCalls({ grantType: 'refresh_token' }).length;
+
+  beforeAll(async () => {
+    // REFRESH_MIN_INTERVAL_SECONDS at its default (30).
+    s = await createHarness({
+      env: { RD_TIMEOUT_MS: '500', RD_STREAM_TIMEOUT_MS: '3000' },
+      rd: { apiRateLimitPerMinute: 10_000 },
+    });
+    for (const account of ['gw', 'expired', 'twice', 'ids', 'odd', 'stream', 'audit'])
+      expect((await connect(s, account, 'crm')).status).toBe(200);
+  });
+  afterAll(() => s.close());
+  beforeEach(() => s.rd.reset());
+
+  it('refreshes nothing on a 401 that does not say the token is dead: 20 calls → 0 refreshes', async () => {
+    // The gateway's bare 401 (`{"message":"Unauthorized"}`, a challenge without error=): what a
+    // path or product the token does not reach answers. Before: 20 calls, 20 refreshes.
+    s.rd.failNextApi(20, { kind: 'gateway', status: 401 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const res = await proxy(s, '/proxy/crm/v2/contacts', { account: 'gw' });
+      expect(res.headers['x-broker-error']).toBeUndefined();
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual(Array(20).fill(401));
+    expect(refreshes()).toBe(0);
+    expect(s.rd.apiCalls()).toHaveLength(20);
+  });
+
+  it('refreshes once and retries on a 401 whose challenge says error="expired_token"', async () => {
+    s.rd.failNextApi(1, { kind: 'expired_token' });
+    const res = await proxy(s, '/proxy/crm/v2/contacts', { account: 'expired' });
+    expect(res.status).toBe(200);
+    expect(refreshes()).toBe(1);
+    expect(s.rd.apiCalls().map((call) => call.status)).toEqual([401, 200]);
+  });
+
+  it("refreshes a dead token once per REFRESH_MIN_INTERVAL_SECONDS: RD's next 401 goes back as it is", async () => {
+    expect(s.rd.invalidateAccessToken(await servedToken(s, 'twice'))).toBe(true);
+    expect((await proxy(s, '/proxy/crm/v2/contacts', { account: 'twice' })).status).toBe(200);
+    expect(refreshes()).toBe(1);
+    // RD refuses the new token too, seconds later: no second refresh within the interval.
+    expect(s.rd.invalidateAccessToken(await servedToken(s, 'twice'))).toBe(true);
+    for (let i = 0; i < 5; i++) {
+      const res = await proxy(s, '/proxy/crm/v2/contacts', { account: 'twice' });
+      expect(res.status).toBe(401);
+      expect(res.headers['x-broker-error']).toBeUndefined();
+      expect(res.json).toMatchObject({ errors: { error_type: 'UNAUTHORIZED' } });
+    }
+    expect(refreshes()).toBe(1);
+  });
+
+  it("keeps the broker's X-Request-Id on a proxied answer; RD's own is X-RD-Request-Id", async () => {
+    const res = await proxy(s, '/proxy/crm/v2/contacts', {
+      account: 'ids',
+      headers: { 'x-request-id': 'caller-chosen-7' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers['x-request-id']).toBe('caller-chosen-7');
+    expect(res.headers['x-rd-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it.each([600, 999])('answers 502 bad_gateway when RD answers status %i', async (status) => {
+    s.rd.failNextApi(1, { kind: 'odd_status', status });
+    const res = await proxy(s, '/proxy/crm/v2/contacts', { account: 'odd' });
+    expectBrokerError(res, 502, 'bad_gateway');
+  });
+
+  it('streams an answer longer than RD_TIMEOUT_MS whole, and cuts one past RD_STREAM_TIMEOUT_MS', async () => {
+    // 10 × 1 KB, 150 ms apart: 1.5 s, three times RD_TIMEOUT_MS (before: cut at 0.5 s).
+    s.rd.failNextApi(1, { kind: 'slow_stream', chunks: 10, intervalMs: 150 });
+    const whole = await proxy(s, '/proxy/crm/v2/contacts', { account: 'stream' });
+    expect(whole.status).toBe(200);
+    expect(JSON.parse(whole.text)).toHaveLength(10);
+
+    // 40 × 150 ms = 6 s, past RD_STREAM_TIMEOUT_MS (3 s): the caller's answer breaks off, and
+    // the access log says so (before: no line, or "200 request completed").
+    const log = s.broker.app.getHttpAdapter().getInstance().log;
+    const errors = jest.spyOn(log, 'error');
+    try {
+      s.rd.failNextApi(1, { kind: 'slow_stream', chunks: 40, intervalMs: 150 });
+      await expect(
+        proxy(s, '/proxy/crm/v2/contacts', {
+          account: 'stream',
+          headers: { 'x-request-id': 'cut-stream-1' },
+        }),
+      ).rejects.toThrow(/aborted|socket hang up|ECONNRESET/);
+      const line = await waitFor(async () =>
+        errors.mock.calls.find(
+          ([fields]) => (fields as { requestId?: string }).requestId === 'cut-stream-1',
+        ),
+      );
+      expect(line[0]).toMatchObject({ status: 200, cut: 'timeout', url: '/proxy/*' });
+      expect(line[1]).toMatch(/^request cut/);
+    } finally {
+      errors.mockRestore();
+    }
   });
 });

@@ -105,6 +105,60 @@ describe('GET /tokens/:account?rejected= (e2e, two replicas)', () => {
     expect(refreshes(h)).toBe(1);
   });
 
+  // Issue 22 (1): reading the token and reporting it, 200 times, made 200 RD refreshes.
+  it('200 reports of the same token over two replicas: 1 RD refresh', async () => {
+    const answers: Answer[] = [];
+    for (let i = 0; i < 200; i++)
+      answers.push(await getToken(h, `&rejected=${hashOf(current)}`, i % 2));
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    const tokens = new Set(answers.map((a) => a.body.accessToken));
+    expect(tokens.size).toBe(1);
+    expect(tokens.has(current)).toBe(false);
+    expect(refreshes(h)).toBe(1);
+  });
+
+  it('read, report, repeat (200 times): 1 RD refresh, then 429 rate_limited with Retry-After', async () => {
+    const statuses: number[] = [];
+    let retryAfter = 0;
+    for (let i = 0; i < 200; i++) {
+      const token = (await getToken(h, '', i % 2)).body.accessToken!;
+      const res = await getToken(h, `&rejected=${hashOf(token)}`, (i + 1) % 2);
+      statuses.push(res.status);
+      if (res.status === 429) {
+        expect(res.body.error).toBe('rate_limited');
+        expect(JSON.stringify(res.body)).not.toContain(token);
+        retryAfter = Number(res.headers.get('retry-after'));
+      }
+    }
+    expect(statuses).toEqual([200, ...Array(199).fill(429)]);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(30);
+    expect(refreshes(h)).toBe(1);
+
+    // Once REFRESH_MIN_INTERVAL_SECONDS has passed, a report replaces the token again.
+    await h.db.dataSource.query(
+      `UPDATE connections SET report_refreshed_at = now() - interval '31 seconds'`,
+    );
+    const token = (await getToken(h, '')).body.accessToken!;
+    const again = await getToken(h, `&rejected=${hashOf(token)}`);
+    expect(again.status).toBe(200);
+    expect(again.body.accessToken).not.toBe(token);
+    expect(refreshes(h)).toBe(2);
+  });
+
+  it('does not limit admin refreshes', async () => {
+    const token = (await getToken(h, '')).body.accessToken!;
+    expect((await getToken(h, `&rejected=${hashOf(token)}`)).status).toBe(200);
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${h.broker.url}/connections/acme/refresh?product=crm`, {
+        method: 'POST',
+        headers: { authorization: auth.admin },
+      });
+      expect(res.status).toBe(200);
+    }
+    expect(refreshes(h)).toBe(4);
+  });
+
   it.each([
     ['not hex', 'zzzzzzzzzzzzzzzz'],
     ['upper case', 'ABCDEF0123456789'],

@@ -43,7 +43,13 @@ export type Failure =
   | { kind: 'html'; status: number }
   | { kind: 'empty'; status: number }
   | { kind: 'crm_errors'; status: number }
-  | { kind: 'raw'; status: number; body: string; contentType?: string };
+  | { kind: 'raw'; status: number; body: string; contentType?: string }
+  /** RD's gateway naming the bearer as expired: a 401 whose only evidence is its challenge. */
+  | { kind: 'expired_token' }
+  /** A 200 of unannounced length, `chunks` pieces of 1 KB, one every `intervalMs`. */
+  | { kind: 'slow_stream'; chunks: number; intervalMs: number }
+  /** A status line no HTTP library would write (e.g. 600), straight onto the socket. */
+  | { kind: 'odd_status'; status: number };
 
 /** The unknown shapes, one of each, as the never-lose tests cycle through them. */
 export const UNKNOWN_SHAPES: readonly Failure[] = [
@@ -853,7 +859,7 @@ export class FakeRdStation {
         };
         const status = request.method === 'POST' ? 201 : 200;
         answer = { status, body: { account: grant.label, echo }, outcome: 'ok' };
-        headers = { 'x-rd-request-id': randomUUID(), 'set-cookie': 'rd_session=fake; Path=/' };
+        headers = { 'x-request-id': randomUUID(), 'set-cookie': 'rd_session=fake; Path=/' };
       }
     }
     seen.status = answer.status;
@@ -1025,6 +1031,30 @@ export class FakeRdStation {
               },
             ],
           });
+      case 'expired_token':
+        // RD's Ruby client (error_handler/expired_access_token.rb) reads exactly this.
+        reply.header(
+          'x-amzn-remapped-www-authenticate',
+          'Bearer realm="api.rd.services", error="expired_token", error_description="The access token expired"',
+        );
+        return reply.code(401).type('application/json').send({ message: 'Unauthorized' });
+      case 'slow_stream': {
+        reply.hijack();
+        reply.raw.writeHead(200, { 'content-type': 'application/json' });
+        for (let i = 0; i < failure.chunks && !reply.raw.destroyed; i++) {
+          reply.raw.write(`${i === 0 ? '[' : ','}"${'x'.repeat(1024)}"`);
+          await this.sleep(failure.intervalMs);
+        }
+        if (!reply.raw.destroyed) reply.raw.end(']');
+        return reply;
+      }
+      case 'odd_status':
+        reply.hijack();
+        request.raw.socket.end(
+          `HTTP/1.1 ${failure.status} Odd\r\ncontent-type: application/json\r\n` +
+            `content-length: 2\r\nconnection: close\r\n\r\n{}`,
+        );
+        return reply;
       case 'raw':
         return reply
           .code(failure.status)

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Reflector } from '@nestjs/core';
 import type { ExecutionContext } from '@nestjs/common';
+import { ApiKeyAuthenticator } from '../../src/auth/api-key.authenticator';
 import { ApiKeyGuard } from '../../src/auth/api-key.guard';
 import { FailedAuthLimiter } from '../../src/auth/failed-auth.limiter';
 import { loadConfig } from '../../src/config/config';
@@ -208,7 +209,10 @@ describe('API key comparison (unit)', () => {
   const nodeCrypto = jest.requireActual<typeof import('node:crypto')>('node:crypto');
 
   function attempt(header: string): boolean {
-    const guard = new ApiKeyGuard(config, new Reflector(), new FailedAuthLimiter());
+    const guard = new ApiKeyGuard(
+      new ApiKeyAuthenticator(config, new FailedAuthLimiter()),
+      new Reflector(),
+    );
     const request = { headers: { authorization: header }, ip: '192.0.2.1', raw: {} };
     const context = {
       switchToHttp: () => ({ getRequest: () => request }),

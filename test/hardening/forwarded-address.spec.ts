@@ -5,6 +5,7 @@
  * key is served whatever failures its address collected, and the limiter's memory is bounded
  * whatever the header carried. (With TRUSTED_PROXIES set, see api-keys.spec.ts.)
  */
+import { connect as connectSocket } from 'node:net';
 import { FailedAuthLimiter } from '../../src/auth/failed-auth.limiter';
 import { ConfigError, loadConfig } from '../../src/config/config';
 import { testEnv } from '../support/broker';
@@ -100,5 +101,78 @@ describe('failed-auth limiter memory (unit)', () => {
       limiter.recordFailure(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
     }
     expect(limiter.trackedKeys()).toHaveLength(max);
+  });
+});
+
+describe('forwarded addresses behind TRUSTED_PROXIES, normalised (issue 22, finding 4)', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await createHarness({
+      env: { TRUSTED_PROXIES: '127.0.0.1', HTTP_MAX_CONNECTIONS_PER_ADDRESS: '3' },
+    });
+    expect((await connect(h, 'acme', 'crm')).status).toBe(200);
+  });
+  afterAll(() => h.close());
+
+  const guess = (forwardedFor: string, i: number) =>
+    fetch(`${h.broker.url}/tokens/acme?product=crm`, {
+      headers: {
+        authorization: `Bearer guess-${i}-${'g'.repeat(40)}`,
+        'x-forwarded-for': forwardedFor,
+      },
+    });
+
+  it.each([
+    ['ip:port', (i: number) => `198.51.100.20:${1000 + i}`],
+    ['[ip]', (i: number) => (i % 2 ? '[198.51.100.21]' : '198.51.100.21')],
+    ['[ip]:port', (i: number) => `[198.51.100.22]:${2000 + i}`],
+    ['::ffff:ip', (i: number) => (i % 2 ? '::ffff:198.51.100.23' : '198.51.100.23')],
+    ['[::ffff:ip]:port', (i: number) => `[::ffff:198.51.100.24]:${3000 + i}`],
+  ])(
+    'counts every %s spelling of one client as one address: the limiter fires',
+    async (_what, spelling) => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 25; i++)
+        statuses.push((await guess(`${spelling(i)}, 127.0.0.1`, i)).status);
+      expect(statuses).toEqual([...Array(21).fill(401), ...Array(4).fill(429)]);
+    },
+  );
+
+  it('takes a forwarded entry that is no address (09.9.9.9) as the proxy itself, not a new client', async () => {
+    for (let i = 0; i < 21; i++) expect((await guess('09.9.9.9', i)).status).toBe(401);
+    // Charged to 127.0.0.1 (the socket's peer), whatever the header says next.
+    expect((await guess('009.9.9.9', 21)).status).toBe(429);
+    expect((await guess('0x09.9.9.9', 22)).status).toBe(429);
+  });
+
+  it('caps the requests in flight per forwarded client address (HTTP_MAX_CONNECTIONS_PER_ADDRESS)', async () => {
+    const { port } = new URL(h.broker.url);
+    // Three uploads of one forwarded client whose bodies never arrive: three of the proxy's
+    // connections held for that client.
+    const held = Array.from({ length: 3 }, () => {
+      const socket = connectSocket({ port: Number(port), host: '127.0.0.1' });
+      socket.on('error', () => undefined);
+      socket.write(
+        `PUT /connections/acme HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth.admin}\r\n` +
+          `X-Forwarded-For: 203.0.113.77\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`,
+      );
+      return socket;
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const refused = await fetch(`${h.broker.url}/tokens/acme?product=crm`, {
+        headers: { authorization: auth.service, 'x-forwarded-for': '[::ffff:203.0.113.77]:9' },
+      });
+      expect(refused.status).toBe(429);
+      expect(((await refused.json()) as { error: string }).error).toBe('rate_limited');
+      // Another client behind the same proxy is served.
+      const other = await fetch(`${h.broker.url}/tokens/acme?product=crm`, {
+        headers: { authorization: auth.service, 'x-forwarded-for': '203.0.113.78' },
+      });
+      expect(other.status).toBe(200);
+    } finally {
+      for (const socket of held) socket.destroy();
+    }
   });
 });

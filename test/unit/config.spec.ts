@@ -27,9 +27,11 @@ describe('loadConfig', () => {
       cron: '*/1 * * * *',
       aheadSeconds: 600,
       concurrency: 8,
+      minIntervalSeconds: 30,
       condemnGuard: { max: 5, windowSeconds: 600 },
     });
     expect(config.rd.marketingOAuth).toBe('legacy');
+    expect(config.rd.streamTimeoutMs).toBe(120_000);
     expect(config.encryption.current.key).toHaveLength(32);
   });
 

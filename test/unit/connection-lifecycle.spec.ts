@@ -66,7 +66,15 @@ class FakeConnections {
   async markRefreshStarted(_tx: EntityManager, key: ConnectionKey) {
     this.set(key, { refreshStartedAt: new Date() });
   }
-  async saveRefreshed(_tx: EntityManager, connection: Connection, tokens: TokenSet) {
+  /** What the last saveRefreshed was told about a report of a refused token. */
+  byReport: boolean | undefined;
+  async saveRefreshed(
+    _tx: EntityManager,
+    connection: Connection,
+    tokens: TokenSet,
+    byReport = false,
+  ) {
+    this.byReport = byReport;
     this.set(connection, {
       status: 'active',
       accessTokenCiphertext: `enc:${tokens.accessToken}`,
@@ -387,7 +395,10 @@ describe('ConnectionLifecycle', () => {
       const after = await s.underLease(KEY, async (lease) => {
         await s.lifecycle.markRefreshStarted(lease, KEY);
         expect(s.connections.row(KEY)?.refreshStartedAt).not.toBeNull();
-        return s.lifecycle.recordRefresh(lease, connection, tokens(), 'scheduled');
+        return s.lifecycle.recordRefresh(lease, connection, tokens(), {
+          trigger: 'scheduled',
+          byReport: false,
+        });
       });
       expect(after.accessTokenCiphertext).toBe('enc:at-2');
       expect(s.guard.released).toEqual(['crm']);
@@ -401,7 +412,10 @@ describe('ConnectionLifecycle', () => {
       expect(s.links.of(KEY)).toBeDefined();
       s.events.recorded.length = 0;
       await s.underLease(KEY, (lease) =>
-        s.lifecycle.recordRefresh(lease, connection, tokens(), 'forced'),
+        s.lifecycle.recordRefresh(lease, connection, tokens(), {
+          trigger: 'forced',
+          byReport: false,
+        }),
       );
       expect(s.events.types()).toEqual(['connection.refreshed', 'connection.recovered']);
       expect(s.events.recorded[1].detail).toEqual({
@@ -411,11 +425,27 @@ describe('ConnectionLifecycle', () => {
       expect(s.links.of(KEY)).toBeUndefined();
     });
 
+    it('tells the store when the refresh was asked for by a report of a refused token', async () => {
+      const s = setup();
+      const connection = await connected(s);
+      await s.underLease(KEY, (lease) =>
+        s.lifecycle.recordRefresh(lease, connection, tokens(), {
+          trigger: 'rejected_by_rd',
+          byReport: true,
+        }),
+      );
+      expect(s.connections.byReport).toBe(true);
+      expect(s.events.recorded[0].detail).toEqual({ trigger: 'rejected_by_rd' });
+    });
+
     it('recovers a failing connection: connection.recovered', async () => {
       const s = setup();
       const connection = await connected(s, 'refresh_failing');
       await s.underLease(KEY, (lease) =>
-        s.lifecycle.recordRefresh(lease, connection, tokens(), 'on_read'),
+        s.lifecycle.recordRefresh(lease, connection, tokens(), {
+          trigger: 'on_read',
+          byReport: false,
+        }),
       );
       expect(s.events.types()).toEqual(['connection.refreshed', 'connection.recovered']);
     });
@@ -425,7 +455,10 @@ describe('ConnectionLifecycle', () => {
       const connection = await connected(s);
       s.lock.lost = true;
       await s.underLease(KEY, (lease) =>
-        s.lifecycle.recordRefresh(lease, connection, tokens(2), 'scheduled'),
+        s.lifecycle.recordRefresh(lease, connection, tokens(2), {
+          trigger: 'scheduled',
+          byReport: false,
+        }),
       );
       expect(s.connections.row(KEY)?.accessTokenCiphertext).toBe('enc:at-2');
       expect(s.events.types()).toEqual(['connection.refreshed']);
@@ -434,7 +467,10 @@ describe('ConnectionLifecycle', () => {
       s.connections.row(KEY)!.refreshTokenCiphertext = 'enc:someone-else';
       s.events.recorded.length = 0;
       await s.underLease(KEY, (lease) =>
-        s.lifecycle.recordRefresh(lease, connection, tokens(3), 'scheduled'),
+        s.lifecycle.recordRefresh(lease, connection, tokens(3), {
+          trigger: 'scheduled',
+          byReport: false,
+        }),
       );
       expect(s.connections.row(KEY)?.accessTokenCiphertext).toBe('enc:at-2');
       expect(s.events.recorded).toEqual([]);

@@ -1,4 +1,5 @@
 import {
+  refusesAccessToken,
   bodyExcerpt,
   classifyAnswer,
   httpError,
@@ -161,5 +162,57 @@ describe('bodyExcerpt', () => {
       [],
     );
     expect(excerpt).toBe('Bad Request');
+  });
+});
+
+describe('refusesAccessToken (the only 401 after which /proxy replaces the token)', () => {
+  const json = (body: unknown) => JSON.stringify(body);
+  it.each([
+    [
+      'WWW-Authenticate error="invalid_token"',
+      { 'www-authenticate': 'Bearer realm="rd", error="invalid_token"' },
+      '',
+    ],
+    [
+      "the gateway's expired_token challenge",
+      { 'x-amzn-remapped-www-authenticate': 'Bearer error="expired_token"' },
+      '',
+    ],
+    ['an unquoted error=invalid_token', { 'www-authenticate': 'Bearer error=invalid_token' }, ''],
+    [
+      "Marketing's UNAUTHORIZED body",
+      {},
+      json({ error_type: 'UNAUTHORIZED', error_message: 'Invalid token.' }),
+    ],
+    [
+      'UNAUTHORIZED under errors',
+      {},
+      json({ errors: { error_type: 'UNAUTHORIZED', error_message: 'Invalid token.' } }),
+    ],
+    [
+      "CRM v2's errors list with an unauthorized code",
+      {},
+      json({ errors: [{ code: 'unauthorized', detail: 'x' }] }),
+    ],
+    ["OAuth's invalid_token body", {}, json({ error: 'invalid_token' })],
+  ])('says yes for %s', (_what, headers, body) => {
+    expect(refusesAccessToken({ status: 401, headers, body })).toBe(true);
+  });
+
+  it.each([
+    [
+      "the gateway's bare 401",
+      { 'x-amzn-remapped-www-authenticate': 'Bearer realm="api.rd.services"' },
+      json({ message: 'Unauthorized' }),
+      401,
+    ],
+    ['an empty 401', {}, '', 401],
+    ['an HTML 401', {}, '<html>401</html>', 401],
+    ['another RD code', {}, json({ errors: { error_type: 'ACCESS_DENIED' } }), 401],
+    ['insufficient_scope', { 'www-authenticate': 'Bearer error="insufficient_scope"' }, '', 401],
+    ['a CRM forbidden list', {}, json({ errors: [{ code: 'forbidden' }] }), 401],
+    ['the right words on a 403', { 'www-authenticate': 'Bearer error="invalid_token"' }, '', 403],
+  ])('says no for %s', (_what, headers, body, status) => {
+    expect(refusesAccessToken({ status, headers, body })).toBe(false);
   });
 });

@@ -6,6 +6,7 @@ import {
   heldMessage,
   nextRefreshAt,
   productHoldSeconds,
+  reportRefreshWaitSeconds,
   skipReason,
   type RefreshTrigger,
 } from '../../src/refresh/refresh-policy';
@@ -165,5 +166,37 @@ describe('failureBackoffBaseSeconds', () => {
     expect(failureBackoffBaseSeconds('transient')).toBe(2);
     expect(failureBackoffBaseSeconds('suspect')).toBe(30);
     expect(failureBackoffBaseSeconds('client_rejected')).toBe(30);
+  });
+});
+
+describe('REFRESH_MIN_INTERVAL_SECONDS (refreshes asked for by reports)', () => {
+  const report = (minIntervalSeconds = 30): RefreshTrigger => ({
+    kind: 'rejected',
+    tokenHash: '0123456789abcdef',
+    minIntervalSeconds,
+  });
+
+  it('lets a report refresh when no report refreshed before, or the interval has passed', () => {
+    expect(skipReason(row({ reportRefreshedAt: null }), report(), NOW)).toBeNull();
+    const old = row({ reportRefreshedAt: new Date(NOW - 30 * SECOND) });
+    expect(skipReason(old, report(), NOW)).toBeNull();
+    expect(reportRefreshWaitSeconds(old, 30, NOW)).toBeNull();
+  });
+
+  it('says too_soon within the interval, and how long to wait (rounded up)', () => {
+    const recent = row({ reportRefreshedAt: new Date(NOW - 10.5 * SECOND) });
+    expect(skipReason(recent, report(), NOW)).toBe('too_soon');
+    expect(reportRefreshWaitSeconds(recent, 30, NOW)).toBe(20);
+  });
+
+  it('does not count a connect or a scheduled refresh (lastRefreshedAt), only reports', () => {
+    const connectedNow = row({ lastRefreshedAt: new Date(NOW), reportRefreshedAt: null });
+    expect(skipReason(connectedNow, report(), NOW)).toBeNull();
+  });
+
+  it('is off at 0', () => {
+    const recent = row({ reportRefreshedAt: new Date(NOW - SECOND) });
+    expect(skipReason(recent, report(0), NOW)).toBeNull();
+    expect(reportRefreshWaitSeconds(recent, 0, NOW)).toBeNull();
   });
 });

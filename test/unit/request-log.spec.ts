@@ -2,7 +2,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RequestLog } from '../../src/logging/logger';
 
 /** The one request line of RequestLog, for a request to `url` answered with `status`. */
-function logLine(url: string, status: number) {
+function logLine(
+  url: string,
+  status: number,
+  options: { route?: string | null; answerCut?: 'timeout' | 'broken' } = {},
+) {
   const lines: Array<{ level: string; fields: Record<string, unknown> }> = [];
   const log = Object.fromEntries(
     ['debug', 'info', 'error'].map((level) => [
@@ -14,8 +18,13 @@ function logLine(url: string, status: number) {
     id: 'req-1',
     method: 'POST',
     ip: '127.0.0.1',
-    raw: { url },
-    routeOptions: { url: url.startsWith('/proxy/') ? '/proxy/*' : '/tokens/:account' },
+    raw: { url, answerCut: options.answerCut },
+    routeOptions: {
+      url:
+        options.route === null
+          ? undefined
+          : (options.route ?? (url.startsWith('/proxy/') ? '/proxy/*' : '/tokens/:account')),
+    },
     log,
   } as unknown as FastifyRequest;
   const reply = { statusCode: status, elapsedTime: 1.5 } as unknown as FastifyReply;
@@ -57,5 +66,23 @@ describe('RequestLog', () => {
 
   it('leaves POST /connect-links as it is', () => {
     expect(logLine('/connect-links', 201).fields.url).toBe('/connect-links');
+  });
+
+  // Issue 22 (8): unmatched URLs logged their query string as sent (customer data).
+  it.each([
+    ['/proxy?email=ana@example.com', '/proxy/*?[Redacted]'],
+    ['/PROXY/platform/contacts/email:ana@example.com?q=ana@example.com', '/PROXY/*?[Redacted]'],
+    ['/Proxy/platform/contacts/email:ana@example.com', '/Proxy/*'],
+    ['/nowhere?email=ana@example.com&page=2', '/nowhere?[Redacted]'],
+  ])('masks the query of an unmatched route: %s', (url, logged) => {
+    const { fields } = logLine(url, 404, { route: null });
+    expect(fields.url).toBe(logged);
+    expect(JSON.stringify(fields)).not.toContain('ana@example.com');
+  });
+
+  it('logs a streamed answer that was cut as cut, at error, not as a plain 200', () => {
+    const { level, fields } = logLine('/proxy/crm/v2/contacts', 200, { answerCut: 'timeout' });
+    expect(level).toBe('error');
+    expect(fields).toMatchObject({ status: 200, cut: 'timeout' });
   });
 });
