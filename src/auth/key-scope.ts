@@ -1,7 +1,6 @@
 import type { ConnectionKey } from '../common/connection-key';
 import { ForbiddenError } from '../common/errors';
 import type { KeyAction, Product, ScopeRule } from '../config/config';
-import type { AuthenticatedRequest } from '../logging/logger';
 
 /**
  * What one scoped key of API_KEY_SCOPES may reach and do, compiled once at start-up: per product,
@@ -59,7 +58,9 @@ export class KeyScope {
  * in API_KEY_SCOPES have none and reach everything.
  */
 export function assertScope(
-  caller: AuthenticatedRequest,
+  // What ApiKeyGuard set on the request (logging/logger.ts's AuthenticatedRequest); written out
+  // here so auth needs nothing from logging, which names the caller from the same fields.
+  caller: { apiKeyName?: string; apiKeyScope?: KeyScope },
   key: ConnectionKey,
   action: KeyAction,
 ): void {

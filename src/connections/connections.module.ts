@@ -1,22 +1,31 @@
 import { Module } from '@nestjs/common';
 import { EventsModule } from '../events/events.module';
-import { ReconnectLinksModule } from '../oauth/reconnect-links.module';
+import { LinksModule } from '../links/links.module';
 import { RdStationModule } from '../rdstation/rdstation.module';
-import { RefreshModule } from '../refresh/refresh.module';
+import { CondemnGuard } from '../refresh/condemn-guard';
+import { ConnectionLock } from '../refresh/connection-lock';
+import { ConnectionLifecycle } from './connection-lifecycle';
 import { ConnectionsController } from './connections.controller';
+import { ConnectionsRepository } from './connections.repository';
 import { ConnectionsService } from './connections.service';
-import { ConnectionsStoreModule } from './connections-store.module';
+import { TokenRefresher } from './token-refresher';
 
-/** The admin routes: list, inspect, import, refresh now, delete. */
+/**
+ * The connections: the `connections` table (read by everyone), ConnectionLifecycle (its one
+ * writer, with the lock, the blast-radius guard, the events and the reconnect links), the
+ * single-flight refresher, and the admin routes (list, inspect, import, refresh now, delete).
+ */
 @Module({
-  imports: [
-    ConnectionsStoreModule,
-    RefreshModule,
-    RdStationModule,
-    EventsModule,
-    ReconnectLinksModule,
-  ],
+  imports: [LinksModule, EventsModule, RdStationModule],
   controllers: [ConnectionsController],
-  providers: [ConnectionsService],
+  providers: [
+    ConnectionsRepository,
+    ConnectionLock,
+    CondemnGuard,
+    ConnectionLifecycle,
+    TokenRefresher,
+    ConnectionsService,
+  ],
+  exports: [ConnectionsRepository, ConnectionLifecycle, ConnectionLock, TokenRefresher],
 })
 export class ConnectionsModule {}

@@ -4,7 +4,6 @@ import { DataSource, type EntityManager } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
 import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
 import { TokenCipher } from '../crypto/token-cipher';
-import { ReconnectLinks } from '../oauth/reconnect-links';
 import type { TokenSet } from '../rdstation/rdstation.client';
 import { nextRefreshAt } from '../refresh/refresh-policy';
 import { CLAIM_DUE_SQL } from './claim-due.sql';
@@ -21,10 +20,9 @@ const BY_KEY = `SELECT * FROM connections WHERE account = $1 AND product = $2`;
 
 /**
  * Every query on `connections`, one method per question. Tokens go in and out through the
- * cipher here, so no caller ever handles a ciphertext or writes a plaintext. The connection's
- * reconnect link changes here too, in the same transaction as the status it belongs to: minted by
- * each condemnation (`saveReauthorizationRequired`, `confirmHeld`), removed when the connection
- * is reconnected or imported (`saveConnected`), recovers (`saveRefreshed`) or is deleted.
+ * cipher here, so no caller ever handles a ciphertext or writes a plaintext. Only
+ * ConnectionLifecycle writes through it (test seeding aside): it adds what goes with each change
+ * (the lock, the event, the reconnect link).
  */
 @Injectable()
 export class ConnectionsRepository {
@@ -34,7 +32,6 @@ export class ConnectionsRepository {
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly cipher: TokenCipher,
-    private readonly reconnectLinks: ReconnectLinks,
   ) {
     this.aheadMs = config.refresh.aheadSeconds * 1000;
   }
@@ -161,7 +158,6 @@ export class ConnectionsRepository {
         this.nextRefreshAt(key.product, tokens.expiresAt),
       ],
     );
-    await this.reconnectLinks.revoke(manager, key);
     return rows[0].created;
   }
 
@@ -204,9 +200,6 @@ export class ConnectionsRepository {
         byReport,
       ],
     );
-    // Only a condemned connection has a link: the hot path of refreshes costs no query.
-    if (connection.status === 'reauthorization_required')
-      await this.reconnectLinks.revoke(manager, connection);
   }
 
   /**
@@ -239,7 +232,6 @@ export class ConnectionsRepository {
         WHERE account = $1 AND product = $2`,
       [key.account, key.product, reason],
     );
-    await this.reconnectLinks.mint(manager, key);
   }
 
   /**
@@ -290,7 +282,7 @@ export class ConnectionsRepository {
     );
   }
 
-  /** Condemns a connection still held (an admin confirmed the rejection); false if it no longer is. */
+  /** Condemns a connection still held (an admin confirmed the rejection): its reason, or null if it no longer is held. */
   async confirmHeld(manager: EntityManager, key: ConnectionKey): Promise<string | null> {
     const [rows]: [Array<{ last_error: string }>] = await manager.query(
       `UPDATE connections SET status = 'reauthorization_required',
@@ -301,9 +293,7 @@ export class ConnectionsRepository {
         RETURNING last_error`,
       [key.account, key.product],
     );
-    if (rows.length === 0) return null;
-    await this.reconnectLinks.mint(manager, key);
-    return rows[0].last_error;
+    return rows.length === 0 ? null : rows[0].last_error;
   }
 
   /** Condemned grants of a product rejected within [since, until], oldest first. */
@@ -336,7 +326,6 @@ export class ConnectionsRepository {
       `DELETE FROM connections WHERE account = $1 AND product = $2`,
       [key.account, key.product],
     );
-    await this.reconnectLinks.revoke(manager, key);
     return affected > 0;
   }
 

@@ -1,18 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
 import { InvalidRequestError, NotConnectedError, ProviderUnavailableError } from '../common/errors';
 import { decodeCursor, encodeCursor, pageOf } from '../common/paging';
 import { ACCOUNT_PATTERN } from '../common/validation';
 import { PRODUCTS, type Product } from '../config/config';
-import { EventsOutbox } from '../events/events.outbox';
-import { ReconnectLinks, type ReconnectLink } from '../oauth/reconnect-links';
+import { ReconnectLinks, type ReconnectLink } from '../links/reconnect-links';
 import { RdStationClient } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
-import { CondemnGuard } from '../refresh/condemn-guard';
-import { ConnectionLock } from '../refresh/connection-lock';
-import { TokenRefresher } from '../refresh/token-refresher';
+import { TokenRefresher } from './token-refresher';
+import { ConnectionLifecycle, type Revocation } from './connection-lifecycle';
+import type { Connection } from './connection.entity';
 import { reauthorizationRequired } from './connection.errors';
 import { ConnectionsRepository, type ListFilter } from './connections.repository';
 import {
@@ -24,9 +21,6 @@ import {
   type ImportConnectionBody,
   type ImportedConnectionView,
 } from './connections.dto';
-
-/** What happened to the grant at RD when a connection was deleted. */
-export type Revocation = 'confirmed' | 'failed' | 'unsupported';
 
 /** An imported access token must have at least this long left to be taken without a proving refresh. */
 const IMPORT_MIN_VALIDITY_MS = 60_000;
@@ -54,13 +48,10 @@ export class ConnectionsService {
   private readonly logger = new Logger(ConnectionsService.name);
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly connections: ConnectionsRepository,
+    private readonly lifecycle: ConnectionLifecycle,
     private readonly refresher: TokenRefresher,
-    private readonly lock: ConnectionLock,
     private readonly rd: RdStationClient,
-    private readonly events: EventsOutbox,
-    private readonly guard: CondemnGuard,
     private readonly reconnectLinks: ReconnectLinks,
   ) {}
 
@@ -184,24 +175,7 @@ export class ConnectionsService {
    * (`reauthorization_required`, the event), under its lock, and the product's hold ends.
    */
   async confirmHeld(product: Product): Promise<ConfirmHeldResult> {
-    const confirmed: string[] = [];
-    for (const key of await this.connections.findHeld(product)) {
-      await this.lock.withLock(
-        key,
-        (lease) =>
-          lease.transaction(async (tx) => {
-            const reason = await this.connections.confirmHeld(tx, key);
-            if (reason === null) return; // recovered or changed meanwhile
-            await this.events.record(tx, 'connection.reauthorization_required', key, {
-              reason,
-              confirmedHold: true,
-            });
-            confirmed.push(key.account);
-          }),
-        async () => undefined, // being refreshed right now: it will be held or recover by itself
-      );
-    }
-    await this.dataSource.transaction((tx) => this.guard.release(tx, product));
+    const confirmed = await this.lifecycle.confirmHeld(product);
     this.logger.warn(
       { product, confirmed: confirmed.length },
       'held rejections confirmed by an admin',
@@ -220,35 +194,29 @@ export class ConnectionsService {
     if (body.accessToken && !body.expiresAt)
       throw new InvalidRequestError('expiresAt is required with accessToken');
     const given = body.expiresAt ? new Date(body.expiresAt) : null;
-    return this.lock.withLock(
+    const asGiven =
+      body.accessToken && given
+        ? { accessToken: body.accessToken, refreshToken: body.refreshToken, expiresAt: given }
+        : undefined;
+    const { created, grant } = await this.lifecycle.import(
       key,
-      async (lease) => {
-        const asGiven =
-          body.accessToken && given && given.getTime() - Date.now() > IMPORT_MIN_VALIDITY_MS
-            ? { accessToken: body.accessToken, refreshToken: body.refreshToken, expiresAt: given }
-            : undefined;
-        const tokens = asGiven ?? (await this.proveByRefresh(key, body.refreshToken));
-        const created = await lease.transaction(async (tx) => {
-          const isNew = await this.connections.saveConnected(tx, key, tokens, null);
-          await this.events.record(tx, 'connection.created', key, {
-            via: 'import',
-            replaced: !isNew,
-          });
-          return isNew;
-        });
-        const connection = await this.connections.findOne(key);
-        return {
-          created,
-          view: {
-            ...ConnectionView.of(connection!),
-            refreshed: !asGiven,
-            // The old system's copy dies exactly when RD hands out a different refresh token.
-            rotated: tokens.refreshToken !== body.refreshToken,
-          },
-        };
-      },
+      // Decided under the lock, when the import is about to be stored.
+      async () =>
+        asGiven && asGiven.expiresAt.getTime() - Date.now() > IMPORT_MIN_VALIDITY_MS
+          ? { ...asGiven, proven: false }
+          : { ...(await this.proveByRefresh(key, body.refreshToken)), proven: true },
       busy,
     );
+    const connection = await this.connections.findOne(key);
+    return {
+      created,
+      view: {
+        ...ConnectionView.of(connection!),
+        refreshed: grant.proven,
+        // The old system's copy dies exactly when RD hands out a different refresh token.
+        rotated: grant.refreshToken !== body.refreshToken,
+      },
+    };
   }
 
   private async proveByRefresh(key: ConnectionKey, refreshToken: string) {
@@ -295,43 +263,32 @@ export class ConnectionsService {
    * failed revoke does not block the delete, but it is never silent: an error log line, the
    * `connection.deleted` event's detail, and the answer (`revocation`).
    */
-  async delete(key: ConnectionKey): Promise<Revocation> {
-    return this.lock.withLock(
-      key,
-      async (lease) => {
-        // The lease is taken after the previous holder's outcome committed: this read sees it.
-        const connection = await this.connections.findOne(key);
-        if (!connection) throw new NotConnectedError(key.account, key.product);
-        let revocation: Revocation = 'unsupported';
-        let revokeError: string | undefined;
-        if (this.rd.supportsRevocation(key.product)) {
-          try {
-            await this.rd.revoke(key.product, {
-              refreshToken: this.connections.refreshTokenOf(connection),
-              accessToken: this.connections.accessTokenOf(connection),
-            });
-            revocation = 'confirmed';
-          } catch (error) {
-            if (!(error instanceof RdStationError)) throw error;
-            revocation = 'failed';
-            revokeError = error.message;
-            this.logger.error(
-              { ...key, errorCode: error.code, status: error.status },
-              'revocation at RD failed: the grant may still be live at RD; deleting the connection anyway',
-            );
-          }
-        }
-        await lease.transaction(async (tx) => {
-          await this.connections.delete(tx, key);
-          await this.events.record(tx, 'connection.deleted', key, {
-            revokedAtRd: revocation === 'confirmed',
-            revocation,
-            ...(revokeError ? { revokeError } : {}),
-          });
-        });
-        return revocation;
-      },
-      busy,
-    );
+  delete(key: ConnectionKey): Promise<Revocation> {
+    return this.lifecycle.delete(key, (connection) => this.revoke(connection), busy);
+  }
+
+  private async revoke(
+    connection: Connection,
+  ): Promise<{ revocation: Revocation; revokeError?: string }> {
+    if (!this.rd.supportsRevocation(connection.product)) return { revocation: 'unsupported' };
+    try {
+      await this.rd.revoke(connection.product, {
+        refreshToken: this.connections.refreshTokenOf(connection),
+        accessToken: this.connections.accessTokenOf(connection),
+      });
+      return { revocation: 'confirmed' };
+    } catch (error) {
+      if (!(error instanceof RdStationError)) throw error;
+      this.logger.error(
+        {
+          account: connection.account,
+          product: connection.product,
+          errorCode: error.code,
+          status: error.status,
+        },
+        'revocation at RD failed: the grant may still be live at RD; deleting the connection anyway',
+      );
+      return { revocation: 'failed', revokeError: error.message };
+    }
   }
 }

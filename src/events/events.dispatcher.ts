@@ -6,7 +6,7 @@ import { Agent, request } from 'undici';
 import { backoffSeconds } from '../common/backoff';
 import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
 import { BrokerMetrics } from '../metrics/broker-metrics';
-import { ReconnectLinks } from '../oauth/reconnect-links';
+import { ReconnectLinks } from '../links/reconnect-links';
 
 interface PendingEvent {
   id: string;

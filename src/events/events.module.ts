@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
-import { ReconnectLinksModule } from '../oauth/reconnect-links.module';
+import { LinksModule } from '../links/links.module';
 import { EventsDispatcher } from './events.dispatcher';
 import { EventsOutbox } from './events.outbox';
 
 @Module({
-  imports: [ReconnectLinksModule],
+  imports: [LinksModule],
   providers: [EventsOutbox, EventsDispatcher],
   exports: [EventsOutbox, EventsDispatcher],
 })

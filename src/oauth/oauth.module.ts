@@ -1,22 +1,14 @@
 import { Module } from '@nestjs/common';
-import { ConnectionsStoreModule } from '../connections/connections-store.module';
-import { EventsModule } from '../events/events.module';
+import { ConnectionsModule } from '../connections/connections.module';
+import { LinksModule } from '../links/links.module';
 import { RdStationModule } from '../rdstation/rdstation.module';
-import { RefreshModule } from '../refresh/refresh.module';
 import { LinksController } from './links.controller';
 import { OAuthController } from './oauth.controller';
 import { OAuthService } from './oauth.service';
 import { OAuthStatesRepository } from './oauth-states.repository';
-import { ReconnectLinksModule } from './reconnect-links.module';
 
 @Module({
-  imports: [
-    RdStationModule,
-    ConnectionsStoreModule,
-    RefreshModule,
-    EventsModule,
-    ReconnectLinksModule,
-  ],
+  imports: [RdStationModule, ConnectionsModule, LinksModule],
   controllers: [OAuthController, LinksController],
   providers: [OAuthService, OAuthStatesRepository],
 })

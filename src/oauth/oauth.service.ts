@@ -3,15 +3,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConnectionKey } from '../common/connection-key';
 import { InvalidRequestError } from '../common/errors';
 import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
-import { EventsOutbox } from '../events/events.outbox';
 import { RdStationClient, type TokenSet } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
-import { ConnectionsRepository } from '../connections/connections.repository';
-import { ConnectionLock } from '../refresh/connection-lock';
+import { ConnectionLifecycle } from '../connections/connection-lifecycle';
 import type { AuthorizeUrlResponse, CallbackQuery } from './oauth.dto';
 import { OAuthStatesRepository, type PendingAuthorization } from './oauth-states.repository';
-import { ConnectLinks } from './connect-links';
-import { ReconnectLinks } from './reconnect-links';
+import { ConnectLinks } from '../links/connect-links';
+import { ReconnectLinks } from '../links/reconnect-links';
 import { isAllowedReturnUrl } from './return-url';
 
 /** Why a callback failed: the `reason` handed to `returnTo`, and the sentence shown to the user. */
@@ -78,10 +76,8 @@ export class OAuthService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly states: OAuthStatesRepository,
-    private readonly connections: ConnectionsRepository,
-    private readonly lock: ConnectionLock,
+    private readonly lifecycle: ConnectionLifecycle,
     private readonly rd: RdStationClient,
-    private readonly events: EventsOutbox,
     private readonly reconnectLinks: ReconnectLinks,
     private readonly connectLinks: ConnectLinks,
   ) {}
@@ -247,48 +243,20 @@ export class OAuthService {
     }
   }
 
-  /**
-   * False when the connection stayed locked by a hung refresh for longer than the lock wait. A
-   * consent that replaces a grant is recorded with who started it and both RD accounts as far as
-   * RD names them (Marketing's account name; RD gives no stable account id, RDSTATION.md), so a
-   * connection re-pointed to another RD account is visible in its history and the webhook.
-   */
+  /** False when the connection stayed locked by a hung refresh for longer than the lock wait. */
   private store(
     pending: PendingAuthorization,
     tokens: TokenSet,
     label: string | null,
   ): Promise<boolean> {
-    const key = { account: pending.account, product: pending.product };
-    const stored = {
-      ...tokens,
-      refreshToken: tokens.refreshToken!,
-      expiresAt: new Date(Date.now() + tokens.expiresIn * 1000),
-    };
-    // Under the connection's lock: a reconnect never interleaves with a refresh of the old grant.
-    return this.lock.withLock(
-      key,
-      (lease) =>
-        lease.transaction(async (tx) => {
-          const previous = await this.connections.findOneLocked(key, tx);
-          await this.connections.saveConnected(tx, key, stored, label);
-          await this.events.record(tx, 'connection.created', key, {
-            via: 'consent',
-            replaced: previous !== null,
-            requestedBy: pending.requestedBy,
-            // Both RD accounts on a replacement (null where RD names none); the new one otherwise.
-            ...(previous
-              ? {
-                  previousStatus: previous.status,
-                  previousRdAccount: previous.label,
-                  rdAccount: label,
-                }
-              : label !== null
-                ? { rdAccount: label }
-                : {}),
-          });
-          return true;
-        }),
-      async () => false,
+    return this.lifecycle.connect(
+      { account: pending.account, product: pending.product },
+      {
+        accessToken: tokens.accessToken,
+        refreshToken: tokens.refreshToken!,
+        expiresAt: new Date(Date.now() + tokens.expiresIn * 1000),
+      },
+      { label, requestedBy: pending.requestedBy },
     );
   }
 }

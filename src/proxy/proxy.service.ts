@@ -14,7 +14,7 @@ import { ReadCounter } from '../history/read-counter';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { rdAgent } from '../rdstation/rdstation.agent';
 import { refusesAccessToken } from '../rdstation/rdstation.errors';
-import { accessTokenHash } from '../tokens/access-token-hash';
+import { accessTokenHash } from '../connections/access-token-hash';
 import { DEFAULT_MIN_VALIDITY } from '../tokens/tokens.dto';
 import { TokensService } from '../tokens/tokens.service';
 import { headersForCaller, headersForRd } from './proxy-headers';

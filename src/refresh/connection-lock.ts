@@ -5,7 +5,6 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { connectionId, type ConnectionKey } from '../common/connection-key';
 import { BrokerError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import { TokenCache } from '../tokens/token-cache';
 
 /** How long a lease lives without renewal: how long a crashed holder blocks its connection. */
 export const LEASE_SECONDS = 10;
@@ -83,12 +82,18 @@ export class ConnectionLock {
   /** A holder is never slower than one RD call, and a crashed holder's lease must run out. */
   private readonly lockWaitMs: number;
 
+  private readonly releaseListeners: Array<(key: ConnectionKey) => void> = [];
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly cache: TokenCache,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.lockWaitMs = Math.max(config.rd.timeoutMs, LEASE_SECONDS * 1000) + 5_000;
+  }
+
+  /** `listener` hears of every connection a holder is done with (the token cache forgets it). */
+  onReleased(listener: (key: ConnectionKey) => void): void {
+    this.releaseListeners.push(listener);
   }
 
   /** Runs `work` holding the lease of `key`; `onBusy` answers when it stayed taken too long. */
@@ -132,7 +137,7 @@ export class ConnectionLock {
     } finally {
       clearInterval(renewal);
       // After `work`'s commit: whatever it changed is visible to this replica's readers at once.
-      this.cache.invalidate(key);
+      for (const listener of this.releaseListeners) listener(key);
       if (!released) {
         // Best effort: a lease that cannot be deleted now simply runs out.
         await this.dataSource.query(RELEASE, [id, owner]).catch(() => undefined);

@@ -4,7 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config';
 import type { ConnectionKey } from '../common/connection-key';
 import { ConnectionsRepository } from '../connections/connections.repository';
 import type { RefreshOutcome } from '../refresh/refresh-policy';
-import { TokenRefresher } from '../refresh/token-refresher';
+import { TokenRefresher } from '../connections/token-refresher';
 
 export interface RunSummary {
   claimed: number;

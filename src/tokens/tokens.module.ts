@@ -1,16 +1,25 @@
 import { Module } from '@nestjs/common';
-import { ConnectionsStoreModule } from '../connections/connections-store.module';
+import { ConnectionsModule } from '../connections/connections.module';
 import { HistoryModule } from '../history/history.module';
-import { RefreshModule } from '../refresh/refresh.module';
-import { TokenCacheModule } from './token-cache.module';
+import { ConnectionLock } from '../refresh/connection-lock';
+import { TokenCache } from './token-cache';
 import { TokensController } from './tokens.controller';
 import { TokensService } from './tokens.service';
 
-/** The hot read path: GET /tokens/:account. */
+/** The hot read path: GET /tokens/:account, and the replica's cache of decrypted tokens. */
 @Module({
-  imports: [ConnectionsStoreModule, TokenCacheModule, RefreshModule, HistoryModule],
+  imports: [ConnectionsModule, HistoryModule],
   controllers: [TokensController],
-  providers: [TokensService],
-  exports: [TokensService],
+  providers: [TokenCache, TokensService],
+  exports: [TokensService, TokenCache],
 })
-export class TokensModule {}
+export class TokensModule {
+  /**
+   * Every change to a connection is made under its lock: when a holder is done, whatever it
+   * changed is visible to this replica's readers at once. Wired here, by the reader, so the lock
+   * (a layer below) knows nothing of the cache.
+   */
+  constructor(lock: ConnectionLock, cache: TokenCache) {
+    lock.onReleased((key) => cache.invalidate(key));
+  }
+}

@@ -12,9 +12,9 @@ import type { Connection } from '../connections/connection.entity';
 import { reauthorizationRequired } from '../connections/connection.errors';
 import { ConnectionsRepository } from '../connections/connections.repository';
 import { ReadCounter } from '../history/read-counter';
+import { accessTokenHash } from '../connections/access-token-hash';
 import { reportRefreshWaitSeconds, servesRead } from '../refresh/refresh-policy';
-import { TokenRefresher, type RefreshResult } from '../refresh/token-refresher';
-import { accessTokenHash } from './access-token-hash';
+import { TokenRefresher, type RefreshResult } from '../connections/token-refresher';
 import { TokenCache, type CachedToken } from './token-cache';
 import type { TokenResponse } from './tokens.dto';
 

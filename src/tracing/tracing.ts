@@ -3,7 +3,7 @@
  *  - one SERVER span per request, continuing the caller's W3C `traceparent` and named by its
  *    route (server-spans.ts); probes and scrapes are not traced;
  *  - PostgreSQL queries (pg), inside a request or a traced refresh only;
- *  - the token refresh (src/refresh/token-refresher.ts);
+ *  - the token refresh (src/connections/token-refresher.ts);
  *  - every call to RD (undici), each sending RD a child `traceparent`.
  * What leaves the process goes through RedactingExporter: no query string, no URL of an incoming
  * request (only its route), no query parameter values.

@@ -1,7 +1,7 @@
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { ConnectionsRepository } from '../../src/connections/connections.repository';
-import { TokenRefresher } from '../../src/refresh/token-refresher';
+import { TokenRefresher } from '../../src/connections/token-refresher';
 import { connect, createHarness, type Harness } from '../support/harness';
 
 /**

@@ -5,7 +5,7 @@
  * DATABASE_DIRECT_URL: single-flight refresh by lease, invalidation by polling.
  */
 import { Client } from 'pg';
-import { accessTokenHash } from '../../src/tokens/access-token-hash';
+import { accessTokenHash } from '../../src/connections/access-token-hash';
 import { startBroker } from '../support/broker';
 import { auth, connect, createHarness, type Harness } from '../support/harness';
 import { startPgBouncer, type PgBouncer } from '../support/pgbouncer';

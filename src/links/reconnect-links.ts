@@ -18,7 +18,7 @@ export interface ReconnectLink {
  * HMAC of the nonce under a key derived from TOKEN_ENCRYPTION_KEY, so the broker can show the same
  * link again (webhook, GET /connections/:account) while a copy of the database alone cannot open it.
  *
- * A connection has at most one link (the table's key). ConnectionsRepository keeps the link in
+ * A connection has at most one link (the table's key). ConnectionLifecycle keeps the link in
  * step with the connection in the same transaction as each change: every condemnation mints a
  * new one (replacing an older one); recovery, reconnect, import and delete remove it.
  */
