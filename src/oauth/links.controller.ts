@@ -14,7 +14,6 @@ import { ThrottlerGuard } from '@nestjs/throttler';
 import {
   ApiBadRequestResponse,
   ApiCreatedResponse,
-  ApiForbiddenResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
@@ -24,11 +23,8 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RequireApiKey } from '../auth/api-key.guard';
-import { assertScope } from '../auth/key-scope';
-import { ErrorResponse } from '../common/error.dto';
-import { assertAccount, resolveProduct } from '../common/validation';
+import { ApiConnectRefusals, authorizeConnect } from './connect-authorization';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import type { AuthenticatedRequest } from '../logging/logger';
 import {
   failurePage,
   linkPage,
@@ -77,26 +73,13 @@ export class LinksController {
       'A scoped key needs the `connect` action (API_KEY_SCOPES).',
   })
   @ApiCreatedResponse({ type: ConnectLinkResponse })
-  @ApiBadRequestResponse({
-    type: ErrorResponse,
-    description: '`invalid_request`: bad account/product, or returnTo not allowed',
-  })
-  @ApiForbiddenResponse({
-    type: ErrorResponse,
-    description:
-      '`forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match or lacks the `connect` action',
-  })
+  @ApiConnectRefusals()
   createConnectLink(
     @Body() body: ConnectLinkBody,
     @Req() request: FastifyRequest,
   ): Promise<ConnectLinkResponse> {
-    const key = {
-      account: assertAccount(body.account),
-      product: resolveProduct(this.config, body.product),
-    };
-    const caller = request.raw as AuthenticatedRequest;
-    assertScope(caller, key, 'connect');
-    return this.oauth.connectLink(key, body.returnTo, caller.apiKeyName!);
+    const { key, caller } = authorizeConnect(this.config, body, request);
+    return this.oauth.connectLink(key, body.returnTo, caller);
   }
 
   @Get('connect/:token')

@@ -14,7 +14,6 @@ import { ThrottlerGuard } from '@nestjs/throttler';
 import {
   ApiBadRequestResponse,
   ApiCreatedResponse,
-  ApiForbiddenResponse,
   ApiFoundResponse,
   ApiOkResponse,
   ApiOperation,
@@ -24,11 +23,8 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RequireApiKey } from '../auth/api-key.guard';
-import { assertScope } from '../auth/key-scope';
-import type { AuthenticatedRequest } from '../logging/logger';
-import { assertAccount, resolveProduct } from '../common/validation';
+import { ApiConnectRefusals, authorizeConnect } from './connect-authorization';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import { ErrorResponse } from '../common/error.dto';
 import { failurePage, PAGE_HEADERS, pickLanguage, successPage } from './callback-page';
 import { AuthorizeUrlBody, AuthorizeUrlResponse, type CallbackQuery } from './oauth.dto';
 import { OAuthService } from './oauth.service';
@@ -52,26 +48,13 @@ export class OAuthController {
       'to `returnTo?account=…&product=…&status=connected` (or `status=error&reason=…`), or shows a small page.',
   })
   @ApiCreatedResponse({ type: AuthorizeUrlResponse })
-  @ApiBadRequestResponse({
-    type: ErrorResponse,
-    description: '`invalid_request`: bad account/product, or returnTo not allowed',
-  })
-  @ApiForbiddenResponse({
-    type: ErrorResponse,
-    description:
-      '`forbidden`: the key is scoped (API_KEY_SCOPES) and its rule does not match or lacks the `connect` action',
-  })
+  @ApiConnectRefusals()
   authorizeUrl(
     @Body() body: AuthorizeUrlBody,
     @Req() request: FastifyRequest,
   ): Promise<AuthorizeUrlResponse> {
-    const key = {
-      account: assertAccount(body.account),
-      product: resolveProduct(this.config, body.product),
-    };
-    const caller = request.raw as AuthenticatedRequest;
-    assertScope(caller, key, 'connect');
-    return this.oauth.authorizeUrl(key.account, key.product, body.returnTo, caller.apiKeyName!);
+    const { key, caller } = authorizeConnect(this.config, body, request);
+    return this.oauth.authorizeUrl(key.account, key.product, body.returnTo, caller);
   }
 
   @Get('callback')
