@@ -9,7 +9,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { proxyConfig } from '../config/slices';
 import { secondsUntilAllowed, type BudgetState } from './rate-budget.policy';
 import { PAUSE_SQL, PRUNE_SQL, STATE_SQL, TAKE_SQL } from './rate-budget.sql';
 
@@ -36,8 +37,11 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
    */
   private readonly pool: Pool;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig, @InjectDataSource() dataSource: DataSource) {
-    this.limit = config.rd.rateLimitPerMinute;
+  constructor(
+    @Inject(proxyConfig.KEY) config: ConfigType<typeof proxyConfig>,
+    @InjectDataSource() dataSource: DataSource,
+  ) {
+    this.limit = config.rateLimitPerMinute;
     this.pool = new Pool({
       connectionString: (dataSource.options as { url?: string }).url,
       max: 10,

@@ -1,4 +1,5 @@
-import type { AppConfig } from '../../src/config/config';
+import type { ConfigType } from '@nestjs/config';
+import type { proxyConfig } from '../../src/config/slices';
 import { RateBudget } from '../../src/proxy/rate-budget';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
@@ -9,7 +10,7 @@ describe('RateBudget (PostgreSQL)', () => {
 
   const opened: RateBudget[] = [];
   function budget(limit: number): RateBudget {
-    const config = { rd: { rateLimitPerMinute: limit } } as AppConfig;
+    const config = { rateLimitPerMinute: limit } as ConfigType<typeof proxyConfig>;
     const created = new RateBudget(config, db.dataSource);
     opened.push(created);
     return created;
