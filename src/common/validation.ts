@@ -24,10 +24,9 @@ export function resolveProduct(
   product: unknown,
   name = 'product',
 ): Product {
-  const configured = enabled;
   if (product === undefined || product === '') {
-    if (configured.length === 1) return configured[0];
-    throw new InvalidRequestError(`${name} is required: one of ${configured.join(', ')}`);
+    if (enabled.length === 1) return enabled[0];
+    throw new InvalidRequestError(`${name} is required: one of ${enabled.join(', ')}`);
   }
   if (typeof product !== 'string' || !PRODUCTS.includes(product as Product)) {
     throw new InvalidRequestError(`${name} must be crm or marketing`);
