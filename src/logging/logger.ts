@@ -82,31 +82,35 @@ export class RequestLog extends LogController {
   }
 }
 
-/** Requests whose line is written: a cut answer's is written by the proxy, before fastify's. */
-const logged = new WeakSet<object>();
+/** Set on a request whose line is written: a cut answer's is written by the proxy, before fastify's. */
+const LOGGED = Symbol('broker.requestLogged');
 
 /**
  * The one access-log line of a request, written once. Also called by /proxy when RD's streamed
- * answer is cut: fastify writes no line for a response it destroyed mid-body.
+ * answer is cut: fastify writes no line for a response it destroyed mid-body. The level is
+ * decided first and nothing is built for a line the logger would drop (successful token reads
+ * and proxied calls are debug lines: at the default LOG_LEVEL=info they cost a few comparisons).
  */
 export function writeRequestLine(
   error: Error | null | undefined,
   request: FastifyRequest,
   reply: FastifyReply,
 ): void {
-  if (logged.has(request.raw)) return;
-  logged.add(request.raw);
-  const url = request.raw.url ?? '';
+  const raw = request.raw as FastifyRequest['raw'] & AuthenticatedRequest & { [LOGGED]?: true };
+  if (raw[LOGGED]) return;
+  raw[LOGGED] = true;
+  const url = raw.url ?? '';
   if (url.startsWith('/health') || url.startsWith('/metrics')) return;
-  const proxied = url.startsWith('/proxy/');
   const status = reply.statusCode;
-  const cut = (request.raw as AuthenticatedRequest).answerCut;
+  const cut = raw.answerCut;
   const level =
     error || status >= 500 || cut
       ? 'error'
-      : status < 300 && (proxied || url.startsWith('/tokens/'))
+      : status < 300 && (url.startsWith('/tokens/') || url.startsWith('/proxy/'))
         ? 'debug'
         : 'info';
+  // The logger is the application's pino logger (createApp's loggerInstance).
+  if (!(request.log as Logger).isLevelEnabled(level)) return;
   // Flat fields: fastify's own `req`/`res` serializers would rewrite nested objects.
   request.log[level](
     {
@@ -117,7 +121,7 @@ export function writeRequestLine(
       status,
       ...(cut ? { cut } : {}),
       responseTime: Math.round(reply.elapsedTime * 100) / 100,
-      caller: (request.raw as AuthenticatedRequest).apiKeyName,
+      caller: raw.apiKeyName,
       remoteAddress: request.ip,
       ...(error ? { err: error } : {}),
     },
