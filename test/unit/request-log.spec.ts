@@ -17,6 +17,9 @@ function logLine(
       ]),
     ),
     isLevelEnabled: () => true,
+    child() {
+      return this;
+    },
   };
   const [path, query = ''] = url.split('?');
   // Every place fastify exposes the address carries it, so a line built from any of them shows.
@@ -104,6 +107,9 @@ describe('RequestLog', () => {
       debug: () => written.push('debug'),
       info: () => written.push('info'),
       error: () => written.push('error'),
+      child() {
+        return this;
+      },
     };
     const request = (url: string) =>
       Object.defineProperty(
