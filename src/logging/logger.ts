@@ -111,12 +111,14 @@ export function writeRequestLine(
         : 'info';
   // The logger is the application's pino logger (createApp's loggerInstance).
   const log = request.log as Logger;
-  if (!log.isLevelEnabled(level)) return;
-  // Flat fields: fastify's own `req`/`res` serializers would rewrite nested objects. A line
-  // without an error carries only the fields below, none named like a secret and the URL
-  // already masked (loggedUrl): it goes through a twin of the logger without pino's redaction,
-  // which would cost ~30 µs a line for nothing (bench/README.md, issue 24).
-  (error ? log : unredacted(log))[level](
+  // Only the frequent lines are checked first; an error line (rare) is always handed to pino.
+  if (level !== 'error' && !log.isLevelEnabled(level)) return;
+  // Flat fields: fastify's own `req`/`res` serializers would rewrite nested objects. A debug or
+  // info line (no error, no 5xx, no cut) carries only the fields below, none named like a
+  // secret and the URL already masked (loggedUrl): it goes through a twin of the logger without
+  // pino's redaction, which would cost ~30 µs a line for nothing (bench/README.md, issue 24).
+  // Error lines, rare and carrying `err`, keep it.
+  (level === 'error' ? log : unredacted(log))[level](
     {
       requestId: request.id,
       method: request.method,
