@@ -163,7 +163,9 @@ export class ProxyService implements OnModuleDestroy {
   }
 
   private async spend(key: ConnectionKey): Promise<void> {
-    const decision = await this.budget.take(key);
+    // Synchronous while this replica holds leased units: no promise, no statement.
+    const taken = this.budget.take(key);
+    const decision = taken instanceof Promise ? await taken : taken;
     if (decision.allowed) return;
     this.metrics.proxyBudgetRefusals.inc({ product: key.product, reason: decision.reason });
     throw new RateLimitedError(
