@@ -222,10 +222,11 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
     const recent = sent - holding.leasedAt < LEASE_MS ? holding.spentSinceLease : 0;
     const wanted = Math.min(MAX_BLOCK, 1 + holding.waiting + recent);
     this.statements.lease.inc();
-    const { rows } = await this.pool.query<{ granted: number; window_start: Date; ms_left: number }>(
-      LEASE_SQL,
-      [key.product, key.account, this.limit, wanted, WINDOW_MARGIN_MS],
-    );
+    const { rows } = await this.pool.query<{
+      granted: number;
+      window_start: Date;
+      ms_left: number;
+    }>(LEASE_SQL, [key.product, key.account, this.limit, wanted, WINDOW_MARGIN_MS]);
     const granted = rows[0]?.granted ?? 0;
     if (granted > 0) {
       this.giveBackLater(key, holding); // what an older lease left, if anything
@@ -241,7 +242,10 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   /** Nothing granted: paused, spent, or in the last moments of the minute (then wait for it). */
-  private async explainRefusal(key: ConnectionKey, holding: Holding): Promise<BudgetDecision | null> {
+  private async explainRefusal(
+    key: ConnectionKey,
+    holding: Holding,
+  ): Promise<BudgetDecision | null> {
     this.statements.state.inc();
     const { rows } = await this.pool.query<StateRow>(STATE_SQL, [
       key.product,

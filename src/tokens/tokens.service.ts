@@ -5,7 +5,7 @@ import {
   ProviderUnavailableError,
   RefreshTooSoonError,
 } from '../common/errors';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import type { ConnectionKey } from '../common/connection-key';
 import type { Connection } from '../connections/connection.entity';
@@ -60,6 +60,18 @@ export class TokensService {
       this.metrics.tokenReads.inc({ product: key.product, outcome });
       throw error;
     }
+  }
+
+  /**
+   * The cached access token of `key` when it has `minValiditySeconds` left (counted as a cache
+   * hit, as getToken counts it), else undefined and the caller asks getToken. /proxy's path:
+   * no response object and no promise for a token already in memory.
+   */
+  cachedAccessToken(key: ConnectionKey, minValiditySeconds: number): string | undefined {
+    const cached = this.cache.get(key);
+    if (!cached || !validFor(cached.expiresAt, minValiditySeconds)) return undefined;
+    this.metrics.tokenReads.inc(CACHE_HIT[key.product]);
+    return cached.accessToken;
   }
 
   private async readToken(
@@ -153,6 +165,12 @@ export class TokensService {
     return unchanged ? this.refresher.refresh(key, trigger) : result;
   }
 }
+
+/** broker_token_reads_total's labels of a cache hit, one object per product. */
+const CACHE_HIT: Record<Product, { product: Product; outcome: 'cache_hit' }> = {
+  crm: { product: 'crm', outcome: 'cache_hit' },
+  marketing: { product: 'marketing', outcome: 'cache_hit' },
+};
 
 function validFor(expiresAt: Date, seconds: number): boolean {
   return expiresAt.getTime() - Date.now() >= seconds * 1000;

@@ -118,7 +118,9 @@ describe('RateBudget (PostgreSQL)', () => {
       expect(early.rows[0]).toMatchObject({ granted: 5 });
       expect(early.rows[0].ms_left).toBeGreaterThan(0);
       expect(early.rows[0].ms_left).toBeLessThanOrEqual(60_000);
-      await db.dataSource.query(`UPDATE rate_budgets SET paused_until = now() + interval '1 minute'`);
+      await db.dataSource.query(
+        `UPDATE rate_budgets SET paused_until = now() + interval '1 minute'`,
+      );
       expect((await pool.query(LEASE_SQL, ['crm', 'acme', 100, 5, 0])).rows).toEqual([]);
       expect((await row())?.used).toBe(5);
     } finally {
