@@ -5,6 +5,7 @@
  * auth, no budget), reading RD's answer whole and sending it back with RD's status and
  * content-type. Plain JavaScript run by `node`, like the built broker.
  */
+import { Buffer } from 'node:buffer';
 import Fastify from 'fastify';
 import { Pool } from 'undici';
 

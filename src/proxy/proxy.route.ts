@@ -86,7 +86,7 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
   async function handle(request: FastifyRequest, reply: FastifyReply) {
     const admitted = (request as ProxiedRequest).proxyCall;
     if (!admitted) throw new Error('the proxy route ran without its onRequest hook');
-    // The only per-call signal: the caller leaving. RD's deadlines are the RD agent's timers.
+    // The call's one controller: the caller leaving aborts it, and so does RD's deadline.
     const gone = new AbortController();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) gone.abort();
@@ -98,7 +98,7 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
       method: request.method as ProxyRequest['method'],
       headers: request.headers,
       body: Buffer.isBuffer(request.body) ? request.body : undefined,
-      signal: gone.signal,
+      abort: gone,
     });
     metrics.proxyRequests.inc(
       requestLabels(

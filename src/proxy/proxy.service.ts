@@ -20,6 +20,7 @@ import { TokensService } from '../tokens/tokens.service';
 import { headersForCaller, headersForRd } from './proxy-headers';
 import { rdBase, rdRequestPath, type ProxyTarget } from './proxy-target';
 import { RateBudget, type BudgetDecision } from './rate-budget';
+import { Deadlines, RD_DEADLINE } from './deadlines';
 import { labelsOf2 } from './proxy-labels';
 import { rdPauseSeconds } from './rate-budget.policy';
 
@@ -45,8 +46,11 @@ export interface ProxyRequest {
   headers: IncomingHttpHeaders;
   /** Buffered (up to the route's limit), so a retry after a 401 can send it again. */
   body: Buffer | undefined;
-  /** Aborted when the caller disconnects. */
-  signal: AbortSignal;
+  /**
+   * The call's one controller: aborted when the caller disconnects, or by RD's deadline
+   * (reason RD_DEADLINE, deadlines.ts).
+   */
+  abort: AbortController;
 }
 
 export interface ProxyAnswer {
@@ -98,6 +102,8 @@ export class ProxyService implements OnModuleDestroy {
   private readonly streamTimeoutMs: number;
   /** broker_proxy_rd_duration_seconds' label objects, one per product × status class. */
   private readonly rdDurationLabels = labelsOf2((product, rd_status) => ({ product, rd_status }));
+  /** RD_TIMEOUT_MS and RD_STREAM_TIMEOUT_MS of every call in flight, on one timer. */
+  private readonly deadlines = new Deadlines();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -205,13 +211,15 @@ export class ProxyService implements OnModuleDestroy {
   }
 
   /**
-   * One call to RD. RD_TIMEOUT_MS bounds the connect, the headers and each wait for a body chunk
-   * (the RD agent's own timeouts: undici's shared timers, no timer or signal made per call); a
-   * streamed answer then has until RD_STREAM_TIMEOUT_MS after the call started (a large export
-   * may take minutes), after which it is cut and says so (`StreamCutError`).
+   * One call to RD. RD_TIMEOUT_MS bounds the headers and a small answer's body; a streamed
+   * answer then has until RD_STREAM_TIMEOUT_MS after the call started (a large export may take
+   * minutes), after which it is cut and says so (`StreamCutError`). Both are entries in the one
+   * Deadlines timer, aborting the call's own controller: no timer or signal made per call.
    */
   private async send(call: ProxyRequest, path: string, accessToken: string): Promise<RdAnswer> {
     const started = performance.now();
+    const signal = call.abort.signal;
+    this.deadlines.set(call.abort, started + this.timeoutMs);
     let answered = false;
     try {
       const response = await this.agent.request({
@@ -220,7 +228,7 @@ export class ProxyService implements OnModuleDestroy {
         method: call.method,
         headers: headersForRd(call.headers, accessToken, this.headerOptions),
         body: call.method === 'GET' || !call.body?.length ? undefined : call.body,
-        signal: call.signal,
+        signal,
       });
       answered = true;
       if (response.statusCode < 200 || response.statusCode > 599) {
@@ -237,18 +245,23 @@ export class ProxyService implements OnModuleDestroy {
         (performance.now() - started) / 1000,
       );
       if (!Buffer.isBuffer(body)) {
+        this.deadlines.set(call.abort, started + this.streamTimeoutMs);
         return {
           statusCode: response.statusCode,
           headers: response.headers,
-          body: this.cutAware(body, call, this.streamTimeoutMs - (performance.now() - started)),
+          body: this.cutAware(body, call),
         };
       }
+      this.deadlines.delete(call.abort);
       return { statusCode: response.statusCode, headers: response.headers, body };
     } catch (error) {
+      this.deadlines.delete(call.abort);
       if (error instanceof BadGatewayError) throw error;
-      if (call.signal.aborted) throw new CallerGoneError('the caller disconnected');
       const errorCode = (error as { code?: string }).code;
-      const timedOut = errorCode !== undefined && RD_TIMEOUT_CODES.has(errorCode);
+      const timedOut =
+        signal.reason === RD_DEADLINE ||
+        (errorCode !== undefined && RD_TIMEOUT_CODES.has(errorCode));
+      if (signal.aborted && !timedOut) throw new CallerGoneError('the caller disconnected');
       this.metrics.proxyRdDuration.observe(
         this.rdDurationLabels(call.key.product, timedOut ? 'timeout' : 'network'),
         (performance.now() - started) / 1000,
@@ -269,16 +282,9 @@ export class ProxyService implements OnModuleDestroy {
    * RD's streamed body as the caller receives it: an error of RD's stream (broken off, or the
    * deadline) becomes a `StreamCutError` saying which, logged once; the caller leaving is no cut.
    */
-  private cutAware(body: Readable, call: ProxyRequest, leftMs: number): Readable {
-    let timedOut = false;
-    const deadline = setTimeout(
-      () => {
-        timedOut = true;
-        body.destroy(new Error('RD_STREAM_TIMEOUT_MS'));
-      },
-      Math.max(0, leftMs),
-    );
-    const done = () => clearTimeout(deadline);
+  private cutAware(body: Readable, call: ProxyRequest): Readable {
+    const signal = call.abort.signal;
+    const done = () => this.deadlines.delete(call.abort);
     const out = new Readable({ read: () => body.resume() });
     body.on('data', (chunk: Buffer) => {
       if (!out.push(chunk)) body.pause();
@@ -289,7 +295,8 @@ export class ProxyService implements OnModuleDestroy {
     });
     body.once('error', () => {
       done();
-      if (call.signal.aborted) return out.destroy();
+      const timedOut = signal.reason === RD_DEADLINE;
+      if (signal.aborted && !timedOut) return out.destroy(); // the caller left: no cut
       const cut = new StreamCutError(timedOut ? 'timeout' : 'broken');
       this.logger.warn({ ...call.key, reason: cut.reason }, 'streamed answer of RD cut');
       out.destroy(cut);

@@ -24,8 +24,14 @@ const ALLOWED: BudgetDecision = Object.freeze({ allowed: true });
 
 /** Most units one lease asks for. */
 export const MAX_BLOCK = 10;
-/** How long leased units may be spent (and a refusal remembered): every change shows within it. */
-export const LEASE_MS = 1_000;
+/**
+ * How long leased units may be spent (never past their minute): long enough for an account at
+ * RD's own pace (120 a minute, 2 a second) to fill a block, short enough that a lowered budget
+ * or another replica's RD 429 meets at most one block per replica.
+ */
+export const LEASE_MS = 5_000;
+/** How long a refusal is remembered without asking PostgreSQL: a raised budget shows within it. */
+export const REFUSAL_MEMORY_MS = 1_000;
 /**
  * Units are spent at least this long before their minute ends by the database's clock, so a
  * call leaves the broker in time to reach RD within the minute it was counted in; a lease asked
@@ -44,7 +50,7 @@ interface Holding {
   expiresAt: number;
   /** The minute (by the database's clock, epoch ms) the units were counted in. */
   windowStart: number;
-  /** When the last lease was sent, and calls spent since: the next block's size. */
+  /** When the last lease was sent, and calls spent since: the next block's size (the pace). */
   leasedAt: number;
   spentSinceLease: number;
   /** Calls waiting for the lease in flight. */
@@ -75,30 +81,31 @@ interface StateRow {
  * leases a block of units (one atomic upsert adds the block to the minute's count, so replicas
  * can never together take more than the limit) and spends it in memory: one statement per block.
  * The block follows the account's pace on this replica (1 + the calls spent from the previous
- * lease in the last LEASE_MS + the calls waiting, at most MAX_BLOCK), and the statement grants at
- * most a quarter of what is left, so a small budget is not stranded on one replica (a budget of 3
- * is leased one unit at a time) and a slow account leases one unit per call, as before.
+ * lease if it was taken less than LEASE_MS ago + the calls waiting, at most MAX_BLOCK), and the
+ * statement grants at most a quarter of what is left, so a small budget is not stranded on one
+ * replica (a budget of 3 is leased one unit at a time) and a rare caller leases one unit per call.
  *
  * **The window boundary.** Units count in the minute they were leased in (the database's clock,
- * one for all replicas) and are spendable only until WINDOW_MARGIN_MS before that minute ends,
- * measured on this process's monotonic clock from the moment the lease was *sent* (so the local
- * deadline is never later than the database's, whatever the clocks say). A lease asked for in
- * that last margin waits for the next minute. Hence the calls sent in any minute never exceed
- * what that minute counted: the limit, across all replicas. The sliding estimate
- * (rate-budget.policy.ts) still weighs the previous minute on the next, as before.
+ * one for all replicas) and are spendable only until WINDOW_MARGIN_MS before that minute ends
+ * (and at most LEASE_MS), measured on this process's monotonic clock from the moment the lease
+ * was *sent*, so the local deadline is never later than the database's, whatever the clocks say.
+ * A lease asked for in that last margin waits for the next minute. Hence the calls sent in any
+ * minute never exceed what that minute counted: the limit, across all replicas. The sliding
+ * estimate (rate-budget.policy.ts) still weighs the previous minute on the next, as before.
  *
- * **Unspent units** are given back by a sweep every second once their lease lapsed (LEASE_MS,
- * or the minute's end), in one statement for every account (to the minute's count, or to the
- * previous minute's if it has turned), and at shutdown. A crashed replica's unspent units are
- * not given back: they stay counted as spent in their minute (at most MAX_BLOCK per account per
- * replica) and weigh on the next minute through the sliding estimate; nothing else is lost.
+ * **Unspent units** are given back by a sweep every second once their lease lapsed, in one
+ * statement for every account (to the minute's count, or to the previous minute's if it has
+ * turned), and at shutdown. A crashed replica's unspent units are not given back: they stay
+ * counted as spent in their minute (at most MAX_BLOCK per account per replica) and weigh on the
+ * next minute through the sliding estimate; nothing else is lost.
  *
- * **Changes and RD's 429.** Leased units and remembered refusals live at most LEASE_MS, so a
- * connection's budget changed by PATCH holds on every replica within a second. RD's 429 writes a
- * pause into the account's row (every replica's next lease sees it) and drops this replica's
- * units at once; another replica may spend the units it already holds (at most MAX_BLOCK, for at
- * most LEASE_MS) before its next lease is refused, and RD answers those with its own 429, which
- * goes back to the caller.
+ * **Changes and RD's 429.** A refusal is remembered at most REFUSAL_MEMORY_MS, so a raised budget
+ * (PATCH /connections/:account) holds on every replica within a second; a lowered one holds for
+ * every lease at once, while units already leased (at most a block per replica) may still be
+ * spent within their LEASE_MS. RD's 429 writes a pause into the account's row (every replica's
+ * next lease is refused) and drops this replica's units at once; another replica may still
+ * spend the block it holds before its next lease is refused, and RD answers those with its own
+ * 429, which goes back to the caller.
  *
  * **No session state**: single unnamed statements on a small pool of its own, so PgBouncer in
  * transaction mode is fine. With the database down or read-only, units already leased are spent
@@ -277,8 +284,8 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
     const now = performance.now();
     holding.refusal = reason;
     holding.allowedAt = now + waitMs;
-    // Remembered at most LEASE_MS: a raised budget or a unit given back shows within it.
-    holding.refusedUntil = now + Math.min(LEASE_MS, waitMs);
+    // Remembered at most REFUSAL_MEMORY_MS: a raised budget or a unit given back shows within it.
+    holding.refusedUntil = now + Math.min(REFUSAL_MEMORY_MS, waitMs);
     return refusal(holding, now);
   }
 
