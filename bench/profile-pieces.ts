@@ -5,7 +5,8 @@
  * bench/proxy-compare.ts) split into the pieces of a proxied call: each sample goes to the
  * deepest piece on its stack (a socket write under undici is the upstream call's, under
  * fastify's reply fastify's, the SHA-256 under the key check auth's), so the pieces add up to
- * the busy time. `--skip=S` drops the first S seconds (start-up). Shares are of busy samples
+ * the busy time. It starts at the first proxied call (start-up left out); `--skip=S` drops S
+ * seconds more. Shares are of busy samples
  * (not idle); `--calls=N` (proxied calls in the profiled span, e.g. from
  * broker_proxy_requests_total) also prints µs per call.
  */
@@ -69,6 +70,20 @@ function main() {
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 
+  // Start at the first proxied call (a sample under proxy.route), not at the process's start.
+  const underRoute = (id: number) => {
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
+      if (/proxy\/proxy\.route/.test(byId.get(at)!.callFrame.url)) return true;
+    return false;
+  };
+  let firstCallUs = 0;
+  for (let i = 0, at = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0;
+    if (underRoute(profile.samples[i])) {
+      firstCallUs = at;
+      break;
+    }
+  }
   const owned = new Map<string, number>();
   let busyUs = 0;
   let idleUs = 0;
@@ -77,7 +92,7 @@ function main() {
   for (let i = 0; i < profile.samples.length; i++) {
     const dt = profile.timeDeltas[i] ?? 0;
     t += dt;
-    if (t < skipUs) continue;
+    if (t < firstCallUs + skipUs) continue;
     const leaf = byId.get(profile.samples[i])!;
     const name = leaf.callFrame.functionName;
     if (name === '(idle)') {
@@ -104,7 +119,7 @@ function main() {
   const pct = (us: number) => ((100 * us) / busyUs).toFixed(1).padStart(5);
   const perCall = (us: number) => (calls ? ` ${(us / calls).toFixed(1).padStart(7)} µs/call` : '');
   console.log(
-    `busy ${(busyUs / 1e6).toFixed(2)} s, idle ${(idleUs / 1e6).toFixed(2)} s (after the first ${skipUs / 1e6} s)${calls ? `, ${calls} calls: ${(busyUs / calls).toFixed(0)} µs busy per call` : ''}`,
+    `busy ${(busyUs / 1e6).toFixed(2)} s, idle ${(idleUs / 1e6).toFixed(2)} s (from the first proxied call${skipUs ? ` + ${skipUs / 1e6} s` : ''})${calls ? `, ${calls} calls: ${(busyUs / calls).toFixed(0)} µs busy per call` : ''}`,
   );
   console.log('piece (each sample to the deepest piece on its stack, % of busy)');
   for (const piece of [

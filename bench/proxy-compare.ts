@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/proxy-compare.ts [<other build's dist/>] [--rounds=N --seconds=S --accounts=N]`
+ * `npx tsx bench/proxy-compare.ts [<other build's dist/>] [--rounds=N --seconds=S --accounts=N --connections=1,50]`
  *
  * The proxy of this checkout's build (dist/) against L3 (bare fastify + undici to the same fake
  * RD, bench/servers/undici-proxy.mjs) at 1 and 50 connections, and, given another build, that
@@ -13,7 +13,7 @@
  */
 import { join } from 'node:path';
 import { cleanupAll, installSignalHandlers, ROOT } from './lib/processes';
-import { againstL3, readTokens, type ProxyAgainstL3 } from './lib/proxy';
+import { againstL3, metricSum, readTokens, type ProxyAgainstL3 } from './lib/proxy';
 import { againstL3Line } from './lib/proxy-report';
 import { accountNames, seedConnections, verifySeed } from './lib/seed';
 import {
@@ -29,13 +29,17 @@ import { step } from './lib/step';
 const OTHER_DIST = join(ROOT, 'node_modules', '.cache', 'broker-bench', 'proxy-other');
 
 function parseArgs(argv: string[]) {
-  const options = { other: '', rounds: 3, seconds: 5, accounts: 100 };
+  const options = { other: '', rounds: 3, seconds: 5, accounts: 100, connections: [1, 50] };
   for (const arg of argv) {
     if (!arg.startsWith('--')) {
       options.other = arg;
       continue;
     }
     const [name, value] = arg.replace(/^--/, '').split('=');
+    if (name === 'connections') {
+      options.connections = value.split(',').map(Number);
+      continue;
+    }
     if (!(name in options) || name === 'other' || !(Number(value) > 0))
       throw new Error(`unknown argument ${arg}`);
     (options as Record<string, unknown>)[name] = Number(value);
@@ -81,7 +85,18 @@ async function main(): Promise<void> {
         env: { RD_RATE_LIMIT_PER_MINUTE: '100000' },
       });
       try {
-        const pairs = await againstL3(l3, broker, accounts, secrets.apiKey, options.seconds);
+        const pairs = await againstL3(
+          l3,
+          broker,
+          accounts,
+          secrets.apiKey,
+          options.seconds,
+          options.connections,
+        );
+        const calls = await metricSum(broker, 'broker_proxy_requests_total');
+        step(
+          `round ${round} ${build.name}: ${calls} proxied calls since start (--calls for profile-pieces)`,
+        );
         for (const p of pairs) {
           if (p.broker.non2xx + p.broker.errors + p.l3.non2xx + p.l3.errors > 0)
             throw new Error(`${build.name}: non-2xx or errors at ${p.connections} connection(s)`);
