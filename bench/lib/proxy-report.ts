@@ -6,6 +6,7 @@ import { table } from './report';
 export const PROXY_TARGETS = { cpuRatio: 2.0, addedP50MsAtOne: 1 };
 
 const mark = (ok: boolean) => (ok ? '✔' : '✘');
+const signed = (ms: number) => `${ms < 0 ? '−' : '+'}${Math.abs(ms).toFixed(2)}`;
 
 function row(name: string, r: ProxyLoad): Array<string | number> {
   return [
@@ -24,8 +25,8 @@ export function againstL3Line(pair: ProxyAgainstL3): string {
   const cpu = `CPU/call ${pair.cpuRatio.toFixed(2)} × L3 (target ≤ ${PROXY_TARGETS.cpuRatio.toFixed(1)} ${mark(pair.cpuRatio <= PROXY_TARGETS.cpuRatio)})`;
   const p50 =
     pair.connections === 1
-      ? `p50 +${pair.addedP50Ms.toFixed(2)} ms over L3 (target ≤ +${PROXY_TARGETS.addedP50MsAtOne} ms ${mark(pair.addedP50Ms <= PROXY_TARGETS.addedP50MsAtOne)})`
-      : `p50 +${pair.addedP50Ms.toFixed(2)} ms over L3`;
+      ? `p50 ${signed(pair.addedP50Ms)} ms over L3 (target ≤ +${PROXY_TARGETS.addedP50MsAtOne} ms ${mark(pair.addedP50Ms <= PROXY_TARGETS.addedP50MsAtOne)})`
+      : `p50 ${signed(pair.addedP50Ms)} ms over L3`;
   const statements =
     pair.budgetStatementsPerCall === null
       ? ''
