@@ -39,6 +39,8 @@ export const REFUSAL_MEMORY_MS = 1_000;
  */
 export const WINDOW_MARGIN_MS = 100;
 const SWEEP_EVERY_MS = 1_000;
+/** Leases one call may ask for before it is refused (they normally take one, or two at most). */
+const MAX_LEASES_PER_CALL = 5;
 const PRUNE_EVERY_MS = 10 * 60_000;
 /** Local state of an account with no lease, refusal or call for this long is dropped. */
 const FORGET_AFTER_MS = 2 * 60_000;
@@ -196,7 +198,7 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   private async takeLeasing(key: ConnectionKey, holding: Holding): Promise<BudgetDecision> {
-    for (;;) {
+    for (let leases = 0; ;) {
       const now = performance.now();
       if (holding.units > 0 && now < holding.expiresAt) {
         holding.units--;
@@ -213,6 +215,9 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
         }
         continue;
       }
+      // The lease and the state disagreeing again and again (a moment apart, at a boundary of
+      // the sliding estimate): refused for a second rather than asking in a loop.
+      if (++leases > MAX_LEASES_PER_CALL) return this.remember(holding, 'budget', 1_000);
       holding.pending = this.lease(key, holding);
       try {
         const refused = await holding.pending;
