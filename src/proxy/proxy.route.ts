@@ -11,6 +11,7 @@ import { assertAccount, resolveProduct } from '../common/validation';
 import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
 import { writeRequestLine, type AuthenticatedRequest } from '../logging/logger';
 import { BrokerMetrics } from '../metrics/broker-metrics';
+import { labelsOf4 } from './proxy-labels';
 import { parseProxyTarget, PROXY_PREFIX, type ProxyTarget } from './proxy-target';
 import {
   CallerGoneError,
@@ -43,17 +44,19 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
   const config = app.get<AppConfig>(APP_CONFIG);
   const metrics = app.get(BrokerMetrics);
   const logger = new Logger('Proxy');
+  /** broker_proxy_requests_total's label objects, made once per combination. */
+  const requestLabels = labelsOf4((product, method, rd_status, outcome) => ({
+    product,
+    method,
+    rd_status,
+    outcome,
+  }));
 
   const fail = (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof CallerGoneError || reply.raw.destroyed) return reply;
     const { status, body, retryAfter } = errorAnswer(error, request.id, logger);
     const product = productLabel(request);
-    metrics.proxyRequests.inc({
-      product,
-      method: request.method,
-      rd_status: 'none',
-      outcome: body.error,
-    });
+    metrics.proxyRequests.inc(requestLabels(product, request.method, 'none', body.error));
     if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
     // Refused before its body was read: the body is unwanted, the connection closes after it.
     if (bodyPending(request.raw)) reply.header('Connection', 'close');
@@ -83,24 +86,28 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
   async function handle(request: FastifyRequest, reply: FastifyReply) {
     const admitted = (request as ProxiedRequest).proxyCall;
     if (!admitted) throw new Error('the proxy route ran without its onRequest hook');
+    // The call's one controller: the caller leaving aborts it, and so does RD's deadline.
     const gone = new AbortController();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) gone.abort();
     });
-    const call: ProxyRequest = {
-      ...admitted,
+    const answer = await proxy.forward({
+      key: admitted.key,
+      target: admitted.target,
+      caller: admitted.caller,
       method: request.method as ProxyRequest['method'],
       headers: request.headers,
       body: Buffer.isBuffer(request.body) ? request.body : undefined,
-      signal: gone.signal,
-    };
-    const answer = await proxy.forward(call);
-    metrics.proxyRequests.inc({
-      product: admitted.key.product,
-      method: request.method,
-      rd_status: statusClass(answer.status),
-      outcome: answer.retried ? 'retried' : 'proxied',
+      abort: gone,
     });
+    metrics.proxyRequests.inc(
+      requestLabels(
+        admitted.key.product,
+        request.method,
+        statusClass(answer.status),
+        answer.retried ? 'retried' : 'proxied',
+      ),
+    );
     if (!Buffer.isBuffer(answer.body)) {
       // The access log says a cut answer was cut, not "200" (logger.ts reads this).
       answer.body.once('error', (error) => {
