@@ -1,29 +1,36 @@
 /**
- * The proxy line: `GET /proxy/crm/v2/contacts` through the broker against the same endpoint of
- * the fake RD called directly with the same accounts' tokens, in the same run, with the same
- * autocannon settings; and the rate budget's statement measured alone on the database.
+ * The proxy line: `GET /proxy/crm/v2/contacts` through the broker against L3 (bare fastify +
+ * undici `Pool.request` to the same fake RD, servers/undici-proxy.mjs) at 1 and 50 connections,
+ * and against the fake's endpoint called directly with the same accounts' tokens, in the same
+ * run, with the same autocannon settings; CPU per call is each server's own (from /proc), so
+ * broker ÷ L3 is what the broker adds to the least that does the job. Then the rate budget's
+ * statement measured alone on the database.
  */
 import autocannon from 'autocannon';
 import { Client, Pool } from 'pg';
-import { TAKE_SQL } from '../../src/proxy/rate-budget.sql';
+import { LEASE_SQL } from '../../src/proxy/rate-budget.sql';
+
+/** One lease of one unit with no limit in sight: the statement a lease runs, at its cheapest. */
+const lease = (account: string) => ['crm', account, 1e9, 1, 0];
 import { percentile, round2 } from './load';
 import { cpuSeconds, type Child } from './processes';
-import { call, fakeControl, startBroker, type Secrets } from './services';
+import { call, fakeControl, startBroker, startUndiciProxy, type Secrets } from './services';
 
-const RD_PATH = '/crm/v2/contacts?page=1';
+export const RD_PATH = '/crm/v2/contacts?page=1';
 /** Accounts the load spreads over (their tokens are read once through GET /tokens). */
 const MAX_ACCOUNTS = 100;
 /** High enough that the budget check runs on every call but never refuses one. */
 const BENCH_RATE_LIMIT = 100_000;
 
 export interface ProxyLoad {
+  connections: number;
   reqPerSec: number;
   p50Ms: number;
   p99Ms: number;
   requests: number;
   non2xx: number;
   errors: number;
-  /** CPU of the broker (proxy run) or of the fake (direct run) per answer, µs. */
+  /** CPU of the server measured (broker, L3, or the fake for the direct run) per answer, µs. */
   serverCpuMicrosPerRequest: number;
 }
 
@@ -38,6 +45,21 @@ export interface BudgetCost {
   spreadPerSec: number;
 }
 
+/** The broker's proxy against L3 at one number of connections, measured back to back. */
+export interface ProxyAgainstL3 {
+  connections: number;
+  l3: ProxyLoad;
+  broker: ProxyLoad;
+  /** broker CPU per call ÷ L3's (target ≤ 2.0). */
+  cpuRatio: number;
+  /** broker req/s ÷ L3's. */
+  reqPerSecRatio: number;
+  /** broker p50 − L3's (target at 1 connection: ≤ 1 ms). */
+  addedP50Ms: number;
+  /** Rate budget statements the broker sent PostgreSQL per proxied call (its own metric). */
+  budgetStatementsPerCall: number | null;
+}
+
 export interface ProxyResult {
   accounts: number;
   connections: number;
@@ -48,14 +70,21 @@ export interface ProxyResult {
   ratio: number;
   /** proxy p50 − direct p50 (target ≤ 1 ms). */
   addedP50Ms: number;
+  /** L3 and the broker at 1 and at `connections` connections. */
+  againstL3: ProxyAgainstL3[];
   budget: BudgetCost;
 }
 
-async function load(
+export const PROXY_CONNECTIONS = [1, 50];
+
+type Setup = (request: autocannon.Request) => autocannon.Request;
+
+/** 1 s of warm-up (connections, JIT, token cache), then `seconds` measured. */
+export async function proxyLoad(
   url: string,
   connections: number,
   seconds: number,
-  setup: (request: autocannon.Request) => autocannon.Request,
+  setup: Setup,
   cpuOf: Child,
 ): Promise<ProxyLoad> {
   const run = (duration: number, onLatency?: (ms: number) => void) => {
@@ -68,15 +97,16 @@ async function load(
     });
     if (onLatency)
       instance.on('response', (_c: unknown, _s: number, _b: number, ms: number) => onLatency(ms));
-    return instance;
+    return Promise.race([instance, cpuOf.crashed]);
   };
-  await run(1); // warm-up: connections, JIT, token cache
+  await run(1);
   const latencies: number[] = [];
   const cpuBefore = cpuSeconds(cpuOf.pid);
   const result = await run(seconds, (ms) => latencies.push(ms));
   const cpu = cpuSeconds(cpuOf.pid) - cpuBefore;
   const sorted = Float64Array.from(latencies).sort();
   return {
+    connections,
     reqPerSec: Math.round(result.requests.total / result.duration),
     p50Ms: round2(percentile(sorted, 50)),
     p99Ms: round2(percentile(sorted, 99)),
@@ -85,6 +115,103 @@ async function load(
     errors: result.errors,
     serverCpuMicrosPerRequest: Math.round((cpu * 1e6) / Math.max(1, result.requests.total)),
   };
+}
+
+/** What autocannon sends the broker: `/proxy/crm/v2/contacts?page=1` for a random account. */
+export function brokerProxyCall(accounts: string[], apiKey: string): Setup {
+  return (request) => ({
+    ...request,
+    path: `/proxy${RD_PATH}`,
+    headers: {
+      ...request.headers,
+      authorization: `Bearer ${apiKey}`,
+      'x-account': accounts[Math.floor(Math.random() * accounts.length)],
+      'x-product': 'crm',
+    },
+  });
+}
+
+/** The same call to L3 (which knows the tokens; the API key it ignores is still sent). */
+export const l3ProxyCall = brokerProxyCall;
+
+/** Reads each account's token once through the broker: the tokens L3 and the direct run use. */
+export async function readTokens(
+  broker: Child,
+  apiKey: string,
+  accounts: string[],
+): Promise<Record<string, string>> {
+  const tokens: Record<string, string> = {};
+  for (const account of accounts) {
+    const answer = await call<{ accessToken: string }>(
+      `${broker.url}/tokens/${account}?product=crm`,
+      { token: apiKey },
+    );
+    if (answer.status !== 200) throw new Error(`token of ${account}: HTTP ${answer.status}`);
+    tokens[account] = answer.body.accessToken;
+  }
+  return tokens;
+}
+
+/** Sum of every series of a counter in the broker's /metrics (null when it has none). */
+export async function metricSum(server: Child, name: string): Promise<number | null> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  let sum: number | null = null;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== '{' && line[name.length] !== ' '))
+      continue;
+    sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+export const BUDGET_STATEMENTS = 'broker_proxy_budget_statements_total';
+
+async function budgetCounts(broker: Child) {
+  return {
+    statements: await metricSum(broker, BUDGET_STATEMENTS),
+    calls: await metricSum(broker, 'broker_proxy_requests_total'),
+  };
+}
+
+/** L3 then the broker at each number of connections, back to back. */
+export async function againstL3(
+  l3: Child,
+  broker: Child,
+  accounts: string[],
+  apiKey: string,
+  seconds: number,
+  connectionCounts = PROXY_CONNECTIONS,
+): Promise<ProxyAgainstL3[]> {
+  const results: ProxyAgainstL3[] = [];
+  for (const connections of connectionCounts) {
+    const l3Load = await proxyLoad(l3.url, connections, seconds, l3ProxyCall(accounts, apiKey), l3);
+    const before = await budgetCounts(broker);
+    const brokerLoad = await proxyLoad(
+      broker.url,
+      connections,
+      seconds,
+      brokerProxyCall(accounts, apiKey),
+      broker,
+    );
+    const after = await budgetCounts(broker);
+    results.push({
+      connections,
+      l3: l3Load,
+      broker: brokerLoad,
+      cpuRatio: round2(brokerLoad.serverCpuMicrosPerRequest / l3Load.serverCpuMicrosPerRequest),
+      reqPerSecRatio: round2(brokerLoad.reqPerSec / l3Load.reqPerSec),
+      addedP50Ms: round2(brokerLoad.p50Ms - l3Load.p50Ms),
+      // Warm-up included: the broker's own counts of statements and of proxied calls.
+      budgetStatementsPerCall:
+        before.statements === null || after.statements === null
+          ? null
+          : Math.round(
+              (1000 * (after.statements - before.statements)) /
+                Math.max(1, (after.calls ?? 0) - (before.calls ?? 0)),
+            ) / 1000,
+    });
+  }
+  return results;
 }
 
 async function timeEach(client: Client, n: number, sql: string, params: unknown[] = []) {
@@ -100,14 +227,14 @@ async function throughput(pool: Pool, total: number, account: (i: number) => str
     Array.from({ length: 50 }, async () => {
       while (next < total) {
         const i = next++;
-        await pool.query(TAKE_SQL, ['crm', account(i), 1e9]);
+        await pool.query(LEASE_SQL, lease(account(i)));
       }
     }),
   );
   return Math.round(total / (Number(process.hrtime.bigint() - started) / 1e9));
 }
 
-/** The budget statement alone, exactly as the broker runs it, on the bench's database. */
+/** The budget's lease statement alone, exactly as the broker runs it, on the bench's database. */
 export async function measureBudget(databaseUrl: string, quick: boolean): Promise<BudgetCost> {
   const n = quick ? 2_000 : 10_000;
   const client = new Client({ connectionString: databaseUrl });
@@ -116,8 +243,8 @@ export async function measureBudget(databaseUrl: string, quick: boolean): Promis
   try {
     await timeEach(client, 200, 'SELECT 1');
     const roundTripMicros = await timeEach(client, n, 'SELECT 1');
-    await timeEach(client, 200, TAKE_SQL, ['crm', 'bench-budget-seq', 1e9]);
-    const sequentialMicros = await timeEach(client, n, TAKE_SQL, ['crm', 'bench-budget-seq', 1e9]);
+    await timeEach(client, 200, LEASE_SQL, lease('bench-budget-seq'));
+    const sequentialMicros = await timeEach(client, n, LEASE_SQL, lease('bench-budget-seq'));
     const hotAccountPerSec = await throughput(pool, n, () => 'bench-budget-hot');
     const spreadPerSec = await throughput(pool, n, (i) => `bench-budget-${i % 1000}`);
     return {
@@ -144,51 +271,35 @@ export async function measureProxy(options: {
 }): Promise<ProxyResult> {
   const { databaseUrl, fake, secrets, connections, seconds } = options;
   const accounts = options.accounts.slice(0, MAX_ACCOUNTS);
-  // RD's own per-account limit would turn the direct run into 429s: lifted for both runs.
+  // RD's own per-account limit would turn the direct run into 429s: lifted for every run.
   await fakeControl(fake, '/_fake/config', { apiRateLimitPerMinute: 1e12 });
   const broker = await startBroker(databaseUrl, fake, secrets, {
     name: 'broker-proxy',
     scheduler: false,
     env: { RD_RATE_LIMIT_PER_MINUTE: String(BENCH_RATE_LIMIT) },
   });
+  let l3: Child | undefined;
   try {
-    const tokens: string[] = [];
-    for (const account of accounts) {
-      const answer = await call<{ accessToken: string }>(
-        `${broker.url}/tokens/${account}?product=crm`,
-        { token: secrets.apiKey },
-      );
-      if (answer.status !== 200) throw new Error(`token of ${account}: HTTP ${answer.status}`);
-      tokens.push(answer.body.accessToken);
-    }
-    const pick = () => Math.floor(Math.random() * accounts.length);
-    const direct = await load(
+    const tokens = await readTokens(broker, secrets.apiKey, accounts);
+    l3 = await startUndiciProxy(fake.url, tokens);
+    const direct = await proxyLoad(
       fake.url,
       connections,
       seconds,
       (request) => ({
         ...request,
         path: RD_PATH,
-        headers: { ...request.headers, authorization: `Bearer ${tokens[pick()]}` },
+        headers: {
+          ...request.headers,
+          authorization: `Bearer ${tokens[accounts[Math.floor(Math.random() * accounts.length)]]}`,
+        },
       }),
       fake,
     );
-    const proxy = await load(
-      broker.url,
-      connections,
-      seconds,
-      (request) => ({
-        ...request,
-        path: `/proxy${RD_PATH}`,
-        headers: {
-          ...request.headers,
-          authorization: `Bearer ${secrets.apiKey}`,
-          'x-account': accounts[pick()],
-          'x-product': 'crm',
-        },
-      }),
-      broker,
-    );
+    const pairs = await againstL3(l3, broker, accounts, secrets.apiKey, seconds, [
+      ...new Set([1, connections]),
+    ]);
+    const proxy = pairs[pairs.length - 1].broker;
     const budget = await measureBudget(databaseUrl, options.quick);
     return {
       accounts: accounts.length,
@@ -198,9 +309,11 @@ export async function measureProxy(options: {
       proxy,
       ratio: round2(proxy.reqPerSec / direct.reqPerSec),
       addedP50Ms: round2(proxy.p50Ms - direct.p50Ms),
+      againstL3: pairs,
       budget,
     };
   } finally {
+    await l3?.stop();
     await broker.stop();
     await fakeControl(fake, '/_fake/config', { apiRateLimitPerMinute: 120 });
   }

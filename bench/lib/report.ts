@@ -4,7 +4,8 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { DrainResult } from './drain';
 import type { LoadResult } from './load';
-import type { ProxyLoad, ProxyResult } from './proxy';
+import type { ProxyResult } from './proxy';
+import { formatProxy } from './proxy-report';
 import { drainTargetLine, readTargetLines } from './read-targets';
 import { RESULTS_DIR } from './processes';
 
@@ -152,15 +153,6 @@ export function autovacuumLine(drains: DrainResult[]): string {
 
 export function format(summary: Summary): string {
   const { machine: m, read, proxy, drain } = summary;
-  const proxyRow = (name: string, r: ProxyLoad) => [
-    name,
-    r.reqPerSec,
-    r.p50Ms.toFixed(2),
-    r.p99Ms.toFixed(2),
-    r.non2xx + r.errors,
-    r.serverCpuMicrosPerRequest,
-  ];
-  const b = proxy.budget;
   return [
     machineLine(m),
     '',
@@ -181,15 +173,7 @@ export function format(summary: Summary): string {
     readOutcomes(read.broker),
     ...readTargetLines(read),
     '',
-    `Proxy: GET /proxy/crm/v2/contacts?page=1 over ${proxy.accounts} accounts vs the fake RD's ` +
-      `endpoint called directly with their tokens, ${proxy.connections} connections, ${proxy.seconds} s each`,
-    table(
-      ['path', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx/errors', 'CPU µs/req (broker; fake)'],
-      [proxyRow('direct to the fake RD', proxy.direct), proxyRow('through /proxy', proxy.proxy)],
-    ),
-    `proxy/direct = ${proxy.ratio.toFixed(2)} (target ≥ 0.5)   added p50 = ${proxy.addedP50Ms.toFixed(2)} ms (target ≤ 1 ms)`,
-    `rate budget statement: ${b.sequentialMicros} µs per call sequential (SELECT 1: ${b.roundTripMicros} µs); ` +
-      `${b.hotAccountPerSec}/s on one hot account, ${b.spreadPerSec}/s over 1,000 accounts (50 in flight, pool of 20)`,
+    formatProxy(proxy),
     '',
     `Refresh drain: all connections due at once, fake RD ${drain[0]?.latencyMs} ms, ` +
       `REFRESH_CONCURRENCY ${drain[0]?.concurrency}, REFRESH_CRON every second`,
@@ -235,6 +219,13 @@ export function problems(summary: Summary): string[] {
   for (const [name, r] of [
     ['proxy: direct', summary.proxy.direct],
     ['proxy: through the broker', summary.proxy.proxy],
+    ...summary.proxy.againstL3.flatMap(
+      (p) =>
+        [
+          [`proxy: L3 at ${p.connections} connection(s)`, p.l3],
+          [`proxy: broker at ${p.connections} connection(s)`, p.broker],
+        ] as const,
+    ),
   ] as const) {
     if (r.non2xx > 0) found.push(`${name}: ${r.non2xx} non-2xx answers`);
     if (r.errors > 0) found.push(`${name}: ${r.errors} request errors`);

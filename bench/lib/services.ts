@@ -248,3 +248,28 @@ export async function startSelectServer(databaseUrl: string): Promise<Child> {
   await waitForHttp(child, '/health');
   return child;
 }
+
+/**
+ * L3: fastify + one undici `Pool.request` per call to `upstream` (the fake RD the broker's proxy
+ * calls), with the accounts' tokens given at start: the least that does the proxy's job.
+ */
+export async function startUndiciProxy(
+  upstream: string,
+  tokens: Record<string, string>,
+): Promise<Child> {
+  const port = await freePort();
+  const script = join(ROOT, 'bench', 'servers', 'undici-proxy.mjs');
+  const child = startNode(
+    'l3-undici-proxy',
+    [script],
+    {
+      NODE_ENV: 'production',
+      PORT: String(port),
+      UPSTREAM: upstream,
+      TOKENS: JSON.stringify(tokens),
+    },
+    `http://127.0.0.1:${port}`,
+  );
+  await waitForHttp(child, '/health');
+  return child;
+}

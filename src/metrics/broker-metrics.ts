@@ -174,6 +174,22 @@ export class BrokerMetrics {
     registers: [this.registry],
   });
 
+  readonly proxyBudgetStatements = new Counter({
+    name: 'broker_proxy_budget_statements_total',
+    help:
+      'Statements the /proxy rate budget sent PostgreSQL, by statement: lease (a block of units), ' +
+      'state (explaining a refusal), return (unspent units given back), pause (after an RD 429), prune',
+    labelNames: ['statement'],
+    registers: [this.registry],
+  });
+
+  readonly proxyBudgetUnits = new Counter({
+    name: 'broker_proxy_budget_units_total',
+    help: 'Units of the /proxy rate budget this replica leased from PostgreSQL (leased) and gave back unspent (returned)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     for (const name of MISNAMED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);

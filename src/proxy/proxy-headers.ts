@@ -34,25 +34,29 @@ const NOT_TO_RD = new Set([
  */
 const NOT_TO_CALLER = new Set(['set-cookie', 'set-cookie2', 'x-broker-error', 'x-request-id']);
 
-/** Headers a `Connection` header names are hop-by-hop too (RFC 9110 §7.6.1). */
-function namedByConnection(headers: IncomingHttpHeaders): Set<string> {
+/** Every name dropped on the way to RD / to the caller, in one set each: one lookup per header. */
+const DROPPED_TO_RD = new Set([...HOP_BY_HOP, ...NOT_TO_RD]);
+const DROPPED_TO_CALLER = new Set([...HOP_BY_HOP, ...NOT_TO_CALLER]);
+
+/** Headers a `Connection` header names are hop-by-hop too (RFC 9110 §7.6.1); rarely any. */
+function namedByConnection(headers: IncomingHttpHeaders): Set<string> | undefined {
   const value = headers.connection;
-  const list = Array.isArray(value) ? value.join(',') : (value ?? '');
-  return new Set(
-    list
-      .split(',')
-      .map((name) => name.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  if (value === undefined) return undefined;
+  const list = Array.isArray(value) ? value.join(',') : value;
+  const named = new Set<string>();
+  for (const name of list.split(',')) {
+    const trimmed = name.trim().toLowerCase();
+    if (trimmed) named.add(trimmed);
+  }
+  return named;
 }
 
-function dropped(name: string, extra: Set<string>, connectionNamed: Set<string>): boolean {
+/** `proxy-*` and `x-forwarded-*`: the first character rules out almost every other name. */
+function droppedByPrefix(name: string): boolean {
+  const first = name.charCodeAt(0);
   return (
-    HOP_BY_HOP.has(name) ||
-    extra.has(name) ||
-    connectionNamed.has(name) ||
-    name.startsWith('proxy-') ||
-    name.startsWith('x-forwarded-')
+    (first === 112 /* p */ && name.startsWith('proxy-')) ||
+    (first === 120 /* x */ && name.startsWith('x-forwarded-'))
   );
 }
 
@@ -60,35 +64,44 @@ function dropped(name: string, extra: Set<string>, connectionNamed: Set<string>)
  * The caller's W3C trace context. A traced broker sends RD its own child `traceparent` (undici's
  * instrumentation adds it), which replaces the caller's; untraced, the caller's goes through.
  */
-const TRACE_CONTEXT = new Set(['traceparent', 'tracestate']);
+function isTraceContext(name: string): boolean {
+  return name === 'traceparent' || name === 'tracestate';
+}
 
-/** The caller's headers as RD receives them, with the connection's token as the only credential. */
+/**
+ * The caller's headers as RD receives them, with the connection's token as the only credential.
+ * One pass over the headers, no intermediate arrays (this runs on every proxied call).
+ */
 export function headersForRd(
   incoming: IncomingHttpHeaders,
   accessToken: string,
-  { traced = false }: { traced?: boolean } = {},
+  options?: { traced?: boolean },
 ): Record<string, string | string[]> {
+  const traced = options?.traced === true;
   const connectionNamed = namedByConnection(incoming);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || dropped(name, NOT_TO_RD, connectionNamed)) continue;
-    if (traced && TRACE_CONTEXT.has(name)) continue;
+  for (const name in incoming) {
+    const value = incoming[name];
+    if (value === undefined || DROPPED_TO_RD.has(name) || droppedByPrefix(name)) continue;
+    if (connectionNamed?.has(name) || (traced && isTraceContext(name))) continue;
     out[name] = value;
   }
   out.authorization = `Bearer ${accessToken}`;
   return out;
 }
 
-/** RD's answer headers as the caller receives them. */
+/** RD's answer headers as the caller receives them, in one pass. */
 export function headersForCaller(fromRd: IncomingHttpHeaders): Record<string, string | string[]> {
   const connectionNamed = namedByConnection(fromRd);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(fromRd)) {
-    if (value === undefined || dropped(name, NOT_TO_CALLER, connectionNamed)) continue;
+  for (const name in fromRd) {
+    const value = fromRd[name];
+    if (value === undefined || DROPPED_TO_CALLER.has(name) || droppedByPrefix(name)) continue;
+    if (connectionNamed?.has(name)) continue;
     out[name] = value;
   }
   const rdRequestId = fromRd['x-request-id'];
-  if (rdRequestId !== undefined && !connectionNamed.has('x-request-id'))
+  if (rdRequestId !== undefined && !connectionNamed?.has('x-request-id'))
     out['x-rd-request-id'] = rdRequestId;
   return out;
 }

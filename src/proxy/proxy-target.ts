@@ -73,3 +73,19 @@ export function rdUrl(apiUrl: string, target: ProxyTarget): string {
     refuse('does not stay on RD_API_URL');
   return url;
 }
+
+/** RD_API_URL split once: the origin undici connects to, and the path every RD path goes under. */
+export function rdBase(apiUrl: string): { origin: string; prefix: string } {
+  const base = new URL(apiUrl);
+  return { origin: base.origin, prefix: base.pathname.replace(/\/$/, '') };
+}
+
+/**
+ * The request target sent to RD's origin (rdBase) for a target parseProxyTarget let through: no
+ * URL parsed per call. The origin is fixed by the dispatcher, so no path can leave it; a path
+ * not starting with `/` (never from parseProxyTarget) is refused as rdUrl refuses it.
+ */
+export function rdRequestPath(prefix: string, target: ProxyTarget): string {
+  if (target.path.charCodeAt(0) !== 47 /* / */) refuse('does not stay on RD_API_URL');
+  return target.query ? `${prefix}${target.path}?${target.query}` : prefix + target.path;
+}

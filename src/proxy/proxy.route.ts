@@ -13,6 +13,7 @@ import type { Product } from '../config/config';
 import { productsConfig } from '../config/slices';
 import { writeRequestLine, type AuthenticatedRequest } from '../logging/logger';
 import { BrokerMetrics } from '../metrics/broker-metrics';
+import { labelsOf4 } from './proxy-labels';
 import { parseProxyTarget, PROXY_PREFIX, type ProxyTarget } from './proxy-target';
 import {
   CallerGoneError,
@@ -45,17 +46,19 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
   const products = app.get<ConfigType<typeof productsConfig>>(productsConfig.KEY);
   const metrics = app.get(BrokerMetrics);
   const logger = new Logger('Proxy');
+  /** broker_proxy_requests_total's label objects, made once per combination. */
+  const requestLabels = labelsOf4((product, method, rd_status, outcome) => ({
+    product,
+    method,
+    rd_status,
+    outcome,
+  }));
 
   const fail = (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof CallerGoneError || reply.raw.destroyed) return reply;
     const { status, body, retryAfter } = errorAnswer(error, request.id, logger);
     const product = productLabel(request);
-    metrics.proxyRequests.inc({
-      product,
-      method: request.method,
-      rd_status: 'none',
-      outcome: body.error,
-    });
+    metrics.proxyRequests.inc(requestLabels(product, request.method, 'none', body.error));
     if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
     // Refused before its body was read: the body is unwanted, the connection closes after it.
     if (bodyPending(request.raw)) reply.header('Connection', 'close');
@@ -85,24 +88,28 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
   async function handle(request: FastifyRequest, reply: FastifyReply) {
     const admitted = (request as ProxiedRequest).proxyCall;
     if (!admitted) throw new Error('the proxy route ran without its onRequest hook');
+    // The call's one controller: the caller leaving aborts it, and so does RD's deadline.
     const gone = new AbortController();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) gone.abort();
     });
-    const call: ProxyRequest = {
-      ...admitted,
+    const answer = await proxy.forward({
+      key: admitted.key,
+      target: admitted.target,
+      caller: admitted.caller,
       method: request.method as ProxyRequest['method'],
       headers: request.headers,
       body: Buffer.isBuffer(request.body) ? request.body : undefined,
-      signal: gone.signal,
-    };
-    const answer = await proxy.forward(call);
-    metrics.proxyRequests.inc({
-      product: admitted.key.product,
-      method: request.method,
-      rd_status: statusClass(answer.status),
-      outcome: answer.retried ? 'retried' : 'proxied',
+      abort: gone,
     });
+    metrics.proxyRequests.inc(
+      requestLabels(
+        admitted.key.product,
+        request.method,
+        statusClass(answer.status),
+        answer.retried ? 'retried' : 'proxied',
+      ),
+    );
     if (!Buffer.isBuffer(answer.body)) {
       // The access log says a cut answer was cut, not "200" (logger.ts reads this).
       answer.body.once('error', (error) => {

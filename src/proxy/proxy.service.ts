@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { request, type Agent, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import type { ConnectionKey } from '../common/connection-key';
 import {
   BadGatewayError,
@@ -19,8 +19,10 @@ import { accessTokenHash } from '../connections/access-token-hash';
 import { DEFAULT_MIN_VALIDITY } from '../tokens/tokens.dto';
 import { TokensService } from '../tokens/tokens.service';
 import { headersForCaller, headersForRd } from './proxy-headers';
-import { rdUrl, type ProxyTarget } from './proxy-target';
-import { RateBudget } from './rate-budget';
+import { rdBase, rdRequestPath, type ProxyTarget } from './proxy-target';
+import { RateBudget, type BudgetDecision } from './rate-budget';
+import { Deadlines, RD_DEADLINE } from './deadlines';
+import { labelsOf2 } from './proxy-labels';
 import { rdPauseSeconds } from './rate-budget.policy';
 
 /** Retry-After of a 503 when RD did not answer. */
@@ -45,8 +47,11 @@ export interface ProxyRequest {
   headers: IncomingHttpHeaders;
   /** Buffered (up to the route's limit), so a retry after a 401 can send it again. */
   body: Buffer | undefined;
-  /** Aborted when the caller disconnects. */
-  signal: AbortSignal;
+  /**
+   * The call's one controller: aborted when the caller disconnects, or by RD's deadline
+   * (reason RD_DEADLINE, deadlines.ts).
+   */
+  abort: AbortController;
 }
 
 export interface ProxyAnswer {
@@ -86,11 +91,20 @@ export class StreamCutError extends Error {
 export class ProxyService implements OnModuleDestroy {
   private readonly logger = new Logger(ProxyService.name);
   private readonly agent: Agent;
-  private readonly apiUrl: string;
+  /** RD_API_URL split once (rdBase): no URL parsed per call. */
+  private readonly origin: string;
+  private readonly prefix: string;
   private readonly timeoutMs: number;
-  /** OTEL_EXPORTER_OTLP_ENDPOINT is set: RD gets the broker's `traceparent`, not the caller's. */
-  private readonly traced: boolean;
+  /**
+   * OTEL_EXPORTER_OTLP_ENDPOINT is set: RD gets the broker's `traceparent`, not the caller's.
+   * One options object for every call.
+   */
+  private readonly headerOptions: { traced: boolean };
   private readonly streamTimeoutMs: number;
+  /** broker_proxy_rd_duration_seconds' label objects, one per product × status class. */
+  private readonly rdDurationLabels = labelsOf2((product, rd_status) => ({ product, rd_status }));
+  /** RD_TIMEOUT_MS and RD_STREAM_TIMEOUT_MS of every call in flight, on one timer. */
+  private readonly deadlines = new Deadlines();
 
   constructor(
     @Inject(proxyConfig.KEY) config: ConfigType<typeof proxyConfig>,
@@ -99,9 +113,9 @@ export class ProxyService implements OnModuleDestroy {
     private readonly metrics: BrokerMetrics,
     private readonly reads: ReadCounter,
   ) {
-    this.apiUrl = config.rdApiUrl;
+    ({ origin: this.origin, prefix: this.prefix } = rdBase(config.rdApiUrl));
     this.timeoutMs = config.timeoutMs;
-    this.traced = config.traced;
+    this.headerOptions = { traced: config.traced };
     this.streamTimeoutMs = config.streamTimeoutMs;
     this.agent = rdAgent(this.timeoutMs);
   }
@@ -111,11 +125,15 @@ export class ProxyService implements OnModuleDestroy {
   }
 
   async forward(call: ProxyRequest): Promise<ProxyAnswer> {
-    const url = rdUrl(this.apiUrl, call.target);
-    // Counted below, once RD answered: a call the budget refuses read nothing.
-    const token = (await this.tokens.getToken(call.key, DEFAULT_MIN_VALIDITY, null)).accessToken;
-    await this.spend(call.key);
-    let response = await this.send(call, url, token);
+    const path = rdRequestPath(this.prefix, call.target);
+    // From the cache without a response object when it is there; counted below, once RD
+    // answered: a call the budget refuses read nothing.
+    const token =
+      this.tokens.cachedAccessToken(call.key, DEFAULT_MIN_VALIDITY) ??
+      (await this.tokens.getToken(call.key, DEFAULT_MIN_VALIDITY, null)).accessToken;
+    const spending = this.spend(call.key);
+    if (spending) await spending;
+    let response = await this.send(call, path, token);
     this.reads.count(call.caller, call.key);
     let retried = false;
     if (response.statusCode === 401) {
@@ -123,8 +141,9 @@ export class ProxyService implements OnModuleDestroy {
       const replacement = await this.replacementFor(call, response, token);
       if (replacement !== null) {
         // The same call: its token read was counted once already.
-        await this.spend(call.key);
-        response = await this.send(call, url, replacement);
+        const again = this.spend(call.key);
+        if (again) await again;
+        response = await this.send(call, path, replacement);
         retried = true;
       }
     }
@@ -163,8 +182,15 @@ export class ProxyService implements OnModuleDestroy {
     }
   }
 
-  private async spend(key: ConnectionKey): Promise<void> {
-    const decision = await this.budget.take(key);
+  /** One unit of the budget: nothing to wait for while this replica holds leased units. */
+  private spend(key: ConnectionKey): Promise<void> | undefined {
+    const taken = this.budget.take(key);
+    if (taken instanceof Promise) return taken.then((decision) => this.refuseUnless(key, decision));
+    this.refuseUnless(key, taken);
+    return undefined;
+  }
+
+  private refuseUnless(key: ConnectionKey, decision: BudgetDecision): void {
     if (decision.allowed) return;
     this.metrics.proxyBudgetRefusals.inc({ product: key.product, reason: decision.reason });
     throw new RateLimitedError(
@@ -188,20 +214,22 @@ export class ProxyService implements OnModuleDestroy {
   /**
    * One call to RD. RD_TIMEOUT_MS bounds the headers and a small answer's body; a streamed
    * answer then has until RD_STREAM_TIMEOUT_MS after the call started (a large export may take
-   * minutes), after which it is cut and says so (`StreamCutError`).
+   * minutes), after which it is cut and says so (`StreamCutError`). Both are entries in the one
+   * Deadlines timer, aborting the call's own controller: no timer or signal made per call.
    */
-  private async send(call: ProxyRequest, url: string, accessToken: string): Promise<RdAnswer> {
-    const deadline = new AbortController();
-    let timer = setTimeout(() => deadline.abort(), this.timeoutMs);
+  private async send(call: ProxyRequest, path: string, accessToken: string): Promise<RdAnswer> {
     const started = performance.now();
+    const signal = call.abort.signal;
+    this.deadlines.set(call.abort, started + this.timeoutMs);
     let answered = false;
     try {
-      const response = await request(url, {
+      const response = await this.agent.request({
+        origin: this.origin,
+        path,
         method: call.method,
-        headers: headersForRd(call.headers, accessToken, { traced: this.traced }),
+        headers: headersForRd(call.headers, accessToken, this.headerOptions),
         body: call.method === 'GET' || !call.body?.length ? undefined : call.body,
-        signal: AbortSignal.any([deadline.signal, call.signal]),
-        dispatcher: this.agent,
+        signal,
       });
       answered = true;
       if (response.statusCode < 200 || response.statusCode > 599) {
@@ -213,34 +241,33 @@ export class ProxyService implements OnModuleDestroy {
         throw new BadGatewayError(`RD Station answered HTTP status ${response.statusCode}`);
       }
       const body = await smallBodyOrStream(response);
-      clearTimeout(timer);
       this.metrics.proxyRdDuration.observe(
-        { product: call.key.product, rd_status: statusClass(response.statusCode) },
+        this.rdDurationLabels(call.key.product, statusClass(response.statusCode)),
         (performance.now() - started) / 1000,
       );
       if (!Buffer.isBuffer(body)) {
-        const left = Math.max(0, this.streamTimeoutMs - (performance.now() - started));
-        timer = setTimeout(() => deadline.abort(), left);
+        this.deadlines.set(call.abort, started + this.streamTimeoutMs);
         return {
           statusCode: response.statusCode,
           headers: response.headers,
-          body: this.cutAware(body, deadline.signal, call, () => clearTimeout(timer)),
+          body: this.cutAware(body, call),
         };
       }
+      this.deadlines.delete(call.abort);
       return { statusCode: response.statusCode, headers: response.headers, body };
     } catch (error) {
-      clearTimeout(timer);
+      this.deadlines.delete(call.abort);
       if (error instanceof BadGatewayError) throw error;
-      if (call.signal.aborted) throw new CallerGoneError('the caller disconnected');
-      const timedOut = deadline.signal.aborted;
+      const errorCode = (error as { code?: string }).code;
+      const timedOut =
+        signal.reason === RD_DEADLINE ||
+        (errorCode !== undefined && RD_TIMEOUT_CODES.has(errorCode));
+      if (signal.aborted && !timedOut) throw new CallerGoneError('the caller disconnected');
       this.metrics.proxyRdDuration.observe(
-        { product: call.key.product, rd_status: timedOut ? 'timeout' : 'network' },
+        this.rdDurationLabels(call.key.product, timedOut ? 'timeout' : 'network'),
         (performance.now() - started) / 1000,
       );
-      this.logger.warn(
-        { ...call.key, errorCode: (error as { code?: string }).code, timedOut, answered },
-        'proxied call to RD failed',
-      );
+      this.logger.warn({ ...call.key, errorCode, timedOut, answered }, 'proxied call to RD failed');
       throw new ProviderUnavailableError(
         timedOut
           ? `RD Station did not answer within RD_TIMEOUT_MS (${this.timeoutMs} ms)`
@@ -256,12 +283,9 @@ export class ProxyService implements OnModuleDestroy {
    * RD's streamed body as the caller receives it: an error of RD's stream (broken off, or the
    * deadline) becomes a `StreamCutError` saying which, logged once; the caller leaving is no cut.
    */
-  private cutAware(
-    body: Readable,
-    deadline: AbortSignal,
-    call: ProxyRequest,
-    done: () => void,
-  ): Readable {
+  private cutAware(body: Readable, call: ProxyRequest): Readable {
+    const signal = call.abort.signal;
+    const done = () => this.deadlines.delete(call.abort);
     const out = new Readable({ read: () => body.resume() });
     body.on('data', (chunk: Buffer) => {
       if (!out.push(chunk)) body.pause();
@@ -272,8 +296,9 @@ export class ProxyService implements OnModuleDestroy {
     });
     body.once('error', () => {
       done();
-      if (call.signal.aborted) return out.destroy();
-      const cut = new StreamCutError(deadline.aborted ? 'timeout' : 'broken');
+      const timedOut = signal.reason === RD_DEADLINE;
+      if (signal.aborted && !timedOut) return out.destroy(); // the caller left: no cut
+      const cut = new StreamCutError(timedOut ? 'timeout' : 'broken');
       this.logger.warn({ ...call.key, reason: cut.reason }, 'streamed answer of RD cut');
       out.destroy(cut);
     });
@@ -323,7 +348,16 @@ async function smallBodyOrStream(response: Dispatcher.ResponseData): Promise<RdA
   return Buffer.from(await response.body.arrayBuffer());
 }
 
-/** `2xx` … `5xx`, the label of RD's status in metrics. */
+/** undici's timeouts of the RD agent (connect, headers, body): RD did not answer in time. */
+const RD_TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx', '6xx', '7xx', '8xx', '9xx'];
+
+/** `2xx` … `5xx`, the label of RD's status in metrics (no string built per call). */
 export function statusClass(status: number): string {
-  return `${Math.floor(status / 100)}xx`;
+  return STATUS_CLASSES[Math.floor(status / 100)] ?? `${Math.floor(status / 100)}xx`;
 }

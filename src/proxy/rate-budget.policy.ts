@@ -1,8 +1,9 @@
 import { parseRetryAfter } from '../rdstation/rdstation.errors';
 
 /**
- * The proxy's rate budget as pure functions; rate-budget.ts runs the same rule atomically in
- * PostgreSQL and asks these only to explain a refusal. test/unit/rate-budget-policy.spec.ts.
+ * The proxy's rate budget as pure functions; rate-budget.sql.ts runs the same rule atomically in
+ * PostgreSQL when a replica leases a block of units, and rate-budget.ts asks these only to
+ * explain a refusal. test/unit/rate-budget-policy.spec.ts.
  *
  * The rule is a sliding-window counter (the approximation Cloudflare and nginx-style limiters
  * use): calls are counted per clock minute, and a call is allowed while
@@ -45,11 +46,8 @@ export function estimate(used: number, previousUsed: number, windowStart: number
   return used + previousUsed * (1 - elapsed);
 }
 
-/**
- * Whole seconds until one more call fits, if nobody calls meanwhile (the `Retry-After` of a
- * refusal); at least 1.
- */
-export function secondsUntilAllowed(state: BudgetState, limit: number, now: number): number {
+/** Milliseconds until one more call fits, if nobody calls meanwhile (0: it fits now). */
+export function msUntilAllowed(state: BudgetState, limit: number, now: number): number {
   const paused = state.pausedUntil ? state.pausedUntil.getTime() - now : 0;
   const { windowStart, used, previousUsed } = currentCounters(state, now);
   let waitMs: number;
@@ -66,7 +64,15 @@ export function secondsUntilAllowed(state: BudgetState, limit: number, now: numb
   }
   // The rule is strict (`< limit`): the boundary itself is still refused, a moment after is not.
   if (waitMs > 0) waitMs += 1;
-  return Math.max(1, Math.ceil(Math.max(waitMs, paused) / 1000));
+  return Math.max(0, waitMs, paused);
+}
+
+/**
+ * Whole seconds until one more call fits, if nobody calls meanwhile (the `Retry-After` of a
+ * refusal); at least 1.
+ */
+export function secondsUntilAllowed(state: BudgetState, limit: number, now: number): number {
+  return Math.max(1, Math.ceil(msUntilAllowed(state, limit, now) / 1000));
 }
 
 /** RD's own pause when its 429 names none: the rest of a minute, as RD's limits are per minute. */

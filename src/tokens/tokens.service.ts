@@ -63,6 +63,18 @@ export class TokensService {
     }
   }
 
+  /**
+   * The cached access token of `key` when it has `minValiditySeconds` left (counted as a cache
+   * hit, as getToken counts it), else undefined and the caller asks getToken. /proxy's path:
+   * no response object and no promise for a token already in memory.
+   */
+  cachedAccessToken(key: ConnectionKey, minValiditySeconds: number): string | undefined {
+    const cached = this.cache.get(key);
+    if (!cached || !validFor(cached.expiresAt, minValiditySeconds)) return undefined;
+    this.metrics.countTokenRead(key.product, 'cache_hit');
+    return cached.accessToken;
+  }
+
   private async readToken(
     key: ConnectionKey,
     minValiditySeconds: number,

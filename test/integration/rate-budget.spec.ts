@@ -1,7 +1,36 @@
 import type { ConfigType } from '@nestjs/config';
+import { Pool } from 'pg';
 import type { proxyConfig } from '../../src/config/slices';
-import { RateBudget } from '../../src/proxy/rate-budget';
+import { BrokerMetrics } from '../../src/metrics/broker-metrics';
+import { MAX_BLOCK, RateBudget, type BudgetDecision } from '../../src/proxy/rate-budget';
+import { LEASE_SQL } from '../../src/proxy/rate-budget.sql';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+
+/** What one replica's budget counted in its metrics (broker_proxy_budget_*). */
+async function counted(metrics: BrokerMetrics) {
+  const statements = (await metrics.proxyBudgetStatements.get()).values;
+  const units = (await metrics.proxyBudgetUnits.get()).values;
+  const of = (
+    values: Array<{ labels: Record<string, string | number | undefined>; value: number }>,
+    label: string,
+    value: string,
+  ) => values.find((v) => v.labels[label] === value)?.value ?? 0;
+  return {
+    leases: of(statements, 'statement', 'lease'),
+    states: of(statements, 'statement', 'state'),
+    returns: of(statements, 'statement', 'return'),
+    leased: of(units, 'outcome', 'leased'),
+    returned: of(units, 'outcome', 'returned'),
+  };
+}
+
+const allowed = (decisions: BudgetDecision[]) => decisions.filter((d) => d.allowed).length;
+
+/** Tests that compare one minute's count wait out a minute's last seconds (the count rolls). */
+async function awayFromMinuteEnd(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left + 200));
+}
 
 /** RateBudget on a real PostgreSQL with the migrations: the statements, not a model of them. */
 describe('RateBudget (PostgreSQL)', () => {
@@ -9,10 +38,14 @@ describe('RateBudget (PostgreSQL)', () => {
   const key = { product: 'crm' as const, account: 'acme' };
 
   const opened: RateBudget[] = [];
+  const metricsOf = new Map<RateBudget, BrokerMetrics>();
+  /** One replica's budget (a pool of its own, as each broker process has). */
   function budget(limit: number): RateBudget {
     const config = { rateLimitPerMinute: limit } as ConfigType<typeof proxyConfig>;
-    const created = new RateBudget(config, db.dataSource);
+    const metrics = new BrokerMetrics();
+    const created = new RateBudget(config, db.dataSource, metrics);
     opened.push(created);
+    metricsOf.set(created, metrics);
     return created;
   }
 
@@ -32,17 +65,77 @@ describe('RateBudget (PostgreSQL)', () => {
     await Promise.all(opened.map((b) => b.onApplicationShutdown()));
     await db.drop();
   });
-  beforeEach(() => db.dataSource.query('DELETE FROM rate_budgets'));
+  beforeEach(async () => {
+    await db.dataSource.query('DELETE FROM rate_budgets');
+    await awayFromMinuteEnd();
+  });
 
-  it('gives exactly the limit to concurrent takers on separate sessions, and counts no refusal', async () => {
-    const limited = budget(20);
-    const decisions = await Promise.all(Array.from({ length: 60 }, () => limited.take(key)));
-    expect(decisions.filter((d) => d.allowed)).toHaveLength(20);
+  it('never gives more than the limit to three replicas taking at once; what they did not spend goes back', async () => {
+    const replicas = [budget(20), budget(20), budget(20)];
+    const decisions = await Promise.all(
+      Array.from({ length: 90 }, (_, i) => replicas[i % 3].take(key)),
+    );
+    expect(allowed(decisions)).toBeLessThanOrEqual(20);
+    expect(allowed(decisions)).toBeGreaterThanOrEqual(10);
     for (const d of decisions.filter((d) => !d.allowed)) {
       expect(d).toMatchObject({ allowed: false, reason: 'budget' });
       expect((d as { retryAfterSeconds: number }).retryAfterSeconds).toBeGreaterThanOrEqual(1);
     }
-    expect((await row())?.used).toBe(20);
+    // Every unit leased was either spent or is still held; held ones go back.
+    const leased = (await Promise.all(replicas.map((r) => counted(metricsOf.get(r)!)))).reduce(
+      (sum, c) => sum + c.leased,
+      0,
+    );
+    expect((await row())?.used).toBe(leased);
+    await Promise.all(replicas.map((r) => r.sweep(true)));
+    expect((await row())?.used).toBe(allowed(decisions));
+  });
+
+  it('leases blocks sized to the pace: 200 calls in a row cost far fewer statements, counted exactly', async () => {
+    const limited = budget(100_000);
+    for (let i = 0; i < 200; i++) expect(await limited.take(key)).toEqual({ allowed: true });
+    const c = await counted(metricsOf.get(limited)!);
+    // Blocks grow 1, 2, 3 … to MAX_BLOCK: ~10 leases to reach it, then one per MAX_BLOCK calls.
+    expect(c.leases).toBeLessThanOrEqual(10 + Math.ceil(200 / MAX_BLOCK));
+    expect(c.leases).toBeGreaterThanOrEqual(Math.ceil(200 / MAX_BLOCK));
+    expect(c.states).toBe(0);
+    expect((await row())?.used).toBe(c.leased);
+    expect(c.leased - 200).toBeLessThan(MAX_BLOCK);
+    await limited.sweep(true);
+    expect((await counted(metricsOf.get(limited)!)).returned).toBe(c.leased - 200);
+    expect((await row())?.used).toBe(200);
+  });
+
+  it('a lease takes at most a quarter of what is left: a budget of 3 goes one unit at a time', async () => {
+    const small = budget(3);
+    const other = budget(3);
+    expect(await small.take(key)).toEqual({ allowed: true });
+    expect(await small.take(key)).toEqual({ allowed: true });
+    expect((await row())?.used).toBe(2);
+    expect(await other.take(key)).toEqual({ allowed: true });
+    expect(await other.take(key)).toMatchObject({ allowed: false, reason: 'budget' });
+    expect(await small.take(key)).toMatchObject({ allowed: false, reason: 'budget' });
+    expect((await row())?.used).toBe(3);
+  });
+
+  it('grants nothing in the last moments of a minute (the margin), and nothing past a pause', async () => {
+    const pool = new Pool({ connectionString: db.url, max: 1 });
+    try {
+      // A margin of a whole minute: every moment is "the end of the minute".
+      const late = await pool.query(LEASE_SQL, ['crm', 'acme', 100, 5, 60_000]);
+      expect(late.rows.map((r: { granted: number }) => r.granted)).toEqual([0]);
+      const early = await pool.query(LEASE_SQL, ['crm', 'acme', 100, 5, 0]);
+      expect(early.rows[0]).toMatchObject({ granted: 5 });
+      expect(early.rows[0].ms_left).toBeGreaterThan(0);
+      expect(early.rows[0].ms_left).toBeLessThanOrEqual(60_000);
+      await db.dataSource.query(
+        `UPDATE rate_budgets SET paused_until = now() + interval '1 minute'`,
+      );
+      expect((await pool.query(LEASE_SQL, ['crm', 'acme', 100, 5, 0])).rows).toEqual([]);
+      expect((await row())?.used).toBe(5);
+    } finally {
+      await pool.end();
+    }
   });
 
   it("rolls this minute's count into the previous one, and forgets older minutes", async () => {
@@ -57,7 +150,8 @@ describe('RateBudget (PostgreSQL)', () => {
     await db.dataSource.query(
       `UPDATE rate_budgets SET window_start = date_trunc('minute', now()) - interval '5 minutes'`,
     );
-    expect(await limited.take(key)).toEqual({ allowed: true });
+    // Another replica: one unit (this one, at its pace, would lease two now).
+    expect(await budget(100).take(key)).toEqual({ allowed: true });
     expect(await row()).toMatchObject({ used: 1, previous_used: 0 });
   });
 
@@ -76,15 +170,18 @@ describe('RateBudget (PostgreSQL)', () => {
     const limited = budget(100);
     await limited.pause(key, 30);
     await limited.pause(key, 5);
-    const decision = await limited.take(key);
-    expect(decision).toMatchObject({ allowed: false, reason: 'rd_pause' });
-    const seconds = (decision as { retryAfterSeconds: number }).retryAfterSeconds;
-    expect(seconds).toBeGreaterThanOrEqual(29);
-    expect(seconds).toBeLessThanOrEqual(30);
+    // This replica (which saw RD's 429) and another one, which learns it from the row.
+    for (const replica of [limited, budget(100)]) {
+      const decision = await replica.take(key);
+      expect(decision).toMatchObject({ allowed: false, reason: 'rd_pause' });
+      const seconds = (decision as { retryAfterSeconds: number }).retryAfterSeconds;
+      expect(seconds).toBeGreaterThanOrEqual(29);
+      expect(seconds).toBeLessThanOrEqual(30);
+    }
     expect(await limited.take({ ...key, product: 'marketing' })).toEqual({ allowed: true });
 
     await db.dataSource.query(`UPDATE rate_budgets SET paused_until = now() - interval '1 second'`);
-    expect(await limited.take(key)).toEqual({ allowed: true });
+    expect(await budget(100).take(key)).toEqual({ allowed: true });
   });
 
   it('prunes accounts idle for two minutes, but not a running hold', async () => {

@@ -36,6 +36,13 @@ async function read(url: string, account: string, query = '') {
   };
 }
 
+async function proxied(url: string, account: string) {
+  const res = await fetch(`${url}/proxy/crm/v2/contacts`, {
+    headers: { authorization: auth.service, 'x-account': account, 'x-product': 'crm' },
+  });
+  return { status: res.status, body: (await res.json()) as { error?: string } };
+}
+
 describe('behind PgBouncer in transaction mode (stock settings)', () => {
   let bouncer: PgBouncer;
   let h: Harness;
@@ -140,8 +147,28 @@ describe('behind PgBouncer in transaction mode (stock settings)', () => {
     );
   });
 
+  it("the proxy's budget leased through the pooler: a budget of 3 over both replicas, the 4th call refused, RD saw 3", async () => {
+    expect((await connect(h, 'leased', 'crm')).status).toBe(200);
+    const set = await fetch(`${h.brokers[1].url}/connections/leased?product=crm`, {
+      method: 'PATCH',
+      headers: { authorization: auth.admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ rateLimitPerMinute: 3 }),
+    });
+    expect(set.status).toBe(200);
+    // Away from a minute's end: the three calls must count in one minute.
+    const left = 60_000 - (Date.now() % 60_000);
+    if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left + 200));
+    h.rd.reset();
+    const statuses: number[] = [];
+    for (const replica of [0, 1, 0, 1])
+      statuses.push((await proxied(h.brokers[replica].url, 'leased')).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(h.rd.apiCalls()).toHaveLength(3);
+  });
+
   it('a read-only database: 503 service_unavailable with Retry-After, readiness names it', async () => {
     expect((await connect(h, 'readonly', 'crm')).status).toBe(200);
+    expect((await connect(h, 'readonly-proxy', 'crm')).status).toBe(200);
     const served = await read(h.brokers[0].url, 'readonly');
     const database = new URL(h.db.url).pathname.slice(1);
     const admin = new Client({ connectionString: h.db.url });
@@ -158,6 +185,12 @@ describe('behind PgBouncer in transaction mode (stock settings)', () => {
         expect((await read(h.brokers[0].url, 'readonly')).body.accessToken).toBe(
           served.body.accessToken,
         );
+        // A proxied call needs a lease of the budget, a write: 503, RD not called.
+        h.rd.reset();
+        const proxiedCall = await proxied(h.brokers[1].url, 'readonly-proxy');
+        expect(proxiedCall.status).toBe(503);
+        expect(proxiedCall.body.error).toBe('service_unavailable');
+        expect(h.rd.apiCalls()).toHaveLength(0);
         // A refresh needs a write.
         const hash = accessTokenHash(served.body.accessToken!);
         const refused = await waitFor(

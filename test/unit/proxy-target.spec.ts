@@ -1,5 +1,5 @@
 import { InvalidRequestError } from '../../src/common/errors';
-import { parseProxyTarget, rdUrl } from '../../src/proxy/proxy-target';
+import { parseProxyTarget, rdBase, rdRequestPath, rdUrl } from '../../src/proxy/proxy-target';
 import { headersForCaller, headersForRd } from '../../src/proxy/proxy-headers';
 
 describe('parseProxyTarget', () => {
@@ -69,6 +69,25 @@ describe('rdUrl', () => {
       InvalidRequestError,
     );
     expect(() => rdUrl('https://api.rd.services/rd', { path: '/../x', query: '' })).toThrow(
+      InvalidRequestError,
+    );
+  });
+});
+
+describe('rdBase / rdRequestPath (what the proxy sends, without a URL parsed per call)', () => {
+  it('splits RD_API_URL once and puts the RD path under its prefix, as rdUrl does', () => {
+    for (const [apiUrl, target] of [
+      ['https://api.rd.services', { path: '/crm/v2/contacts', query: 'page=2' }],
+      ['http://127.0.0.1:4010/rd', { path: '/x', query: '' }],
+      ['http://127.0.0.1:4010/rd', { path: '/crm/v2/deals/', query: 'q=a%2Fb' }],
+    ] as const) {
+      const { origin, prefix } = rdBase(apiUrl);
+      expect(origin + rdRequestPath(prefix, target)).toBe(rdUrl(apiUrl, target));
+    }
+  });
+
+  it('refuses a path that does not start with /', () => {
+    expect(() => rdRequestPath('', { path: '@evil.example/x', query: '' })).toThrow(
       InvalidRequestError,
     );
   });
