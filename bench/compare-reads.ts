@@ -6,7 +6,9 @@
  * (other, this, other, this, …) on the same database, fake RD and seeded connections, so both see
  * the same machine. `--cache=N` sets both brokers' TOKEN_CACHE_MAX (below the account count, most
  * reads miss the cache and read the database). Prints each round and each build's median server
- * CPU per answer and req/s.
+ * CPU per answer and req/s. `--rate=N` holds the measured run at N requests per second for both
+ * builds (below what either answers on the machine), so they do the same work whatever the
+ * machine's other load does to throughput; without it, as many as 50 connections get answered.
  * Seeding and migrations are this build's; the other build must read the same `connections`
  * table (it runs its own migrations at start, which finds them applied).
  *
@@ -14,7 +16,9 @@
  * process, like a collector on another host: its CPU is not the broker's), so
  * `compare-reads.ts dist --otel=1` measures what tracing costs a read. The spans the sink
  * received are printed per round (a span dropped by a full export queue cost less than one sent).
- * `--ratio=R` adds OTEL_TRACES_SAMPLER=parentbased_traceidratio with that ratio.
+ * `--ratio=R` adds OTEL_TRACES_SAMPLER=parentbased_traceidratio with that ratio. Other `OTEL_*`
+ * variables set for the bench (e.g. OTEL_EXPORTER_OTLP_PROTOCOL=http/json, OTEL_BSP_*) are given to
+ * the traced broker. The sink counts spans of either OTLP/HTTP encoding.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,9 +36,18 @@ function parseArgs(argv: string[]) {
   const [other, ...flags] = argv;
   if (!other || other.startsWith('--'))
     throw new Error(
-      "usage: compare-reads.ts <other build's dist/> [--rounds=N --accounts=N --seconds=S --cache=N]",
+      "usage: compare-reads.ts <other build's dist/> [--rounds=N --accounts=N --seconds=S --cache=N --rate=N]",
     );
-  const options = { other, rounds: 3, accounts: 1_000, seconds: 10, cache: 0, otel: 0, ratio: 0 };
+  const options = {
+    other,
+    rounds: 3,
+    accounts: 1_000,
+    seconds: 10,
+    cache: 0,
+    otel: 0,
+    ratio: 0,
+    rate: 0,
+  };
   for (const flag of flags) {
     const [name, value] = flag.replace(/^--/, '').split('=');
     if (!(name in options) || name === 'other' || !(Number(value) > 0))
@@ -44,6 +57,46 @@ function parseArgs(argv: string[]) {
   return options;
 }
 
+/** A protobuf varint at `at`: its value and the position after it. */
+function varint(bytes: Buffer, at: number): [number, number] {
+  let value = 0;
+  for (let shift = 0; ; shift += 7) {
+    const byte = bytes[at++];
+    value += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) return [value, at];
+  }
+}
+
+/**
+ * The length-delimited fields numbered `field` of a protobuf message (other fields skipped), as
+ * [start, end) ranges. OTLP's messages here use only varint, fixed64/32 and length-delimited fields.
+ */
+function* fields(bytes: Buffer, start: number, end: number, field: number) {
+  let at = start;
+  while (at < end) {
+    const [tag, afterTag] = varint(bytes, at);
+    at = afterTag;
+    const wireType = tag & 7;
+    if (wireType === 0) at = varint(bytes, at)[1];
+    else if (wireType === 1) at += 8;
+    else if (wireType === 5) at += 4;
+    else {
+      const [length, afterLength] = varint(bytes, at);
+      if (tag >>> 3 === field) yield [afterLength, afterLength + length] as const;
+      at = afterLength + length;
+    }
+  }
+}
+
+/** Spans in an OTLP/HTTP protobuf ExportTraceServiceRequest: resource_spans(1).scope_spans(2).spans(2). */
+function countProtobufSpans(body: Buffer): number {
+  let count = 0;
+  for (const [rs, rsEnd] of fields(body, 0, body.length, 1))
+    for (const [ss, ssEnd] of fields(body, rs, rsEnd, 2))
+      for (const _span of fields(body, ss, ssEnd, 2)) count++;
+  return count;
+}
+
 /** A stand-in OTLP/HTTP collector: answers every export 200 and counts the spans it got. */
 async function startOtlpSink(): Promise<{ server: Server; url: string; spans: () => number }> {
   let spans = 0;
@@ -51,8 +104,11 @@ async function startOtlpSink(): Promise<{ server: Server; url: string; spans: ()
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      // OTLP/HTTP JSON (exporter-trace-otlp-http): count the spans without keeping them.
-      spans += Buffer.concat(chunks).toString().split('"spanId"').length - 1;
+      const body = Buffer.concat(chunks);
+      spans +=
+        request.headers['content-type'] === 'application/json'
+          ? body.toString().split('"spanId"').length - 1
+          : countProtobufSpans(body);
       response.setHeader('content-type', 'application/json');
       response.end('{}');
     });
@@ -95,6 +151,14 @@ async function main(): Promise<void> {
       broker: {},
       env: sink
         ? {
+            // OTEL_* variables given to the bench (OTEL_BSP_*, OTEL_EXPORTER_OTLP_PROTOCOL…)
+            // go to the traced broker, to measure a setting's cost.
+            ...Object.fromEntries(
+              Object.entries(process.env).filter(
+                (entry): entry is [string, string] =>
+                  entry[0].startsWith('OTEL_') && entry[1] !== undefined,
+              ),
+            ),
             OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
             // --ratio=0.1: keep a tenth of the traces (callers send no traceparent here).
             ...(options.ratio
@@ -127,6 +191,7 @@ async function main(): Promise<void> {
           connections: 50,
           warmupSeconds: 3,
           seconds: options.seconds,
+          rate: options.rate || undefined,
         });
         if (result.non2xx + result.errors + result.warmupFailures > 0)
           throw new Error(`${build.name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
