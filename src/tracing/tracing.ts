@@ -6,7 +6,9 @@
  *  - the token refresh (src/connections/token-refresher.ts);
  *  - every call to RD (undici), each sending RD a child `traceparent`.
  * What leaves the process goes through RedactingExporter: no query string, no URL of an incoming
- * request (only its route), no query parameter values.
+ * request (only its route), no query parameter values. Spans leave as OTLP/HTTP protobuf (the
+ * OTLP default; the transformer writes it straight from the spans, with less than half the CPU
+ * and garbage of JSON's object tree and string), or JSON with OTEL_EXPORTER_OTLP_PROTOCOL=http/json.
  *
  * The SDK reads the other standard variables itself (OTEL_SERVICE_NAME,
  * OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS / _TIMEOUT / _TRACES_ENDPOINT,
@@ -63,5 +65,5 @@ export function startTracing(
  */
 export function contextCostWarning(): string | undefined {
   if (!('_propagate' in AsyncLocalStorage.prototype)) return undefined;
-  return `tracing on Node ${process.versions.node} without --experimental-async-context-frame: every request pays an async hook per promise; run Node 24, or set NODE_OPTIONS=--experimental-async-context-frame (README, "Tracing")`;
+  return `tracing on Node ${process.versions.node}, whose AsyncLocalStorage runs an async hook on every promise: a traced request costs far more CPU. Run Node 24 (without --no-async-context-frame), or on Node 22 set NODE_OPTIONS=--experimental-async-context-frame (README, "Tracing")`;
 }

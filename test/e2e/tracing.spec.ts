@@ -267,6 +267,29 @@ describe('tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     );
   }
 
+  it('warns at start where AsyncLocalStorage runs a hook per promise (Node 22 without AsyncContextFrame), and only there', () => {
+    const tracing = join(__dirname, '..', '..', 'dist', 'tracing', 'tracing.js');
+    const warningWith = (flags: string[]) =>
+      execFileSync(
+        process.execPath,
+        [
+          ...flags,
+          '-e',
+          `process.stdout.write(require(${JSON.stringify(tracing)}).contextCostWarning() ?? '')`,
+        ],
+        { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8' },
+      );
+    if (Number(process.versions.node.split('.')[0]) >= 24) {
+      expect(warningWith([])).toBe('');
+      expect(warningWith(['--no-async-context-frame'])).toContain(
+        '--experimental-async-context-frame',
+      );
+    } else {
+      expect(warningWith([])).toContain('--experimental-async-context-frame');
+      expect(warningWith(['--experimental-async-context-frame'])).toBe('');
+    }
+  });
+
   it('loads no OpenTelemetry SDK, exporter or instrumentation; with the endpoint it does', () => {
     expect(sdkLoaded({})).toBe(false);
     expect(sdkLoaded({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' })).toBe(true);
