@@ -118,6 +118,8 @@ async function startOtlpSink(): Promise<{ server: Server; url: string; spans: ()
   return { server, url: `http://127.0.0.1:${port}`, spans: () => spans };
 }
 
+const closeAtEnd: Array<() => void> = [];
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -140,6 +142,8 @@ async function main(): Promise<void> {
   await seeder.stop();
 
   const sink = options.otel ? await startOtlpSink() : undefined;
+  // Closed however the run ends: a listening sink would keep a failed run's process alive.
+  if (sink) closeAtEnd.push(() => (sink.server.closeAllConnections(), sink.server.close()));
   const builds: Array<{
     name: string;
     broker: Partial<BrokerOptions>;
@@ -194,7 +198,9 @@ async function main(): Promise<void> {
           rate: options.rate || undefined,
         });
         if (result.non2xx + result.errors + result.warmupFailures > 0)
-          throw new Error(`${build.name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+          throw new Error(
+            `${build.name}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.warmupFailures} failed in the warm-up`,
+          );
         results.get(build.name)!.push(result);
         step(
           `round ${round} ${build.name.padEnd(5)}: ${result.serverCpuMicrosPerRequest} µs/answer, ${result.reqPerSec} req/s, p99 ${result.p99Ms} ms, peak RSS ${result.peakRssMb} MB (machine CPU ${result.machineCpuPercent} %)`,
@@ -215,8 +221,6 @@ async function main(): Promise<void> {
       reqPerSec: median(runs.map((r) => r.reqPerSec)),
     };
   };
-  sink?.server.closeAllConnections();
-  sink?.server.close();
   const other = summary('other');
   const current = summary('this');
   console.log(
@@ -233,4 +237,7 @@ main()
     );
     process.exitCode = 1;
   })
-  .finally(() => cleanupAll());
+  .finally(() => {
+    for (const close of closeAtEnd) close();
+    return cleanupAll();
+  });
