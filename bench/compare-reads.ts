@@ -9,6 +9,8 @@
  * CPU per answer and req/s. `--rate=N` holds the measured run at N requests per second for both
  * builds (below what either answers on the machine), so they do the same work whatever the
  * machine's other load does to throughput; without it, as many as 50 connections get answered.
+ * `--together=1` runs both builds at the same time in each round (each with its own 50
+ * connections) instead of one after the other, so a busy machine weighs on both alike.
  * Seeding and migrations are this build's; the other build must read the same `connections`
  * table (it runs its own migrations at start, which finds them applied).
  *
@@ -24,7 +26,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { measure, type LoadResult } from './lib/load';
-import { cleanupAll, installSignalHandlers, ROOT } from './lib/processes';
+import { cleanupAll, installSignalHandlers, ROOT, type Child } from './lib/processes';
 import { accountNames, seedConnections, verifySeed } from './lib/seed';
 import { snapshotBrokerBuild, startBroker, type BrokerOptions } from './lib/services';
 import { setUpStage } from './lib/stage';
@@ -36,7 +38,7 @@ function parseArgs(argv: string[]) {
   const [other, ...flags] = argv;
   if (!other || other.startsWith('--'))
     throw new Error(
-      "usage: compare-reads.ts <other build's dist/> [--rounds=N --accounts=N --seconds=S --cache=N --rate=N]",
+      "usage: compare-reads.ts <other build's dist/> [--rounds=N --accounts=N --seconds=S --cache=N --rate=N --together=1]",
     );
   const options = {
     other,
@@ -47,6 +49,7 @@ function parseArgs(argv: string[]) {
     otel: 0,
     ratio: 0,
     rate: 0,
+    together: 0,
   };
   for (const flag of flags) {
     const [name, value] = flag.replace(/^--/, '').split('=');
@@ -176,43 +179,57 @@ async function main(): Promise<void> {
     },
   ];
   const results = new Map<string, LoadResult[]>(builds.map((b) => [b.name, []]));
+  type Build = (typeof builds)[number];
+  const startBuild = (build: Build, round: number) =>
+    startBroker(database.url, fake, secrets, {
+      name: `compare-${build.name}-${round}`,
+      scheduler: true,
+      ...build.broker,
+      env: {
+        ...(options.cache ? { TOKEN_CACHE_MAX: String(options.cache) } : {}),
+        ...build.env,
+      },
+    });
+  const measureBuild = async (build: Build, broker: Child, round: number) => {
+    const result = await measure(broker, {
+      accounts,
+      apiKey: secrets.apiKey,
+      connections: 50,
+      warmupSeconds: 3,
+      seconds: options.seconds,
+      rate: options.rate || undefined,
+    });
+    if (result.non2xx + result.errors + result.warmupFailures > 0)
+      throw new Error(
+        `${build.name}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.warmupFailures} failed in the warm-up`,
+      );
+    results.get(build.name)!.push(result);
+    step(
+      `round ${round} ${build.name.padEnd(5)}: ${result.serverCpuMicrosPerRequest} µs/answer, ${result.reqPerSec} req/s, p99 ${result.p99Ms} ms, peak RSS ${result.peakRssMb} MB (machine CPU ${result.machineCpuPercent} %)`,
+    );
+  };
   for (let round = 1; round <= options.rounds; round++) {
-    for (const build of builds) {
-      const broker = await startBroker(database.url, fake, secrets, {
-        name: `compare-${build.name}-${round}`,
-        scheduler: true,
-        ...build.broker,
-        env: {
-          ...(options.cache ? { TOKEN_CACHE_MAX: String(options.cache) } : {}),
-          ...build.env,
-        },
-      });
-      const spansBefore = sink?.spans() ?? 0;
+    const spansBefore = sink?.spans() ?? 0;
+    if (options.together) {
+      // Both builds at once, each with its own load: whatever else the machine does, it does to
+      // both (with --rate, at the same request rate).
+      const brokers = await Promise.all(builds.map((build) => startBuild(build, round)));
       try {
-        const result = await measure(broker, {
-          accounts,
-          apiKey: secrets.apiKey,
-          connections: 50,
-          warmupSeconds: 3,
-          seconds: options.seconds,
-          rate: options.rate || undefined,
-        });
-        if (result.non2xx + result.errors + result.warmupFailures > 0)
-          throw new Error(
-            `${build.name}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.warmupFailures} failed in the warm-up`,
-          );
-        results.get(build.name)!.push(result);
-        step(
-          `round ${round} ${build.name.padEnd(5)}: ${result.serverCpuMicrosPerRequest} µs/answer, ${result.reqPerSec} req/s, p99 ${result.p99Ms} ms, peak RSS ${result.peakRssMb} MB (machine CPU ${result.machineCpuPercent} %)`,
-        );
+        await Promise.all(builds.map((build, i) => measureBuild(build, brokers[i], round)));
       } finally {
-        await broker.stop();
+        await Promise.all(brokers.map((broker) => broker.stop()));
       }
-      if (build.env?.OTEL_EXPORTER_OTLP_ENDPOINT)
-        step(
-          `round ${round} ${build.name.padEnd(5)}: ${sink!.spans() - spansBefore} spans exported`,
-        );
+    } else {
+      for (const build of builds) {
+        const broker = await startBuild(build, round);
+        try {
+          await measureBuild(build, broker, round);
+        } finally {
+          await broker.stop();
+        }
+      }
     }
+    if (sink) step(`round ${round}: ${sink.spans() - spansBefore} spans exported`);
   }
   const summary = (name: string) => {
     const runs = results.get(name)!;
