@@ -279,14 +279,16 @@ describe('tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
         ],
         { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8' },
       );
-    if (Number(process.versions.node.split('.')[0]) >= 24) {
+    const major = Number(process.versions.node.split('.')[0]);
+    if (major >= 24) {
       expect(warningWith([])).toBe('');
       expect(warningWith(['--no-async-context-frame'])).toContain(
         '--experimental-async-context-frame',
       );
     } else {
       expect(warningWith([])).toContain('--experimental-async-context-frame');
-      expect(warningWith(['--experimental-async-context-frame'])).toBe('');
+      // The flag exists from Node 22 (the tools' Node 20 refuses it; the broker needs >= 22.13).
+      if (major >= 22) expect(warningWith(['--experimental-async-context-frame'])).toBe('');
     }
   });
 
