@@ -21,14 +21,25 @@
  * `--ratio=R` adds OTEL_TRACES_SAMPLER=parentbased_traceidratio with that ratio. Other `OTEL_*`
  * variables set for the bench (e.g. OTEL_EXPORTER_OTLP_PROTOCOL=http/json, OTEL_BSP_*) are given to
  * the traced broker. The sink counts spans of either OTLP/HTTP encoding.
+ *
+ * Each build runs with the Node flags of its own `npm start` (the start script of the
+ * package.json beside its dist/; none when there is none), as it would in production.
+ *
+ * `--profile=1` runs every broker under `--cpu-prof` and prints, per round and as the median of
+ * the rounds, where each build's CPU per answer goes piece by piece (lib/read-pieces.ts: guard,
+ * access log, metrics, read counter, serialization, token cache, Nest/fastify plumbing…) over
+ * the measured window. The profiler itself costs a few % of CPU: compare pieces, not totals.
  */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { measure, type LoadResult } from './lib/load';
-import { cleanupAll, installSignalHandlers, ROOT, type Child } from './lib/processes';
+import { cleanupAll, installSignalHandlers, RESULTS_DIR, ROOT, type Child } from './lib/processes';
+import { readPieces, type PieceRow } from './lib/read-pieces';
+import { table } from './lib/report';
 import { accountNames, seedConnections, verifySeed } from './lib/seed';
-import { snapshotBrokerBuild, startBroker, type BrokerOptions } from './lib/services';
+import { nodeFlagsOf, snapshotBrokerBuild, startBroker, type BrokerOptions } from './lib/services';
 import { setUpStage } from './lib/stage';
 import { step } from './lib/step';
 
@@ -50,6 +61,7 @@ function parseArgs(argv: string[]) {
     ratio: 0,
     rate: 0,
     together: 0,
+    profile: 0,
   };
   for (const flag of flags) {
     const [name, value] = flag.replace(/^--/, '').split('=');
@@ -121,6 +133,54 @@ async function startOtlpSink(): Promise<{ server: Server; url: string; spans: ()
   return { server, url: `http://127.0.0.1:${port}`, spans: () => spans };
 }
 
+/** The flags `npm start` of the build at `dist` gives node (its package.json is beside dist/). */
+function startFlagsOf(dist: string): string[] {
+  const manifest = join(dirname(resolve(dist)), 'package.json');
+  if (!existsSync(manifest)) return [];
+  const { scripts } = JSON.parse(readFileSync(manifest, 'utf8')) as {
+    scripts?: { start?: string };
+  };
+  return scripts?.start ? nodeFlagsOf(scripts.start) : [];
+}
+
+const PROFILES_DIR = join(RESULTS_DIR, 'profiles', 'compare-reads');
+
+/** The one profile a broker wrote into `dir` when it stopped. */
+function profileIn(dir: string): string {
+  const files = readdirSync(dir).filter((file) => file.endsWith('.cpuprofile'));
+  if (files.length !== 1) throw new Error(`${dir}: ${files.length} profiles, expected 1`);
+  return join(dir, files[0]);
+}
+
+function printPieces(
+  title: string,
+  perBuild: Map<string, Array<{ rows: PieceRow[]; busy: number }>>,
+) {
+  const names = [...perBuild.keys()];
+  const pieces = [
+    ...new Set(
+      names.flatMap((n) => perBuild.get(n)!.flatMap((r) => r.rows.map((row) => row.piece))),
+    ),
+  ];
+  const medianOf = (name: string, piece: string) =>
+    median(
+      perBuild
+        .get(name)!
+        .map((r) => r.rows.find((row) => row.piece === piece)?.microsPerAnswer ?? 0),
+    );
+  const rows = pieces.map((piece) => [
+    piece,
+    ...names.map((name) => medianOf(name, piece).toFixed(1)),
+  ]);
+  rows.push([
+    'all (CPU per answer from /proc)',
+    ...names.map((name) => median(perBuild.get(name)!.map((r) => r.busy)).toFixed(1)),
+  ]);
+  console.log(
+    `\n${title}\n${table(['piece (µs of CPU per answer: profiled share × /proc)', ...names], rows)}`,
+  );
+}
+
 const closeAtEnd: Array<() => void> = [];
 
 function median(values: number[]): number {
@@ -178,18 +238,33 @@ async function main(): Promise<void> {
         : undefined,
     },
   ];
+  const flags = { other: startFlagsOf(options.other), this: startFlagsOf(join(ROOT, 'dist')) };
+  step(`node flags: other [${flags.other.join(' ')}], this [${flags.this.join(' ')}]`);
   const results = new Map<string, LoadResult[]>(builds.map((b) => [b.name, []]));
+  const pieces = new Map<string, Array<{ rows: PieceRow[]; busy: number }>>(
+    builds.map((b) => [b.name, []]),
+  );
   type Build = (typeof builds)[number];
-  const startBuild = (build: Build, round: number) =>
-    startBroker(database.url, fake, secrets, {
+  const profileDirOf = (build: Build, round: number) =>
+    join(PROFILES_DIR, `${build.name}-${round}`);
+  const startBuild = (build: Build, round: number) => {
+    const profileDir = profileDirOf(build, round);
+    if (options.profile) {
+      rmSync(profileDir, { recursive: true, force: true });
+      mkdirSync(profileDir, { recursive: true });
+    }
+    return startBroker(database.url, fake, secrets, {
       name: `compare-${build.name}-${round}`,
       scheduler: true,
+      nodeFlags: flags[build.name as 'other' | 'this'],
+      extraNodeArgs: options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
       ...build.broker,
       env: {
         ...(options.cache ? { TOKEN_CACHE_MAX: String(options.cache) } : {}),
         ...build.env,
       },
     });
+  };
   const measureBuild = async (build: Build, broker: Child, round: number) => {
     const result = await measure(broker, {
       accounts,
@@ -208,6 +283,21 @@ async function main(): Promise<void> {
       `round ${round} ${build.name.padEnd(5)}: ${result.serverCpuMicrosPerRequest} µs/answer, ${result.reqPerSec} req/s, p99 ${result.p99Ms} ms, peak RSS ${result.peakRssMb} MB (machine CPU ${result.machineCpuPercent} %)`,
     );
   };
+  /** After the broker stopped (its profile is written at exit). */
+  const readProfile = (build: Build, round: number) => {
+    if (!options.profile) return;
+    const result = results.get(build.name)!.at(-1)!;
+    const { rows } = readPieces(
+      profileIn(profileDirOf(build, round)),
+      result.requests,
+      options.seconds,
+      result.serverCpuMicrosPerRequest,
+    );
+    pieces.get(build.name)!.push({ rows, busy: result.serverCpuMicrosPerRequest });
+    step(
+      `round ${round} ${build.name.padEnd(5)}: ${rows.map((r) => `${r.piece} ${r.microsPerAnswer}`).join('; ')}`,
+    );
+  };
   for (let round = 1; round <= options.rounds; round++) {
     const spansBefore = sink?.spans() ?? 0;
     if (options.together) {
@@ -219,6 +309,7 @@ async function main(): Promise<void> {
       } finally {
         await Promise.all(brokers.map((broker) => broker.stop()));
       }
+      for (const build of builds) readProfile(build, round);
     } else {
       for (const build of builds) {
         const broker = await startBuild(build, round);
@@ -227,6 +318,7 @@ async function main(): Promise<void> {
         } finally {
           await broker.stop();
         }
+        readProfile(build, round);
       }
     }
     if (sink) step(`round ${round}: ${sink.spans() - spansBefore} spans exported`);
@@ -236,13 +328,16 @@ async function main(): Promise<void> {
     return {
       cpu: median(runs.map((r) => r.serverCpuMicrosPerRequest)),
       reqPerSec: median(runs.map((r) => r.reqPerSec)),
+      rss: median(runs.map((r) => r.peakRssMb)),
     };
   };
+  if (options.profile)
+    printPieces(`where the CPU per answer goes (median of ${options.rounds} rounds)`, pieces);
   const other = summary('other');
   const current = summary('this');
   console.log(
-    `\nmedian of ${options.rounds}: other ${other.cpu} µs/answer, ${other.reqPerSec} req/s; ` +
-      `this ${current.cpu} µs/answer, ${current.reqPerSec} req/s; ` +
+    `\nmedian of ${options.rounds}: other ${other.cpu} µs/answer, ${other.reqPerSec} req/s, peak RSS ${other.rss} MB; ` +
+      `this ${current.cpu} µs/answer, ${current.reqPerSec} req/s, peak RSS ${current.rss} MB; ` +
       `this/other: CPU per answer ${(current.cpu / other.cpu).toFixed(3)}, req/s ${(current.reqPerSec / other.reqPerSec).toFixed(3)}`,
   );
 }

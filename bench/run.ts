@@ -13,9 +13,10 @@
  */
 import { serverVersion, type Database } from './lib/database';
 import { runDrain, type DrainContext, type DrainResult } from './lib/drain';
-import { measure, round2, type LoadOptions, type LoadResult } from './lib/load';
+import { measure, type LoadOptions, type LoadResult } from './lib/load';
 import { cleanupAll, installSignalHandlers, type Child } from './lib/processes';
 import { measureProxy } from './lib/proxy';
+import { readRatios } from './lib/read-targets';
 import { format, loadNow, machine, problems, writeJson, type Summary } from './lib/report';
 import { runScale, type ScaleConfig } from './lib/scale';
 import { formatScale, scaleProblems, writeScaleJson } from './lib/scale-report';
@@ -173,10 +174,7 @@ async function measureReads(config: Config, setup: Setup): Promise<Summary['read
     l1,
     l2,
     broker,
-    ratios: {
-      brokerToL1: round2(broker.reqPerSec / l1.reqPerSec),
-      brokerToL2: round2(broker.reqPerSec / l2.reqPerSec),
-    },
+    ratios: readRatios(l1, l2, broker),
   };
 }
 

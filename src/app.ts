@@ -70,14 +70,9 @@ function observeRequestDurations(app: NestFastifyApplication): void {
     .getHttpAdapter()
     .getInstance()
     .addHook('onResponse', (request, reply, done) => {
-      metrics.httpDuration.observe(
-        {
-          method: request.method,
-          route: request.routeOptions.url ?? 'unmatched',
-          status: reply.statusCode,
-        },
-        reply.elapsedTime / 1000,
-      );
+      metrics
+        .httpDurationOf(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode)
+        .observe(reply.elapsedTime / 1000);
       done();
     });
 }

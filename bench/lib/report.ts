@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { DrainResult } from './drain';
 import type { LoadResult } from './load';
 import type { ProxyLoad, ProxyResult } from './proxy';
+import { drainTargetLine, readTargetLines } from './read-targets';
 import { RESULTS_DIR } from './processes';
 
 export interface Machine {
@@ -32,7 +33,7 @@ export interface Summary {
     l1: LoadResult;
     l2: LoadResult;
     broker: LoadResult;
-    ratios: { brokerToL1: number; brokerToL2: number };
+    ratios: { brokerToL1: number; brokerToL2: number; cpuPerAnswerToL1: number };
   };
   proxy: ProxyResult;
   drain: DrainResult[];
@@ -178,7 +179,7 @@ export function format(summary: Summary): string {
     `CPU in % of one core (the machine's maximum is ${m.nproc * 100} %); machine CPU beyond ` +
       'server + load generator + PostgreSQL is other work, which makes a figure noisy',
     readOutcomes(read.broker),
-    `broker/L1 = ${read.ratios.brokerToL1.toFixed(2)}   broker/L2 = ${read.ratios.brokerToL2.toFixed(2)}  (req/s)`,
+    ...readTargetLines(read),
     '',
     `Proxy: GET /proxy/crm/v2/contacts?page=1 over ${proxy.accounts} accounts vs the fake RD's ` +
       `endpoint called directly with their tokens, ${proxy.connections} connections, ${proxy.seconds} s each`,
@@ -193,6 +194,7 @@ export function format(summary: Summary): string {
     `Refresh drain: all connections due at once, fake RD ${drain[0]?.latencyMs} ms, ` +
       `REFRESH_CONCURRENCY ${drain[0]?.concurrency}, REFRESH_CRON every second`,
     table(DRAIN_HEADERS, drain.map(drainRow)),
+    drainTargetLine(drain),
     autovacuumLine(drain),
   ].join('\n');
 }

@@ -3,7 +3,7 @@
  * (L1 constant JSON, L2 one primary-key SELECT). All run as separate `node` processes.
  */
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as Config from '../../src/config/config';
 import type * as Crypto from '../../src/crypto/token-cipher';
@@ -18,6 +18,27 @@ import { ROOT, freePort, runNode, startNode, waitForHttp, type Child } from './p
  */
 export const BROKER_DIST = join(ROOT, 'node_modules', '.cache', 'broker-bench', 'build');
 const BROKER_MAIN = join(BROKER_DIST, 'main.js');
+
+/**
+ * The V8 flags `npm start` gives the broker (package.json's start script, the same as the
+ * Dockerfile's CMD: test/unit/node-flags.spec.ts), so the bench measures what production runs.
+ */
+export const BROKER_NODE_FLAGS: string[] = nodeFlagsOf(
+  (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } })
+    .scripts.start,
+);
+
+/** `node --a=1 --b dist/start.js` → ['--a=1', '--b']. */
+export function nodeFlagsOf(command: string): string[] {
+  const words = command.trim().split(/\s+/);
+  if (words[0] !== 'node') throw new Error(`"${command}" does not start with node`);
+  const flags: string[] = [];
+  for (const word of words.slice(1)) {
+    if (!word.startsWith('--')) break;
+    flags.push(word);
+  }
+  return flags;
+}
 
 export function snapshotBrokerBuild(dist = join(ROOT, 'dist'), into = BROKER_DIST): void {
   const complete =
@@ -118,6 +139,10 @@ export interface BrokerOptions {
   env?: Record<string, string>;
   /** Another build's main.js (bench/compare-reads.ts); the snapshot of dist/ by default. */
   main?: string;
+  /** Node's flags for this broker, instead of those of `npm start` (BROKER_NODE_FLAGS). */
+  nodeFlags?: string[];
+  /** More flags after those, e.g. `--cpu-prof` (bench/compare-reads.ts --profile=1). */
+  extraNodeArgs?: string[];
 }
 
 function brokerEnv(
@@ -179,7 +204,12 @@ export async function startBroker(
   const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = startNode(
     options.name,
-    [...nodeArgs, options.main ?? BROKER_MAIN],
+    [
+      ...(options.nodeFlags ?? BROKER_NODE_FLAGS),
+      ...nodeArgs,
+      ...(options.extraNodeArgs ?? []),
+      options.main ?? BROKER_MAIN,
+    ],
     env,
     `http://127.0.0.1:${port}`,
   );

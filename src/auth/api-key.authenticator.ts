@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { APP_CONFIG, type ApiKey, type AppConfig } from '../config/config';
 import type { AuthenticatedRequest } from '../logging/logger';
@@ -12,9 +12,13 @@ export interface KnownKey {
   scope?: KeyScope;
 }
 
+/** One-shot SHA-256 (no Hash object per request: this runs on every authenticated call). */
 function digest(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+  return hash('sha256', secret, 'buffer');
 }
+
+/** `Bearer <secret>`, any case, surrounding blanks allowed: the secret, or undefined. */
+const BEARER = /^\s*Bearer ([^\s]+)\s*$/i;
 
 /**
  * `Authorization: Bearer <secret>` against API_KEYS / ADMIN_API_KEYS, from the headers alone:
@@ -64,7 +68,7 @@ export class ApiKeyAuthenticator {
 
   private identify(header: unknown): KnownKey | undefined {
     if (typeof header !== 'string') return undefined;
-    const match = /^Bearer ([^\s]+)$/i.exec(header.trim());
+    const match = BEARER.exec(header);
     if (!match) return undefined;
     const presented = digest(match[1]);
     let found: KnownKey | undefined;

@@ -28,21 +28,36 @@ export class ApiKeyGuard implements CanActivate {
     private readonly reflector: Reflector,
   ) {}
 
+  /** Whether each route handler needs an admin key: read once per route, not per request. */
+  private readonly adminOnly = new WeakMap<object, boolean>();
+
   canActivate(context: ExecutionContext): boolean {
-    const request = context
-      .switchToHttp()
-      .getRequest<{ headers: Record<string, unknown>; ip: string; raw: AuthenticatedRequest }>();
+    const request = context.getArgByIndex<{
+      headers: Record<string, unknown>;
+      ip: string;
+      raw: AuthenticatedRequest;
+    }>(0);
     const key = this.authenticator.authenticate(
       request.headers.authorization,
       request.ip,
       request.raw,
     );
-    const adminOnly = this.reflector.getAllAndOverride<boolean>(ADMIN_ONLY, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    if (adminOnly && !key.admin) throw new ForbiddenException('this route needs an admin API key');
+    if (!key.admin && this.needsAdmin(context))
+      throw new ForbiddenException('this route needs an admin API key');
     return true;
+  }
+
+  private needsAdmin(context: ExecutionContext): boolean {
+    const handler = context.getHandler();
+    let adminOnly = this.adminOnly.get(handler);
+    if (adminOnly === undefined) {
+      adminOnly = !!this.reflector.getAllAndOverride<boolean>(ADMIN_ONLY, [
+        handler,
+        context.getClass(),
+      ]);
+      this.adminOnly.set(handler, adminOnly);
+    }
+    return adminOnly;
   }
 }
 

@@ -43,6 +43,14 @@ export class ReadCounter
 {
   private readonly logger = new Logger(ReadCounter.name);
   private pending = new Map<string, Tally>();
+  /**
+   * The tallies of `pending` for the current hour by caller, product and account: a repeated
+   * read finds its tally by three lookups of strings it already has, without building its id.
+   * Emptied whenever `pending` is replaced or the hour changes; a tally missing from it is
+   * looked up in `pending` by id, so it is only ever a shortcut.
+   */
+  private index = new Map<string, Map<string, Map<string, Tally>>>();
+  private indexHour = 0;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
 
@@ -72,24 +80,36 @@ export class ReadCounter
   count(caller: string, key: ConnectionKey): void {
     const now = Date.now();
     const hour = now - (now % HOUR_MS);
-    const id = `${hour}\n${caller}\n${key.product}\n${key.account}`;
-    const tally = this.pending.get(id);
-    if (tally) {
-      tally.count++;
-      tally.unmetered++;
-      tally.lastAt = now;
-    } else {
-      this.pending.set(id, {
-        caller,
-        account: key.account,
-        product: key.product,
-        hour,
-        count: 1,
-        unmetered: 1,
-        firstAt: now,
-        lastAt: now,
-      });
+    if (hour !== this.indexHour) {
+      this.index = new Map();
+      this.indexHour = hour;
     }
+    let byProduct = this.index.get(caller);
+    if (!byProduct) this.index.set(caller, (byProduct = new Map()));
+    let byAccount = byProduct.get(key.product);
+    if (!byAccount) byProduct.set(key.product, (byAccount = new Map()));
+    let tally = byAccount.get(key.account);
+    if (!tally) {
+      const id = `${hour}\n${caller}\n${key.product}\n${key.account}`;
+      tally = this.pending.get(id);
+      if (!tally) {
+        tally = {
+          caller,
+          account: key.account,
+          product: key.product,
+          hour,
+          count: 0,
+          unmetered: 0,
+          firstAt: now,
+          lastAt: now,
+        };
+        this.pending.set(id, tally);
+      }
+      byAccount.set(key.account, tally);
+    }
+    tally.count++;
+    tally.unmetered++;
+    tally.lastAt = now;
   }
 
   /** Writes what was counted so far; concurrent calls share one flush. */
@@ -102,6 +122,7 @@ export class ReadCounter
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
+    this.index = new Map();
     for (const tally of batch.values()) {
       if (tally.unmetered === 0) continue;
       this.metrics.tokenReadsByCaller.inc(

@@ -56,7 +56,17 @@ export function clientAddressResolver(trustedProxies: string[]): AddressResolver
   };
 }
 
+const PEER = Symbol('broker.normalisedPeer');
+
+/** The socket's peer, normalised once per connection (a keep-alive one carries many requests). */
 function socketAddress(request: IncomingMessage): string {
-  const raw = request.socket.remoteAddress ?? '';
-  return normaliseAddress(raw) ?? raw;
+  const socket = request.socket as IncomingMessage['socket'] & { [PEER]?: string };
+  let peer = socket[PEER];
+  if (peer === undefined) {
+    const raw = socket.remoteAddress ?? '';
+    peer = normaliseAddress(raw) ?? raw;
+    // Known only once connected: a socket without its address yet is asked again next time.
+    if (raw !== '') socket[PEER] = peer;
+  }
+  return peer;
 }

@@ -77,15 +77,17 @@ export function useClientAddress(fastify: FastifyInstance, limits: HttpLimits): 
   const resolve = clientAddressResolver(limits.trustedProxies);
   const isTrustedProxy = trustTest(limits.trustedProxies);
   const max = limits.maxConnectionsPerAddress;
+  const behindProxies = limits.trustedProxies.length > 0;
   const inFlight = new Map<string, number>();
   // Callback style: no promise per request on the hot path.
   fastify.addHook('onRequest', (request, reply, done) => {
     const address = resolve(request.raw);
     // fastify's own `ip` takes X-Forwarded-For entries as written: this one shadows it.
     Object.defineProperty(request, 'ip', { value: address, enumerable: true });
+    // Without a trusted proxy in TRUSTED_PROXIES, capConnectionsPerAddress has capped the sockets.
+    if (max === 0 || !behindProxies) return done();
     const peer = request.raw.socket.remoteAddress;
-    if (max === 0 || peer === undefined || !isTrustedProxy(normaliseAddress(peer) ?? peer))
-      return done();
+    if (peer === undefined || !isTrustedProxy(normaliseAddress(peer) ?? peer)) return done();
     const count = inFlight.get(address) ?? 0;
     if (count >= max) {
       if (bodyPending(request.raw)) reply.header('Connection', 'close');

@@ -82,33 +82,43 @@ export class RequestLog extends LogController {
   }
 }
 
-/** Requests whose line is written: a cut answer's is written by the proxy, before fastify's. */
-const logged = new WeakSet<object>();
+/** Set on a request whose line is written: a cut answer's is written by the proxy, before fastify's. */
+const LOGGED = Symbol('broker.requestLogged');
 
 /**
  * The one access-log line of a request, written once. Also called by /proxy when RD's streamed
- * answer is cut: fastify writes no line for a response it destroyed mid-body.
+ * answer is cut: fastify writes no line for a response it destroyed mid-body. The level is
+ * decided first and nothing is built for a line the logger would drop (successful token reads
+ * and proxied calls are debug lines: at the default LOG_LEVEL=info they cost a few comparisons).
  */
 export function writeRequestLine(
   error: Error | null | undefined,
   request: FastifyRequest,
   reply: FastifyReply,
 ): void {
-  if (logged.has(request.raw)) return;
-  logged.add(request.raw);
-  const url = request.raw.url ?? '';
+  const raw = request.raw as FastifyRequest['raw'] & AuthenticatedRequest & { [LOGGED]?: true };
+  if (raw[LOGGED]) return;
+  raw[LOGGED] = true;
+  const url = raw.url ?? '';
   if (url.startsWith('/health') || url.startsWith('/metrics')) return;
-  const proxied = url.startsWith('/proxy/');
   const status = reply.statusCode;
-  const cut = (request.raw as AuthenticatedRequest).answerCut;
+  const cut = raw.answerCut;
   const level =
     error || status >= 500 || cut
       ? 'error'
-      : status < 300 && (proxied || url.startsWith('/tokens/'))
+      : status < 300 && (url.startsWith('/tokens/') || url.startsWith('/proxy/'))
         ? 'debug'
         : 'info';
-  // Flat fields: fastify's own `req`/`res` serializers would rewrite nested objects.
-  request.log[level](
+  // The logger is the application's pino logger (createApp's loggerInstance).
+  const log = request.log as Logger;
+  // Only the frequent lines are checked first; an error line (rare) is always handed to pino.
+  if (level !== 'error' && !log.isLevelEnabled(level)) return;
+  // Flat fields: fastify's own `req`/`res` serializers would rewrite nested objects. A debug or
+  // info line (no error, no 5xx, no cut) carries only the fields below, none named like a
+  // secret and the URL already masked (loggedUrl): it goes through a twin of the logger without
+  // pino's redaction, which would cost ~30 µs a line for nothing (bench/README.md, issue 24).
+  // Error lines, rare and carrying `err`, keep it.
+  (level === 'error' ? log : unredacted(log))[level](
     {
       requestId: request.id,
       method: request.method,
@@ -117,12 +127,27 @@ export function writeRequestLine(
       status,
       ...(cut ? { cut } : {}),
       responseTime: Math.round(reply.elapsedTime * 100) / 100,
-      caller: (request.raw as AuthenticatedRequest).apiKeyName,
+      caller: raw.apiKeyName,
       remoteAddress: request.ip,
       ...(error ? { err: error } : {}),
     },
     cut ? 'request cut: the streamed answer of RD did not reach its end' : 'request completed',
   );
+}
+
+const UNREDACTED = new WeakMap<Logger, Logger>();
+
+/**
+ * `log` without its redaction paths, writing to the same destination; its own level is the
+ * lowest, since the caller has already asked `log` whether the line is wanted.
+ */
+function unredacted(log: Logger): Logger {
+  let twin = UNREDACTED.get(log);
+  if (!twin) {
+    twin = log.child({}, { redact: { paths: [] }, level: 'trace' });
+    UNREDACTED.set(log, twin);
+  }
+  return twin;
 }
 
 /**

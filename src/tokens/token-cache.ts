@@ -17,6 +17,8 @@ import { BrokerMetrics } from '../metrics/broker-metrics';
 export interface CachedToken {
   accessToken: string;
   expiresAt: Date;
+  /** `expiresAt` as the answer writes it, made once per token rather than once per read. */
+  expiresAtIso: string;
 }
 
 const CHANNEL = 'connection_changed';

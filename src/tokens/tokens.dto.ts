@@ -74,3 +74,22 @@ export class TokenResponse {
   })
   expiresIn: number;
 }
+
+/**
+ * The 200 answer's JSON schema, for fastify's compiled serializer (the controller's @RouteSchema):
+ * the same fields as TokenResponse, which documents them. test/unit/token-response-schema.spec.ts
+ * checks that the two agree.
+ */
+export const TOKEN_RESPONSE_SCHEMA = {
+  type: 'object',
+  properties: {
+    account: { type: 'string' },
+    product: { type: 'string' },
+    accessToken: { type: 'string' },
+    tokenType: { type: 'string' },
+    expiresAt: { type: 'string' },
+    expiresIn: { type: 'integer' },
+  },
+  required: ['account', 'product', 'accessToken', 'tokenType', 'expiresAt', 'expiresIn'],
+  additionalProperties: false,
+} as const;

@@ -52,12 +52,12 @@ export class TokensService {
   ): Promise<TokenResponse> {
     try {
       const { token, outcome } = await this.readToken(key, minValiditySeconds, rejected);
-      this.metrics.tokenReads.inc({ product: key.product, outcome });
+      this.metrics.countTokenRead(key.product, outcome);
       if (caller !== null) this.reads.count(caller, key);
       return toResponse(key, token);
     } catch (error) {
       const outcome = error instanceof BrokerError ? error.code : 'internal_error';
-      this.metrics.tokenReads.inc({ product: key.product, outcome });
+      this.metrics.countTokenRead(key.product, outcome);
       throw error;
     }
   }
@@ -117,7 +117,11 @@ export class TokensService {
         connection,
         'RD Station could not refresh the token and the stored one has too little validity left',
       );
-    const token = { accessToken, expiresAt: connection.expiresAt };
+    const token = {
+      accessToken,
+      expiresAt: connection.expiresAt,
+      expiresAtIso: connection.expiresAt.toISOString(),
+    };
     this.cache.set(key, token, ticket);
     return { token, outcome };
   }
@@ -164,7 +168,7 @@ function toResponse(key: ConnectionKey, token: CachedToken): TokenResponse {
     product: key.product,
     accessToken: token.accessToken,
     tokenType: 'Bearer',
-    expiresAt: token.expiresAt.toISOString(),
+    expiresAt: token.expiresAtIso,
     expiresIn: Math.max(0, Math.floor((token.expiresAt.getTime() - Date.now()) / 1000)),
   };
 }

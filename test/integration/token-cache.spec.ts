@@ -68,7 +68,8 @@ describe('token cache', () => {
 
     it('does not cache a row read across an invalidation of that connection, only of that one', () => {
       const cache = h.brokers[0].app.get(TokenCache);
-      const token = { accessToken: 'x', expiresAt: new Date(Date.now() + 3600_000) };
+      const expiresAt = new Date(Date.now() + 3600_000);
+      const token = { accessToken: 'x', expiresAt, expiresAtIso: expiresAt.toISOString() };
       const a = { account: 'ticket-a', product: 'crm' as const };
       const b = { account: 'ticket-b', product: 'crm' as const };
 

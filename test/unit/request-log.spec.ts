@@ -8,12 +8,19 @@ function logLine(
   options: { route?: string | null; answerCut?: 'timeout' | 'broken' } = {},
 ) {
   const lines: Array<{ level: string; fields: Record<string, unknown>; message: unknown }> = [];
-  const log = Object.fromEntries(
-    ['debug', 'info', 'error'].map((level) => [
-      level,
-      (fields: Record<string, unknown>, message: unknown) => lines.push({ level, fields, message }),
-    ]),
-  );
+  const log = {
+    ...Object.fromEntries(
+      ['debug', 'info', 'error'].map((level) => [
+        level,
+        (fields: Record<string, unknown>, message: unknown) =>
+          lines.push({ level, fields, message }),
+      ]),
+    ),
+    isLevelEnabled: () => true,
+    child() {
+      return this;
+    },
+  };
   const [path, query = ''] = url.split('?');
   // Every place fastify exposes the address carries it, so a line built from any of them shows.
   const request = {
@@ -89,5 +96,40 @@ describe('RequestLog', () => {
     const { level, fields } = logLine('/proxy/crm/v2/contacts', 200, { answerCut: 'timeout' });
     expect(level).toBe('error');
     expect(fields).toMatchObject({ status: 200, cut: 'timeout' });
+  });
+
+  it('builds no line the logger would drop, and writes a line only once per request', () => {
+    const written: string[] = [];
+    const enabled = new Set(['info', 'error']);
+    const routeOptions = jest.fn(() => ({ url: '/tokens/:account' }));
+    const log = {
+      isLevelEnabled: (level: string) => enabled.has(level),
+      debug: () => written.push('debug'),
+      info: () => written.push('info'),
+      error: () => written.push('error'),
+      child() {
+        return this;
+      },
+    };
+    const request = (url: string) =>
+      Object.defineProperty(
+        { id: 'r', method: 'GET', ip: '::1', raw: { url }, log },
+        'routeOptions',
+        {
+          get: routeOptions,
+        },
+      ) as unknown as FastifyRequest;
+    const reply = (statusCode: number) =>
+      ({ statusCode, elapsedTime: 1 }) as unknown as FastifyReply;
+    const logger = new RequestLog();
+    // A successful read is a debug line: at info nothing is built (routeOptions is not even read).
+    logger.requestCompleted(null, request('/tokens/acme?product=crm'), reply(200));
+    expect(written).toEqual([]);
+    expect(routeOptions).not.toHaveBeenCalled();
+    // A refused read is an info line, written once however often fastify reports it.
+    const refused = request('/tokens/acme?product=crm');
+    logger.requestCompleted(null, refused, reply(404));
+    logger.requestCompleted(null, refused, reply(404));
+    expect(written).toEqual(['info']);
   });
 });
