@@ -1,5 +1,5 @@
 // First: with OTEL_EXPORTER_OTLP_ENDPOINT, tracing must hook node:http, pg and undici before they load.
-import { stopTracing } from './tracing/preload';
+import { stopTracing, tracingWarning } from './tracing/preload';
 import 'reflect-metadata';
 import pino, { type Logger } from 'pino';
 import { DataSource } from 'typeorm';
@@ -128,6 +128,8 @@ async function main(): Promise<void> {
     throw error;
   }
   logThreshold = pino.levels.values[config.logLevel] ?? Infinity;
+  const tracingCost = tracingWarning();
+  if (tracingCost) log('warn', tracingCost);
   if (config.encryption.generated) {
     log(
       'warn',

@@ -20,6 +20,12 @@ export interface LoadOptions {
    * gives the same cache in a tenth of the time when the cache holds a tenth.
    */
   warmupAccounts?: string[];
+  /**
+   * Requests per second for the measured run (autocannon's overallRate) instead of as many as
+   * the connections get answered: two builds then do the same work per second, whatever else
+   * the machine does, and CPU per answer compares (compare-reads' `--rate`).
+   */
+  rate?: number;
   /** Read the broker's broker_token_reads_total before and after the measured run. */
   countTokenReads?: boolean;
 }
@@ -52,6 +58,7 @@ export interface LoadResult {
 
 interface Run {
   seconds?: number;
+  rate?: number;
   /** Stop after this many requests instead of after `seconds`. */
   amount?: number;
   pickAccount: () => string;
@@ -61,11 +68,12 @@ interface Run {
 function run(
   server: Child,
   options: LoadOptions,
-  { seconds, amount, pickAccount, onLatency }: Run,
+  { seconds, rate, amount, pickAccount, onLatency }: Run,
 ) {
   const instance = autocannon({
     url: server.url,
     connections: options.connections,
+    ...(rate ? { overallRate: rate } : {}),
     ...(amount === undefined ? { duration: seconds } : { amount }),
     timeout: 10,
     headers: { authorization: `Bearer ${options.apiKey}` },
@@ -136,6 +144,7 @@ export async function measure(server: Child, options: LoadOptions): Promise<Load
   const machineBefore = machineCpu();
   const result = await run(server, options, {
     seconds: options.seconds,
+    rate: options.rate,
     pickAccount: () => randomAccount(options.accounts),
     onLatency: (ms) => latencies.push(ms),
   });

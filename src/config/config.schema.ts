@@ -433,8 +433,18 @@ export const envSchema = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl
     .optional()
     .describe(
-      "OpenTelemetry traces over OTLP/HTTP (JSON) to this collector (`/v1/traces` is appended); unset = no tracing and no OpenTelemetry SDK loaded. A caller's W3C `traceparent` is continued, and RD calls made for it (proxy, refresh) carry a child `traceparent`. The SDK reads the other standard `OTEL_*` variables itself (`OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*`)",
+      "OpenTelemetry traces over OTLP/HTTP to this collector (`/v1/traces` is appended); unset = no tracing and no OpenTelemetry SDK loaded. A caller's W3C `traceparent` is continued, and RD calls made for it (proxy, refresh) carry a child `traceparent`. The SDK reads the other standard `OTEL_*` variables itself (`OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*`)",
     ),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z
+    .enum(['http/protobuf', 'http/json'])
+    .default('http/protobuf')
+    .describe(
+      'how spans are encoded for the collector: `http/protobuf` (the OpenTelemetry default, less than half the CPU of JSON per span) or `http/json`. `grpc` is not supported',
+    ),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z
+    .enum(['http/protobuf', 'http/json'])
+    .optional()
+    .describe('overrides `OTEL_EXPORTER_OTLP_PROTOCOL` for traces (the standard variable pair)'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')

@@ -184,6 +184,22 @@ export function tracingEndpoint(env: NodeJS.ProcessEnv): string | undefined {
   return parsed.success ? parsed.data : undefined;
 }
 
+/**
+ * How spans are encoded (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL,
+ * else `http/protobuf`), for src/tracing/preload.ts like tracingEndpoint. An unsupported value
+ * (`grpc`) falls back to the default here; `loadConfig` then reports it and the process exits.
+ */
+export function tracingProtocol(env: NodeJS.ProcessEnv): 'http/protobuf' | 'http/json' {
+  const traces = envSchema.shape.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL.safeParse(
+    env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || undefined,
+  );
+  if (traces.success && traces.data) return traces.data;
+  const all = envSchema.shape.OTEL_EXPORTER_OTLP_PROTOCOL.safeParse(
+    env.OTEL_EXPORTER_OTLP_PROTOCOL || undefined,
+  );
+  return all.success ? all.data : 'http/protobuf';
+}
+
 /** One `VARIABLE: what is wrong` per problem the schema found (never a value). */
 function schemaProblems(issues: z.core.$ZodIssue[], present: Record<string, string>): string[] {
   return issues.map((issue) => {

@@ -41,12 +41,13 @@ describe('secrets from files in the shipped configuration', () => {
     expect(read('.dockerignore')).toMatch(/^secrets$/m);
   });
 
-  it('the Dockerfile runs the Node the suite is run on (22), and says how to give secrets as files', () => {
+  it("the Dockerfile runs Node 24 (a major the suite is run on, tracing's cheap context), and says how to give secrets as files", () => {
     const dockerfile = read('Dockerfile');
     expect([...dockerfile.matchAll(/^FROM node:(\d+)/gm)].map((match) => match[1])).toEqual([
-      '22',
-      '22',
+      '24',
+      '24',
     ]);
+    expect(read('.ci/run')).toMatch(/node_dir 24/);
     expect(dockerfile).toContain('_FILE=/run/secrets/');
   });
 });

@@ -12,6 +12,7 @@ import { ADMIN_KEY, SERVICE_KEY } from '../support/broker';
 import { startBrokerProcess } from '../support/broker-process';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { auth, connect } from '../support/harness';
+import { attribute, CLIENT, SERVER, spansOf } from '../support/otlp';
 import { freePort, waitFor, type BrokerProcess } from '../support/process';
 import { startTinyServer, type TinyServer } from '../support/tiny-server';
 
@@ -19,34 +20,6 @@ jest.setTimeout(120_000);
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const random = (label: string) => `${label}-${randomBytes(24).toString('base64url')}`;
-
-/** One span as OTLP/HTTP JSON carries it (ids in hex). */
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes?: Array<{ key: string; value: Record<string, unknown> }>;
-}
-const SERVER = 2;
-const CLIENT = 3;
-
-function spansOf(receiver: TinyServer): OtlpSpan[] {
-  return receiver.requests
-    .filter((r) => r.path === '/v1/traces')
-    .flatMap((r) => {
-      const body = JSON.parse(r.body) as {
-        resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
-      };
-      return body.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
-    });
-}
-
-function attribute(span: OtlpSpan, key: string): unknown {
-  const found = span.attributes?.find((a) => a.key === key);
-  return found && Object.values(found.value)[0];
-}
 
 /** `00-<trace id>-<parent span id>-<flags>`. */
 function parseTraceparent(value: unknown): { traceId: string; parentId: string } {
@@ -252,7 +225,9 @@ describe('tracing (broker process with OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     const exported = receiver.requests.filter((r) => r.path === '/v1/traces');
     expect(exported.length).toBeGreaterThan(0);
     for (const request of exported) {
-      for (const secret of secrets) expect(request.body.includes(secret)).toBe(false);
+      // OTLP/HTTP protobuf, the default encoding: strings are in it as UTF-8.
+      expect(request.headers['content-type']).toBe('application/x-protobuf');
+      for (const secret of secrets) expect(request.bytes.includes(secret)).toBe(false);
     }
     // No query string of an incoming request, and no URL of one (its route stands for it).
     for (const span of spansOf(receiver)) {
@@ -270,7 +245,7 @@ describe('tracing (broker process with OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
       }
     }
     // The resource names the service as OTEL_SERVICE_NAME says (the SDK reads OTEL_* itself).
-    expect(exported[0].body).toContain('broker-under-test');
+    expect(exported[0].bytes.includes('broker-under-test')).toBe(true);
   });
 });
 
@@ -291,6 +266,31 @@ describe('tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
       }) === 'true'
     );
   }
+
+  it('warns at start where AsyncLocalStorage runs a hook per promise (Node 22 without AsyncContextFrame), and only there', () => {
+    const tracing = join(__dirname, '..', '..', 'dist', 'tracing', 'tracing.js');
+    const warningWith = (flags: string[]) =>
+      execFileSync(
+        process.execPath,
+        [
+          ...flags,
+          '-e',
+          `process.stdout.write(require(${JSON.stringify(tracing)}).contextCostWarning() ?? '')`,
+        ],
+        { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8' },
+      );
+    const major = Number(process.versions.node.split('.')[0]);
+    if (major >= 24) {
+      expect(warningWith([])).toBe('');
+      expect(warningWith(['--no-async-context-frame'])).toContain(
+        '--experimental-async-context-frame',
+      );
+    } else {
+      expect(warningWith([])).toContain('--experimental-async-context-frame');
+      // The flag exists from Node 22 (the tools' Node 20 refuses it; the broker needs >= 22.13).
+      if (major >= 22) expect(warningWith(['--experimental-async-context-frame'])).toBe('');
+    }
+  });
 
   it('loads no OpenTelemetry SDK, exporter or instrumentation; with the endpoint it does', () => {
     expect(sdkLoaded({})).toBe(false);

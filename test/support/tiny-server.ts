@@ -9,6 +9,8 @@ export interface SeenRequest {
   query: URLSearchParams;
   headers: IncomingMessage['headers'];
   body: string;
+  /** The body as received (a binary body, e.g. OTLP protobuf, is not text). */
+  bytes: Buffer;
 }
 
 export type Handler = (
@@ -45,8 +47,10 @@ export async function startTinyServer(handle: Handler = notFound): Promise<TinyS
         path: url.pathname,
         query: url.searchParams,
         headers: raw.headers,
-        body: Buffer.concat(chunks).toString(),
+        body: '',
+        bytes: Buffer.concat(chunks),
       };
+      seen.body = seen.bytes.toString();
       tiny.requests.push(seen);
       Promise.resolve(tiny.handle(seen, response, raw)).catch(() => response.destroy());
     });

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config/config';
+import { ConfigError, loadConfig, tracingProtocol } from '../../src/config/config';
 import { readSecretFiles } from '../../src/config/secret-files';
 import { testEnv } from '../support/broker';
 
@@ -343,5 +343,39 @@ describe('loadConfig', () => {
     expect(config.devApiKey).toBeUndefined();
     expect(config.apiKeys.map((key) => key.name)).toEqual(['svc']);
     expect(existsSync(join(dataDir, 'dev-api-key'))).toBe(false);
+  });
+});
+
+describe('tracingProtocol (read before loadConfig, by src/tracing/preload.ts)', () => {
+  it.each([
+    [{}, 'http/protobuf'],
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, 'http/json'],
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }, 'http/protobuf'],
+    // The signal's own variable wins, as in every OpenTelemetry SDK.
+    [
+      {
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+      },
+      'http/json',
+    ],
+    [
+      {
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+      },
+      'http/protobuf',
+    ],
+  ])('%j: %s', (env, expected) => {
+    expect(tracingProtocol(env)).toBe(expected);
+  });
+
+  it('refuses a protocol the broker cannot send (loadConfig names the variable, never starts)', () => {
+    expect(errorOf({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toContain(
+      'OTEL_EXPORTER_OTLP_PROTOCOL',
+    );
+    expect(errorOf({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' })).toContain(
+      'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+    );
   });
 });
