@@ -34,6 +34,26 @@ export default tseslint.config(
     },
   },
   {
+    // No class receives the whole configuration: ConfigService holds every slice, so outside
+    // src/config a class injects the slices it reads (src/config/slices.ts), by their KEY.
+    files: ['src/**/*.ts'],
+    ignores: ['src/config/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@nestjs/config',
+              importNames: ['ConfigService', 'ConfigModule', 'registerAs'],
+              message: 'Inject the slice the class reads (src/config/slices.ts), never the whole.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: {
       sourceType: 'commonjs',

@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from './config/config';
-import { ConfigModule } from './config/config.module';
+import { brokerConfigModule } from './config/config.module';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from './database/data-source-options';
 import { migrateUnderLock } from './database/migrate';
@@ -18,12 +18,16 @@ import { SchedulerModule } from './scheduler/scheduler.module';
 
 @Module({})
 export class AppModule {
-  /** `config.database.url` is resolved by then (an embedded server is started before Nest). */
+  /**
+   * `config` is the whole validated configuration: ConfigModule cuts it into the slices the
+   * modules inject. `config.database.url` is resolved by then (an embedded server is started
+   * before Nest).
+   */
   static register(config: AppConfig & { database: { url: string } }): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.register(config),
+        brokerConfigModule(config),
         TypeOrmModule.forRootAsync({
           useFactory: () => ({
             ...dataSourceOptions(config.database.url),

@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type AppConfig } from './config/config';
+import { cryptoConfig } from './config/slices';
 import { assertStoredKeysKnown, UnknownEncryptionKeyError } from './crypto/key-check';
 import { rotateKeys } from './crypto/key-rotation';
 import { TokenCipher } from './crypto/token-cipher';
@@ -55,7 +56,7 @@ async function migrate(url: string): Promise<void> {
 async function rotateKey(config: AppConfig, url: string): Promise<void> {
   const dataSource = await new DataSource(dataSourceOptions(url, { poolSize: 2 })).initialize();
   try {
-    const summary = await rotateKeys(dataSource, new TokenCipher(config), (msg) =>
+    const summary = await rotateKeys(dataSource, new TokenCipher(cryptoConfig(config)), (msg) =>
       log('info', msg),
     );
     log('info', `rotate-key: done: ${JSON.stringify(summary)}`);
@@ -69,7 +70,7 @@ async function serve(
   config: AppConfig,
   database: { url: string; embedded?: EmbeddedDatabase },
 ): Promise<void> {
-  await assertStoredKeysKnown(database.url, config);
+  await assertStoredKeysKnown(database.url, cryptoConfig(config));
   const app = await createApp({ ...config, database: { ...config.database, url: database.url } });
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
   const command = process.argv[2] ?? 'serve';
   let config: AppConfig;
   try {
-    // The one place the environment is read; everything else receives AppConfig.
+    // The one place the environment is read; classes receive their slices of it (config/slices.ts).
     // eslint-disable-next-line no-restricted-properties
     config = loadConfig(process.env);
   } catch (error) {

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as Config from '../../src/config/config';
+import type * as Slices from '../../src/config/slices';
 import type * as Crypto from '../../src/crypto/token-cipher';
 import type { TokenCipher } from '../../src/crypto/token-cipher';
 import { ROOT, freePort, runNode, startNode, waitForHttp, type Child } from './processes';
@@ -177,10 +178,11 @@ function brokerEnv(
  */
 export function brokerCipher(databaseUrl: string, fake: Child, secrets: Secrets): TokenCipher {
   const { loadConfig } = require(join(BROKER_DIST, 'config', 'config.js')) as typeof Config;
+  const { cryptoConfig } = require(join(BROKER_DIST, 'config', 'slices.js')) as typeof Slices;
   const { TokenCipher: Cipher } = require(
     join(BROKER_DIST, 'crypto', 'token-cipher.js'),
   ) as typeof Crypto;
-  return new Cipher(loadConfig(brokerEnv(databaseUrl, fake, secrets, 0)));
+  return new Cipher(cryptoConfig(loadConfig(brokerEnv(databaseUrl, fake, secrets, 0))));
 }
 
 export async function migrate(databaseUrl: string, fake: Child, secrets: Secrets): Promise<void> {

@@ -1,6 +1,8 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
-import { APP_CONFIG, type ApiKey, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import type { ApiKey } from '../config/config';
+import { authConfig } from '../config/slices';
 import type { AuthenticatedRequest } from '../logging/logger';
 import { FailedAuthLimiter } from './failed-auth.limiter';
 import { KeyScope } from './key-scope';
@@ -32,7 +34,7 @@ export class ApiKeyAuthenticator {
   private readonly keys: KnownKey[];
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(authConfig.KEY) config: ConfigType<typeof authConfig>,
     private readonly limiter: FailedAuthLimiter,
   ) {
     const known = (keys: ApiKey[], admin: boolean) =>
@@ -79,7 +81,7 @@ export class ApiKeyAuthenticator {
   }
 }
 
-export function scopeOf(config: AppConfig, name: string): KeyScope | undefined {
+export function scopeOf(config: ConfigType<typeof authConfig>, name: string): KeyScope | undefined {
   const entry = config.apiKeyScopes.get(name);
   return entry ? new KeyScope(entry.rules, entry.actions) : undefined;
 }

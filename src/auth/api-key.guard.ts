@@ -14,7 +14,8 @@ import {
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import type { AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import type { authConfig } from '../config/slices';
 import type { AuthenticatedRequest } from '../logging/logger';
 import { ApiKeyAuthenticator, scopeOf } from './api-key.authenticator';
 
@@ -63,7 +64,7 @@ export class ApiKeyGuard implements CanActivate {
 
 /** Every configured key: its name, whether it is an admin key, its scope as written (null: none). */
 export function configuredKeys(
-  config: AppConfig,
+  config: ConfigType<typeof authConfig>,
 ): Array<{ name: string; admin: boolean; scope: string | null }> {
   return [
     ...config.apiKeys.map((key) => ({
@@ -76,7 +77,7 @@ export function configuredKeys(
 }
 
 /** One line per key for the start-up log: its name and what it reaches, never its secret. */
-export function describeKeys(config: AppConfig): string[] {
+export function describeKeys(config: ConfigType<typeof authConfig>): string[] {
   return [
     ...config.apiKeys.map((key) => {
       const scope = scopeOf(config, key.name);

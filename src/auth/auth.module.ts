@@ -1,5 +1,6 @@
 import { Global, Inject, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { authConfig } from '../config/slices';
 import { ApiKeyAuthenticator } from './api-key.authenticator';
 import { ApiKeyGuard, describeKeys } from './api-key.guard';
 import { FailedAuthLimiter } from './failed-auth.limiter';
@@ -12,10 +13,10 @@ import { FailedAuthLimiter } from './failed-auth.limiter';
 export class AuthModule implements OnApplicationBootstrap {
   private readonly logger = new Logger('ApiKeys');
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(@Inject(authConfig.KEY) private readonly keys: ConfigType<typeof authConfig>) {}
 
   /** Operators see at start-up what each key may reach (API_KEY_SCOPES). */
   onApplicationBootstrap(): void {
-    for (const line of describeKeys(this.config)) this.logger.log(line);
+    for (const line of describeKeys(this.keys)) this.logger.log(line);
   }
 }

@@ -1,4 +1,4 @@
-import { PRODUCTS, type AppConfig, type Product } from '../config/config';
+import { PRODUCTS, type Product } from '../config/config';
 import { InvalidRequestError } from './errors';
 
 /** The caller's tenant id: 1–128 characters of `A-Z a-z 0-9 . _ : -` (README, "Using it from a service"). */
@@ -15,17 +15,23 @@ export function assertAccount(account: unknown, name = 'account'): string {
   return account;
 }
 
-/** `product` may be left out when exactly one product is configured; `name` as for assertAccount. */
-export function resolveProduct(config: AppConfig, product: unknown, name = 'product'): Product {
-  const configured = PRODUCTS.filter((p) => config.products[p]);
+/**
+ * `product` may be left out when exactly one product is configured (`enabled`, productsConfig);
+ * `name` as for assertAccount.
+ */
+export function resolveProduct(
+  enabled: readonly Product[],
+  product: unknown,
+  name = 'product',
+): Product {
   if (product === undefined || product === '') {
-    if (configured.length === 1) return configured[0];
-    throw new InvalidRequestError(`${name} is required: one of ${configured.join(', ')}`);
+    if (enabled.length === 1) return enabled[0];
+    throw new InvalidRequestError(`${name} is required: one of ${enabled.join(', ')}`);
   }
   if (typeof product !== 'string' || !PRODUCTS.includes(product as Product)) {
     throw new InvalidRequestError(`${name} must be crm or marketing`);
   }
-  if (!config.products[product as Product]) {
+  if (!enabled.includes(product as Product)) {
     throw new InvalidRequestError(`${name} ${product} is not configured on this broker`);
   }
   return product as Product;

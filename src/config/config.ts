@@ -47,6 +47,10 @@ export interface EncryptionKey {
   key: Buffer;
 }
 
+/**
+ * The whole validated configuration. main.ts and createApp read it, ConfigModule is built from
+ * it (config.module.ts); classes never get it, only their slices (slices.ts).
+ */
 export interface AppConfig {
   port: number;
   host: string;
@@ -112,9 +116,6 @@ export interface HttpLimits {
 
 /** A configuration problem, worded as the one line an operator sees before the process exits. */
 export class ConfigError extends Error {}
-
-/** The Nest injection token of the validated configuration. */
-export const APP_CONFIG = Symbol('APP_CONFIG');
 
 export function keyId(key: Buffer): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 8);

@@ -28,7 +28,8 @@ import type { FastifyReply } from 'fastify';
 import { RequireAdminKey } from '../auth/api-key.guard';
 import { InvalidRequestError } from '../common/errors';
 import { assertAccount, resolveProduct } from '../common/validation';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { productsConfig } from '../config/slices';
 import {
   AccountConnections,
   ConfirmHeldResult,
@@ -58,7 +59,7 @@ const ACCOUNT_PARAM = {
 @ApiBadRequestResponse({ type: ErrorResponse, description: '`invalid_request`' })
 export class ConnectionsController {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(productsConfig.KEY) private readonly products: ConfigType<typeof productsConfig>,
     private readonly service: ConnectionsService,
   ) {}
 
@@ -84,7 +85,7 @@ export class ConnectionsController {
   })
   @ApiOkResponse({ type: ConfirmHeldResult })
   confirmHeld(@Query() query: RequiredProductQuery): Promise<ConfirmHeldResult> {
-    return this.service.confirmHeld(resolveProduct(this.config, query.product));
+    return this.service.confirmHeld(resolveProduct(this.products.enabled, query.product));
   }
 
   @Post('retry-rejected')
@@ -102,7 +103,7 @@ export class ConnectionsController {
     const since = body.since ? new Date(body.since) : new Date(until.getTime() - 24 * 3600 * 1000);
     if (since > until) throw new InvalidRequestError('since must not be after until');
     return this.service.retryRejected(
-      resolveProduct(this.config, body.product),
+      resolveProduct(this.products.enabled, body.product),
       since,
       until,
       body.limit ?? 500,
@@ -137,7 +138,10 @@ export class ConnectionsController {
     @Body() body: RateLimitBody,
   ): Promise<ConnectionView> {
     return this.service.setRateLimit(
-      { account: assertAccount(account), product: resolveProduct(this.config, query.product) },
+      {
+        account: assertAccount(account),
+        product: resolveProduct(this.products.enabled, query.product),
+      },
       body.rateLimitPerMinute,
     );
   }
@@ -165,7 +169,7 @@ export class ConnectionsController {
   ): Promise<ImportedConnectionView> {
     const key = {
       account: assertAccount(account),
-      product: resolveProduct(this.config, body.product),
+      product: resolveProduct(this.products.enabled, body.product),
     };
     const { created, view } = await this.service.import(key, body);
     reply.status(created ? 201 : 200);
@@ -199,7 +203,7 @@ export class ConnectionsController {
     return this.service.refreshNow(
       {
         account: assertAccount(account),
-        product: resolveProduct(this.config, query.product),
+        product: resolveProduct(this.products.enabled, query.product),
       },
       query.retryRejected === 'true',
     );
@@ -237,7 +241,7 @@ export class ConnectionsController {
   ): Promise<void> {
     const revocation = await this.service.delete({
       account: assertAccount(account),
-      product: resolveProduct(this.config, query.product),
+      product: resolveProduct(this.products.enabled, query.product),
     });
     reply.header('X-Revoked', String(revocation === 'confirmed'));
     reply.header('X-Revocation', revocation);

@@ -2,7 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
-import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import type { Product } from '../config/config';
+import { refreshConfig } from '../config/slices';
 import { TokenCipher } from '../crypto/token-cipher';
 import type { TokenSet } from '../rdstation/rdstation.client';
 import { nextRefreshAt } from '../refresh/refresh-policy';
@@ -30,10 +32,10 @@ export class ConnectionsRepository {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(refreshConfig.KEY) config: ConfigType<typeof refreshConfig>,
     private readonly cipher: TokenCipher,
   ) {
-    this.aheadMs = config.refresh.aheadSeconds * 1000;
+    this.aheadMs = config.aheadSeconds * 1000;
   }
 
   /**

@@ -3,7 +3,8 @@ import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { Semaphore } from 'async-mutex';
 import { connectionId, type ConnectionKey } from '../common/connection-key';
 import { NotConnectedError } from '../common/errors';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { refreshConfig } from '../config/slices';
 import { accessTokenHash } from './access-token-hash';
 import type { Connection } from './connection.entity';
 import { ConnectionLifecycle } from './connection-lifecycle';
@@ -79,13 +80,13 @@ export class TokenRefresher {
   private readonly rdSlots: Semaphore;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(refreshConfig.KEY) config: ConfigType<typeof refreshConfig>,
     private readonly lifecycle: ConnectionLifecycle,
     private readonly connections: ConnectionsRepository,
     private readonly rd: RdStationClient,
     private readonly metrics: BrokerMetrics,
   ) {
-    this.rdSlots = new Semaphore(config.refresh.concurrency);
+    this.rdSlots = new Semaphore(config.concurrency);
   }
 
   refresh(key: ConnectionKey, trigger: RefreshTrigger): Promise<RefreshResult> {

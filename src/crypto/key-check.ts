@@ -1,5 +1,6 @@
 import { Client } from 'pg';
-import type { AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import type { cryptoConfig } from '../config/slices';
 
 /** Stored tokens under a key the broker does not hold: it could serve none of them. */
 export class UnknownEncryptionKeyError extends Error {}
@@ -12,10 +13,11 @@ export class UnknownEncryptionKeyError extends Error {}
  * key ids (`v1.<keyId>.…`), run before the app starts; a database without the table yet (never
  * migrated) has nothing to check.
  */
-export async function assertStoredKeysKnown(url: string, config: AppConfig): Promise<void> {
-  const known = new Set(
-    [config.encryption.current, ...config.encryption.previous].map((k) => k.id),
-  );
+export async function assertStoredKeysKnown(
+  url: string,
+  config: ConfigType<typeof cryptoConfig>,
+): Promise<void> {
+  const known = new Set([config.current, ...config.previous].map((k) => k.id));
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
@@ -35,7 +37,7 @@ export async function assertStoredKeysKnown(url: string, config: AppConfig): Pro
     const ids = unknown.map((row) => `${row.key_id} (${row.connections} connections)`).join(', ');
     throw new UnknownEncryptionKeyError(
       `TOKEN_ENCRYPTION_KEY: stored tokens are encrypted under key id ${ids}, which is neither ` +
-        `TOKEN_ENCRYPTION_KEY (id ${config.encryption.current.id}) nor one of ` +
+        `TOKEN_ENCRYPTION_KEY (id ${config.current.id}) nor one of ` +
         `TOKEN_ENCRYPTION_PREVIOUS_KEYS; add the key they were written with to ` +
         `TOKEN_ENCRYPTION_PREVIOUS_KEYS (README: "Rotating the encryption key")`,
     );

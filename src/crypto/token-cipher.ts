@@ -1,6 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig, type EncryptionKey } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import type { EncryptionKey } from '../config/config';
+import { cryptoConfig } from '../config/slices';
 
 /** Which connection a ciphertext belongs to: bound in as additional authenticated data. */
 export interface CipherContext {
@@ -28,11 +30,9 @@ export class TokenCipher {
   private readonly current: EncryptionKey;
   private readonly keys: Map<string, Buffer>;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.current = config.encryption.current;
-    this.keys = new Map(
-      [...config.encryption.previous, config.encryption.current].map((k) => [k.id, k.key]),
-    );
+  constructor(@Inject(cryptoConfig.KEY) config: ConfigType<typeof cryptoConfig>) {
+    this.current = config.current;
+    this.keys = new Map([...config.previous, config.current].map((k) => [k.id, k.key]));
   }
 
   encrypt(plaintext: string, context: CipherContext): string {

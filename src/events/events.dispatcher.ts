@@ -4,7 +4,9 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Agent, request } from 'undici';
 import { backoffSeconds } from '../common/backoff';
-import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import type { Product } from '../config/config';
+import { eventsConfig } from '../config/slices';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { ReconnectLinks } from '../links/reconnect-links';
 
@@ -53,7 +55,7 @@ export class EventsDispatcher implements OnModuleDestroy {
   private readonly agent = new Agent({ connect: { timeout: TIMEOUT_MS } });
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(eventsConfig.KEY) private readonly config: ConfigType<typeof eventsConfig>,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly metrics: BrokerMetrics,
     private readonly reconnectLinks: ReconnectLinks,
@@ -65,7 +67,7 @@ export class EventsDispatcher implements OnModuleDestroy {
 
   async deliverPending(): Promise<{ delivered: number; failed: number }> {
     const result = { delivered: 0, failed: 0 };
-    if (!this.config.events.webhookUrl) return result;
+    if (!this.config.webhookUrl) return result;
     for (;;) {
       const batch = await this.claim();
       if (batch.length === 0) break;
@@ -121,12 +123,12 @@ export class EventsDispatcher implements OnModuleDestroy {
     });
     let failure: string;
     try {
-      const response = await request(this.config.events.webhookUrl!, {
+      const response = await request(this.config.webhookUrl!, {
         method: 'POST',
         dispatcher: this.agent,
         headers: {
           'content-type': 'application/json',
-          'x-broker-signature': signatureHeader(body, this.config.events.webhookSecrets),
+          'x-broker-signature': signatureHeader(body, this.config.webhookSecrets),
           'x-broker-event-id': event.id,
         },
         body,

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { eventsConfig } from '../config/slices';
 
 /** The events EVENTS_WEBHOOK_URL receives (README, "Events"). */
 export type WebhookEventType =
@@ -37,8 +38,8 @@ const WEBHOOK_TYPES = new Set<ConnectionEventType>([
 export class EventsOutbox {
   private readonly webhook: boolean;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.webhook = Boolean(config.events.webhookUrl);
+  constructor(@Inject(eventsConfig.KEY) config: ConfigType<typeof eventsConfig>) {
+    this.webhook = Boolean(config.webhookUrl);
   }
 
   /** `notify: false` keeps a webhook type out of the webhook (e.g. a repeated failure). */

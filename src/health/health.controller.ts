@@ -6,7 +6,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { tokensConfig } from '../config/slices';
 import { DatabaseProbe } from './database-state';
 
 @ApiTags('health')
@@ -16,9 +17,9 @@ export class HealthController {
 
   constructor(
     private readonly database: DatabaseProbe,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(tokensConfig.KEY) config: ConfigType<typeof tokensConfig>,
   ) {
-    this.cacheEnabled = config.tokenCacheMax > 0;
+    this.cacheEnabled = config.cacheMax > 0;
   }
 
   @Get('live')

@@ -10,7 +10,8 @@ import { RequireAdminKey } from '../auth/api-key.guard';
 import { ErrorResponse } from '../common/error.dto';
 import { pageOf } from '../common/paging';
 import { assertAccount, resolveProduct } from '../common/validation';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { productsConfig } from '../config/slices';
 import {
   decodeHistoryCursor,
   encodeHistoryCursor,
@@ -25,7 +26,7 @@ import { HistoryRepository, type HistoryRow } from './history.repository';
 @RequireAdminKey()
 export class HistoryController {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(productsConfig.KEY) private readonly products: ConfigType<typeof productsConfig>,
     private readonly history: HistoryRepository,
   ) {}
 
@@ -52,7 +53,7 @@ export class HistoryController {
   ): Promise<HistoryPage> {
     const key = {
       account: assertAccount(account),
-      product: resolveProduct(this.config, query.product),
+      product: resolveProduct(this.products.enabled, query.product),
     };
     const limit = query.limit ?? 50;
     const before = query.cursor === undefined ? undefined : decodeHistoryCursor(query.cursor);

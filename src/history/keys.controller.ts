@@ -1,7 +1,8 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { configuredKeys, RequireAdminKey } from '../auth/api-key.guard';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { authConfig } from '../config/slices';
 import { HistoryRepository } from './history.repository';
 import { ReadCounter } from './read-counter';
 
@@ -46,7 +47,7 @@ export class KeyView {
 @RequireAdminKey()
 export class KeysController {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(authConfig.KEY) private readonly keys: ConfigType<typeof authConfig>,
     private readonly history: HistoryRepository,
     private readonly reads: ReadCounter,
   ) {}
@@ -61,7 +62,7 @@ export class KeysController {
   })
   @ApiOkResponse({ type: [KeyView] })
   async list(): Promise<KeyView[]> {
-    const keys = configuredKeys(this.config);
+    const keys = configuredKeys(this.keys);
     await this.reads.flush();
     const usage = await this.history.keyUsage(keys.map((key) => key.name));
     return keys.map((key, index) => ({

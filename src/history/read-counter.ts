@@ -9,7 +9,8 @@ import {
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { historyConfig } from '../config/slices';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 
 const HOUR_MS = 3_600_000;
@@ -55,13 +56,13 @@ export class ReadCounter
   private flushing: Promise<void> | null = null;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(historyConfig.KEY) private readonly config: ConfigType<typeof historyConfig>,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly metrics: BrokerMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.flush(), this.config.history.readFlushSeconds * 1000);
+    this.timer = setInterval(() => void this.flush(), this.config.readFlushSeconds * 1000);
     this.timer.unref();
   }
 

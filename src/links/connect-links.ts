@@ -3,7 +3,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { linksConfig } from '../config/slices';
 
 /** A link token: 32 random bytes, base64url. */
 export const LINK_TOKEN = /^[A-Za-z0-9_-]{43}$/;
@@ -25,7 +26,7 @@ export interface ConnectLinkTarget extends ConnectionKey {
 @Injectable()
 export class ConnectLinks {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(linksConfig.KEY) private readonly config: ConfigType<typeof linksConfig>,
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
@@ -44,7 +45,7 @@ export class ConnectLinks {
         target.product,
         target.returnTo,
         createdBy,
-        this.config.connectLinkTtlSeconds,
+        this.config.connectTtlSeconds,
       ],
     );
     // Expired links are worth nothing: each new link clears a few, so the table stays small.

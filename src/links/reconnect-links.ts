@@ -3,7 +3,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
-import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import type { Product } from '../config/config';
+import { cryptoConfig, linksConfig } from '../config/slices';
 import { LINK_TOKEN, linkTokenHash as sha256 } from './connect-links';
 
 export interface ReconnectLink {
@@ -28,13 +30,14 @@ export class ReconnectLinks {
   private readonly currentKeyId: string;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(linksConfig.KEY) private readonly config: ConfigType<typeof linksConfig>,
+    @Inject(cryptoConfig.KEY) keys: ConfigType<typeof cryptoConfig>,
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {
-    for (const { id, key } of [config.encryption.current, ...config.encryption.previous]) {
+    for (const { id, key } of [keys.current, ...keys.previous]) {
       this.linkKeys.set(id, createHmac('sha256', key).update('broker reconnect link v1').digest());
     }
-    this.currentKeyId = config.encryption.current.id;
+    this.currentKeyId = keys.current.id;
   }
 
   /** A new link for a connection just condemned, in its transaction; it replaces an older one. */
@@ -47,14 +50,7 @@ export class ReconnectLinks {
        ON CONFLICT (account, product) DO UPDATE SET
          token_hash = EXCLUDED.token_hash, nonce = EXCLUDED.nonce, key_id = EXCLUDED.key_id,
          expires_at = EXCLUDED.expires_at, used_at = NULL, created_at = now()`,
-      [
-        account,
-        product,
-        sha256(token),
-        nonce,
-        this.currentKeyId,
-        this.config.reconnectLinkTtlSeconds,
-      ],
+      [account, product, sha256(token), nonce, this.currentKeyId, this.config.reconnectTtlSeconds],
     );
   }
 

@@ -5,7 +5,7 @@ import { assertScope } from '../auth/key-scope';
 import type { ConnectionKey } from '../common/connection-key';
 import { ErrorResponse } from '../common/error.dto';
 import { assertAccount, resolveProduct } from '../common/validation';
-import type { AppConfig } from '../config/config';
+import type { Product } from '../config/config';
 import type { AuthenticatedRequest } from '../logging/logger';
 
 /**
@@ -14,13 +14,13 @@ import type { AuthenticatedRequest } from '../logging/logger';
  * for them. Returns the connection and the calling key's name.
  */
 export function authorizeConnect(
-  config: AppConfig,
+  enabled: readonly Product[],
   body: { account: string; product?: string },
   request: FastifyRequest,
 ): { key: ConnectionKey; caller: string } {
   const key = {
     account: assertAccount(body.account),
-    product: resolveProduct(config, body.product),
+    product: resolveProduct(enabled, body.product),
   };
   const caller = request.raw as AuthenticatedRequest;
   assertScope(caller, key, 'connect');

@@ -24,7 +24,8 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RequireApiKey } from '../auth/api-key.guard';
 import { ApiConnectRefusals, authorizeConnect } from './connect-authorization';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { oauthConfig, productsConfig } from '../config/slices';
 import {
   failurePage,
   linkPage,
@@ -51,14 +52,11 @@ export class LinksController {
   private readonly pageHeaders: Record<string, string>;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(productsConfig.KEY) private readonly products: ConfigType<typeof productsConfig>,
+    @Inject(oauthConfig.KEY) config: ConfigType<typeof oauthConfig>,
     private readonly oauth: OAuthService,
   ) {
-    // RD's consent is on the accounts host (CRM, Marketing oauth2) or the API host (Marketing legacy).
-    const origins = new Set(
-      [config.rd.accountsUrl, config.rd.apiUrl].map((u) => new URL(u).origin),
-    );
-    this.pageHeaders = linkPageHeaders([...origins]);
+    this.pageHeaders = linkPageHeaders(config.consentOrigins);
   }
 
   @Post('connect-links')
@@ -78,7 +76,7 @@ export class LinksController {
     @Body() body: ConnectLinkBody,
     @Req() request: FastifyRequest,
   ): Promise<ConnectLinkResponse> {
-    const { key, caller } = authorizeConnect(this.config, body, request);
+    const { key, caller } = authorizeConnect(this.products.enabled, body, request);
     return this.oauth.connectLink(key, body.returnTo, caller);
   }
 

@@ -24,7 +24,8 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RequireApiKey } from '../auth/api-key.guard';
 import { ApiConnectRefusals, authorizeConnect } from './connect-authorization';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { productsConfig } from '../config/slices';
 import { failurePage, PAGE_HEADERS, pickLanguage, successPage } from './callback-page';
 import { AuthorizeUrlBody, AuthorizeUrlResponse, type CallbackQuery } from './oauth.dto';
 import { OAuthService } from './oauth.service';
@@ -34,7 +35,7 @@ import { withOutcome } from './return-url';
 @Controller('oauth')
 export class OAuthController {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(productsConfig.KEY) private readonly products: ConfigType<typeof productsConfig>,
     private readonly oauth: OAuthService,
   ) {}
 
@@ -53,7 +54,7 @@ export class OAuthController {
     @Body() body: AuthorizeUrlBody,
     @Req() request: FastifyRequest,
   ): Promise<AuthorizeUrlResponse> {
-    const { key, caller } = authorizeConnect(this.config, body, request);
+    const { key, caller } = authorizeConnect(this.products.enabled, body, request);
     return this.oauth.authorizeUrl(key.account, key.product, body.returnTo, caller);
   }
 

@@ -2,7 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConnectionKey } from '../common/connection-key';
 import { InvalidRequestError } from '../common/errors';
-import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import type { Product } from '../config/config';
+import { oauthConfig } from '../config/slices';
 import { RdStationClient, type TokenSet } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
 import { ConnectionLifecycle } from '../connections/connection-lifecycle';
@@ -74,7 +76,7 @@ export class OAuthService {
   private readonly logger = new Logger(OAuthService.name);
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(oauthConfig.KEY) private readonly config: ConfigType<typeof oauthConfig>,
     private readonly states: OAuthStatesRepository,
     private readonly lifecycle: ConnectionLifecycle,
     private readonly rd: RdStationClient,
@@ -90,7 +92,7 @@ export class OAuthService {
     requestedBy: string,
   ): Promise<AuthorizeUrlResponse> {
     this.assertReturnTo(returnTo);
-    const pkce = this.config.products[product]?.pkce ? pkcePair() : null;
+    const pkce = this.config.consent[product]?.pkce ? pkcePair() : null;
     const { state, expiresAt } = await this.states.create({
       account,
       product,
@@ -171,7 +173,7 @@ export class OAuthService {
     if (!pending) return { ok: false, reason: 'invalid_state', pending: null };
     const who = { account: pending.account, product: pending.product };
     // Checked before anything else the answer says: a mismatched issuer means it is not RD's.
-    if (!issuerMatches(this.config.products[pending.product]?.issuer ?? null, query.iss)) {
+    if (!issuerMatches(this.config.consent[pending.product]?.issuer ?? null, query.iss)) {
       this.logger.warn(who, 'callback refused: its iss is not the configured issuer');
       return { ok: false, reason: 'invalid_issuer', pending };
     }

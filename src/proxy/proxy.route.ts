@@ -8,7 +8,9 @@ import { bodyPending } from '../http/lingering-close';
 import { BrokerError, InvalidRequestError } from '../common/errors';
 import type { ConnectionKey } from '../common/connection-key';
 import { assertAccount, resolveProduct } from '../common/validation';
-import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import type { Product } from '../config/config';
+import { productsConfig } from '../config/slices';
 import { writeRequestLine, type AuthenticatedRequest } from '../logging/logger';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { labelsOf4 } from './proxy-labels';
@@ -41,7 +43,7 @@ export const PROXY_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export function registerProxyRoute(app: NestFastifyApplication): void {
   const proxy = app.get(ProxyService);
   const authenticator = app.get(ApiKeyAuthenticator);
-  const config = app.get<AppConfig>(APP_CONFIG);
+  const products = app.get<ConfigType<typeof productsConfig>>(productsConfig.KEY);
   const metrics = app.get(BrokerMetrics);
   const logger = new Logger('Proxy');
   /** broker_proxy_requests_total's label objects, made once per combination. */
@@ -76,7 +78,7 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
     const target = parseProxyTarget(request.raw.url ?? '');
     const key = {
       account: assertAccount(header(request, 'x-account'), 'X-Account'),
-      product: resolveProduct(config, header(request, 'x-product'), 'X-Product'),
+      product: resolveProduct(products.enabled, header(request, 'x-product'), 'X-Product'),
     };
     (request as ProxiedRequest).proxyProduct = key.product;
     assertScope(caller, key, 'proxy');

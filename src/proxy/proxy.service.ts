@@ -9,7 +9,8 @@ import {
   RateLimitedError,
   RefreshTooSoonError,
 } from '../common/errors';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { proxyConfig } from '../config/slices';
 import { ReadCounter } from '../history/read-counter';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { rdAgent } from '../rdstation/rdstation.agent';
@@ -106,16 +107,16 @@ export class ProxyService implements OnModuleDestroy {
   private readonly deadlines = new Deadlines();
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(proxyConfig.KEY) config: ConfigType<typeof proxyConfig>,
     private readonly tokens: TokensService,
     private readonly budget: RateBudget,
     private readonly metrics: BrokerMetrics,
     private readonly reads: ReadCounter,
   ) {
-    ({ origin: this.origin, prefix: this.prefix } = rdBase(config.rd.apiUrl));
-    this.timeoutMs = config.rd.timeoutMs;
-    this.headerOptions = { traced: config.tracing.otlpEndpoint !== undefined };
-    this.streamTimeoutMs = config.rd.streamTimeoutMs;
+    ({ origin: this.origin, prefix: this.prefix } = rdBase(config.rdApiUrl));
+    this.timeoutMs = config.timeoutMs;
+    this.headerOptions = { traced: config.traced };
+    this.streamTimeoutMs = config.streamTimeoutMs;
     this.agent = rdAgent(this.timeoutMs);
   }
 

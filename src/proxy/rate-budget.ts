@@ -10,7 +10,9 @@ import { Pool } from 'pg';
 import type { Counter } from 'prom-client';
 import { DataSource } from 'typeorm';
 import type { ConnectionKey } from '../common/connection-key';
-import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import type { Product } from '../config/config';
+import { proxyConfig } from '../config/slices';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { msUntilAllowed, WINDOW_MS, type BudgetState } from './rate-budget.policy';
 import { LEASE_SQL, PAUSE_SQL, PRUNE_SQL, RETURN_SQL, STATE_SQL } from './rate-budget.sql';
@@ -132,11 +134,11 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
   private readonly pool: Pool;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(proxyConfig.KEY) config: ConfigType<typeof proxyConfig>,
     @InjectDataSource() dataSource: DataSource,
     metrics: BrokerMetrics,
   ) {
-    this.limit = config.rd.rateLimitPerMinute;
+    this.limit = config.rateLimitPerMinute;
     this.pool = new Pool({
       connectionString: (dataSource.options as { url?: string }).url,
       max: 10,

@@ -2,12 +2,9 @@ import { Inject, Injectable, Optional, type OnModuleDestroy } from '@nestjs/comm
 import { isRecord } from '../common/is-record';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { request, type Agent } from 'undici';
-import {
-  APP_CONFIG,
-  type AppConfig,
-  type Product,
-  type ProductCredentials,
-} from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import type { Product, ProductCredentials } from '../config/config';
+import { rdstationConfig } from '../config/slices';
 import {
   httpError,
   invalidResponse,
@@ -54,11 +51,11 @@ export class RdStationClient implements OnModuleDestroy {
   private readonly specs: Readonly<Record<Product, ProductSpec>>;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(rdstationConfig.KEY) private readonly config: ConfigType<typeof rdstationConfig>,
     @Optional() private readonly metrics?: BrokerMetrics,
   ) {
-    this.specs = productSpecs(config.rd.marketingOAuth);
-    this.agent = rdAgent(config.rd.timeoutMs);
+    this.specs = productSpecs(config.marketingOAuth);
+    this.agent = rdAgent(config.timeoutMs);
   }
 
   /** Idempotent: closing twice (tests, a manual shutdown) must not throw. */
@@ -89,7 +86,7 @@ export class RdStationClient implements OnModuleDestroy {
       params.set('code_challenge', codeChallenge);
       params.set('code_challenge_method', 'S256');
     }
-    return `${this.config.rd[consent.host]}${consent.path}?${params.toString()}`;
+    return `${this.config[consent.host]}${consent.path}?${params.toString()}`;
   }
 
   /** Trades the callback's code for tokens. A missing refresh token is a permanent error. */
@@ -159,7 +156,7 @@ export class RdStationClient implements OnModuleDestroy {
   }
 
   private credentials(product: Product): ProductCredentials {
-    const credentials = this.specs[product] ? this.config.products[product] : undefined;
+    const credentials = this.specs[product] ? this.config.credentials[product] : undefined;
     if (!credentials || credentials.clientSecrets.length === 0) {
       const prefix = `RD_${String(product).toUpperCase()}`;
       throw new Error(
@@ -258,7 +255,7 @@ export class RdStationClient implements OnModuleDestroy {
     outgoing: Outgoing,
     context: CallContext,
   ): Promise<{ status: number; text: string }> {
-    const timeoutMs = this.config.rd.timeoutMs;
+    const timeoutMs = this.config.timeoutMs;
     const signal = AbortSignal.timeout(timeoutMs);
     let status: number;
     let text: string;
@@ -270,7 +267,7 @@ export class RdStationClient implements OnModuleDestroy {
         (performance.now() - started) / 1000,
       );
     try {
-      const response = await request(`${this.config.rd.apiUrl}${outgoing.path}`, {
+      const response = await request(`${this.config.apiUrl}${outgoing.path}`, {
         method: outgoing.method,
         headers: { accept: JSON_TYPE, ...outgoing.headers },
         body: outgoing.body,

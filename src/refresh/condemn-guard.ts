@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { APP_CONFIG, type AppConfig, type Product } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import type { Product } from '../config/config';
+import { refreshConfig } from '../config/slices';
 import { guardVerdict, heldMessage, productHoldSeconds } from './refresh-policy';
 
 export type GuardDecision =
@@ -28,8 +30,8 @@ export class CondemnGuard {
   private readonly max: number;
   readonly windowSeconds: number;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    ({ max: this.max, windowSeconds: this.windowSeconds } = config.refresh.condemnGuard);
+  constructor(@Inject(refreshConfig.KEY) config: ConfigType<typeof refreshConfig>) {
+    ({ max: this.max, windowSeconds: this.windowSeconds } = config.condemnGuard);
   }
 
   /**

@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import { connectionId, type ConnectionKey } from '../common/connection-key';
 import { BrokerError } from '../common/errors';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { refreshConfig } from '../config/slices';
 
 /** How long a lease lives without renewal: how long a crashed holder blocks its connection. */
 export const LEASE_SECONDS = 10;
@@ -86,9 +87,9 @@ export class ConnectionLock {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(refreshConfig.KEY) config: ConfigType<typeof refreshConfig>,
   ) {
-    this.lockWaitMs = Math.max(config.rd.timeoutMs, LEASE_SECONDS * 1000) + 5_000;
+    this.lockWaitMs = Math.max(config.rdTimeoutMs, LEASE_SECONDS * 1000) + 5_000;
   }
 
   /** `listener` hears of every connection a holder is done with (the token cache forgets it). */

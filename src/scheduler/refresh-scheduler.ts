@@ -7,7 +7,8 @@ import {
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { schedulerConfig } from '../config/slices';
 import { EventsDispatcher } from '../events/events.dispatcher';
 import { HistoryRepository } from '../history/history.repository';
 import { BrokerMetrics } from '../metrics/broker-metrics';
@@ -28,7 +29,7 @@ export class RefreshScheduler implements OnApplicationBootstrap, OnApplicationSh
   private tickMissed = false;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(schedulerConfig.KEY) private readonly config: ConfigType<typeof schedulerConfig>,
     private readonly registry: SchedulerRegistry,
     private readonly refreshes: ScheduledRefreshService,
     private readonly events: EventsDispatcher,
@@ -37,12 +38,12 @@ export class RefreshScheduler implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   onApplicationBootstrap(): void {
-    if (!this.config.schedulerEnabled) {
+    if (!this.config.enabled) {
       this.logger.log('scheduler disabled (SCHEDULER_ENABLED=false): API-only replica');
       return;
     }
     const job = CronJob.from({
-      cronTime: this.config.refresh.cron,
+      cronTime: this.config.cron,
       onTick: () => this.tick(),
       start: false,
     });
@@ -98,7 +99,7 @@ export class RefreshScheduler implements OnApplicationBootstrap, OnApplicationSh
   /** HISTORY_RETENTION_DAYS: a few small batches each run, never one long delete. */
   async pruneHistory(): Promise<void> {
     try {
-      const pruned = await this.history.prune(this.config.history.retentionDays);
+      const pruned = await this.history.prune(this.config.historyRetentionDays);
       if (pruned.events + pruned.reads > 0) this.logger.log(pruned, 'history pruned');
     } catch (error) {
       this.logger.error({ err: error }, 'history pruning failed');

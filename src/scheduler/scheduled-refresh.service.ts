@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { NotConnectedError } from '../common/errors';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { refreshConfig } from '../config/slices';
 import type { ConnectionKey } from '../common/connection-key';
 import { ConnectionsRepository } from '../connections/connections.repository';
 import type { RefreshOutcome } from '../refresh/refresh-policy';
@@ -33,12 +34,12 @@ export class ScheduledRefreshService {
   readonly leaseSeconds: number;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(refreshConfig.KEY) config: ConfigType<typeof refreshConfig>,
     private readonly connections: ConnectionsRepository,
     private readonly refresher: TokenRefresher,
   ) {
-    this.workers = Math.ceil(config.refresh.concurrency * 1.5);
-    this.leaseSeconds = Math.ceil((3 * config.rd.timeoutMs) / 1000) + 5;
+    this.workers = Math.ceil(config.concurrency * 1.5);
+    this.leaseSeconds = Math.ceil((3 * config.rdTimeoutMs) / 1000) + 5;
   }
 
   async runOnce(deadline: number): Promise<RunSummary> {

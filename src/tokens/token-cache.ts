@@ -10,7 +10,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { LRUCache } from 'lru-cache';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { tokensConfig } from '../config/slices';
 import { connectionId, type ConnectionKey } from '../common/connection-key';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 
@@ -104,19 +105,14 @@ export class TokenCache implements OnApplicationBootstrap, OnApplicationShutdown
   private trustedSince = 0;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(tokensConfig.KEY) config: ConfigType<typeof tokensConfig>,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Optional() private readonly metrics?: BrokerMetrics,
   ) {
-    this.entries = config.tokenCacheMax > 0 ? new LRUCache({ max: config.tokenCacheMax }) : null;
-    this.heartbeatMs = config.tokenCacheHeartbeatMs;
-    this.pollMs = config.tokenCachePollMs;
-    this.directUrl = config.database.directUrl;
-  }
-
-  /** Whether the LISTEN channel (DATABASE_DIRECT_URL) is up and proven. */
-  get isListening(): boolean {
-    return this.listening;
+    this.entries = config.cacheMax > 0 ? new LRUCache({ max: config.cacheMax }) : null;
+    this.heartbeatMs = config.heartbeatMs;
+    this.pollMs = config.pollMs;
+    this.directUrl = config.listenUrl;
   }
 
   /** Whether changes are being followed (the last poll succeeded): cached tokens are current. */

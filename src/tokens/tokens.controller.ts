@@ -18,7 +18,9 @@ import { RequireApiKey } from '../auth/api-key.guard';
 import { assertScope } from '../auth/key-scope';
 import type { AuthenticatedRequest } from '../logging/logger';
 import { assertAccount, resolveProduct } from '../common/validation';
-import { APP_CONFIG, PRODUCTS, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { PRODUCTS } from '../config/config';
+import { productsConfig } from '../config/slices';
 import { ErrorResponse, ReauthorizationErrorResponse } from '../common/error.dto';
 import {
   DEFAULT_MIN_VALIDITY,
@@ -33,7 +35,7 @@ import { TokensService } from './tokens.service';
 @RequireApiKey()
 export class TokensController {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(productsConfig.KEY) private readonly products: ConfigType<typeof productsConfig>,
     private readonly tokens: TokensService,
   ) {}
 
@@ -117,7 +119,10 @@ export class TokensController {
     const { product, minValiditySeconds, rejected } = parseTokenQuery(
       request.query as Record<string, unknown>,
     );
-    const key = { account: assertAccount(account), product: resolveProduct(this.config, product) };
+    const key = {
+      account: assertAccount(account),
+      product: resolveProduct(this.products.enabled, product),
+    };
     const caller = request.raw as AuthenticatedRequest;
     assertScope(caller, key, 'read');
     return this.tokens.getToken(key, minValiditySeconds, caller.apiKeyName!, rejected);

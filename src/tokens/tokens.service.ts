@@ -5,7 +5,8 @@ import {
   ProviderUnavailableError,
   RefreshTooSoonError,
 } from '../common/errors';
-import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ConfigType } from '@nestjs/config';
+import { tokensConfig } from '../config/slices';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import type { ConnectionKey } from '../common/connection-key';
 import type { Connection } from '../connections/connection.entity';
@@ -29,14 +30,14 @@ export class TokensService {
   private readonly minIntervalSeconds: number;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(tokensConfig.KEY) config: ConfigType<typeof tokensConfig>,
     private readonly connections: ConnectionsRepository,
     private readonly refresher: TokenRefresher,
     private readonly cache: TokenCache,
     private readonly metrics: BrokerMetrics,
     private readonly reads: ReadCounter,
   ) {
-    this.minIntervalSeconds = config.refresh.minIntervalSeconds;
+    this.minIntervalSeconds = config.reportRefreshIntervalSeconds;
   }
 
   /**

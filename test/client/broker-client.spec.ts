@@ -10,6 +10,7 @@ import {
   type SeenRequest,
   type TinyServer,
 } from '../support/tiny-server';
+import { waitFor } from '../support/process';
 
 const API_KEY = 'client-test-key-0123456789abcdef0123456789';
 
@@ -124,11 +125,19 @@ describe('getToken: the memory cache', () => {
   });
 
   it('does not cache the answer of a request that an invalidate overtook', async () => {
-    server.handle = tokens(3600, 200);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const answer = tokens();
+    server.handle = async (request, response) => {
+      await released;
+      await answer(request, response);
+    };
     const broker = client();
     const pending = broker.getToken('acme');
-    await sleep(50);
+    // The request has reached the broker and its answer is held: the invalidate overtakes it.
+    await waitFor(async () => (server.requests.length === 1 ? true : undefined));
     broker.invalidate('acme');
+    release();
     await pending;
     await broker.getToken('acme');
     expect(server.requests).toHaveLength(2);

@@ -10,6 +10,7 @@ import { ApiKeyAuthenticator } from '../../src/auth/api-key.authenticator';
 import { ApiKeyGuard } from '../../src/auth/api-key.guard';
 import { FailedAuthLimiter } from '../../src/auth/failed-auth.limiter';
 import { loadConfig } from '../../src/config/config';
+import { authConfig } from '../../src/config/slices';
 import { SERVICE_KEY, testEnv } from '../support/broker';
 import { auth, connect, createHarness, type Harness } from '../support/harness';
 
@@ -210,7 +211,7 @@ describe('API key comparison (unit)', () => {
 
   function attempt(header: string): boolean {
     const guard = new ApiKeyGuard(
-      new ApiKeyAuthenticator(config, new FailedAuthLimiter()),
+      new ApiKeyAuthenticator(authConfig(config), new FailedAuthLimiter()),
       new Reflector(),
     );
     const request = { headers: { authorization: header }, ip: '192.0.2.1', raw: {} };

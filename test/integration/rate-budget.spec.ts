@@ -1,5 +1,6 @@
+import type { ConfigType } from '@nestjs/config';
 import { Pool } from 'pg';
-import type { AppConfig } from '../../src/config/config';
+import type { proxyConfig } from '../../src/config/slices';
 import { BrokerMetrics } from '../../src/metrics/broker-metrics';
 import { MAX_BLOCK, RateBudget, type BudgetDecision } from '../../src/proxy/rate-budget';
 import { LEASE_SQL } from '../../src/proxy/rate-budget.sql';
@@ -40,7 +41,7 @@ describe('RateBudget (PostgreSQL)', () => {
   const metricsOf = new Map<RateBudget, BrokerMetrics>();
   /** One replica's budget (a pool of its own, as each broker process has). */
   function budget(limit: number): RateBudget {
-    const config = { rd: { rateLimitPerMinute: limit } } as AppConfig;
+    const config = { rateLimitPerMinute: limit } as ConfigType<typeof proxyConfig>;
     const metrics = new BrokerMetrics();
     const created = new RateBudget(config, db.dataSource, metrics);
     opened.push(created);

@@ -190,6 +190,22 @@ describe('token cache', () => {
     let behind: TestBroker;
     const isCacheConnection = (startup: string) => startup.includes('rdstation-token-broker:cache');
 
+    /**
+     * The replica's proven listeners, as the database sees them: its sessions through the proxy
+     * named as the cache's LISTEN connection whose last statement is the heartbeat (the LISTEN
+     * came first on that session, and the replica starts beating only once it is listening).
+     * The harness's own broker listens directly, not through the proxy, and is not counted.
+     */
+    async function provenListeners(): Promise<number[]> {
+      const rows: Array<{ pid: number }> = await h.db.dataSource.query(
+        `SELECT pid FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'rdstation-token-broker:cache'
+            AND client_port = ANY($1::int[]) AND query = 'SELECT 1'`,
+        [proxy.upstreamPorts(isCacheConnection)],
+      );
+      return rows.map((row) => row.pid);
+    }
+
     beforeAll(async () => {
       h = await createHarness();
       const direct = new URL(h.db.url);
@@ -212,8 +228,13 @@ describe('token cache', () => {
     });
 
     it('notices the silent channel by its heartbeat, serves the change by polling meanwhile, keeps caching, then listens again', async () => {
-      const cache = behind.app.get(TokenCache);
-      await waitFor(async () => (cache.isListening ? true : undefined), { what: 'listening' });
+      const [listener] = await waitFor(
+        async () => {
+          const pids = await provenListeners();
+          return pids.length === 1 ? pids : undefined;
+        },
+        { what: 'the replica to listen' },
+      );
       await connect(h, 'acme', 'crm');
       const before = await waitFor(
         async () => {
@@ -247,7 +268,11 @@ describe('token cache', () => {
         },
         { timeoutMs: 5_000, what: 'the heartbeat to notice' },
       );
-      expect(cache.isListening).toBe(false); // new listeners are held too
+      // The replica dropped its silent listener (the database sees that session end) and its new
+      // ones are held too: the database has no listener of the replica left.
+      await waitFor(async () => ((await provenListeners()).length === 0 ? true : undefined), {
+        what: 'the silent listener to be dropped',
+      });
       // Still cached meanwhile: one database read for three answers.
       const readsBehind = jest.spyOn(behind.app.get(ConnectionsRepository), 'findOne');
       await read(behind.url);
@@ -255,12 +280,12 @@ describe('token cache', () => {
       await read(behind.url);
       expect(readsBehind.mock.calls.length).toBeLessThanOrEqual(1);
 
-      // The network heals: a new listener is proven.
+      // The network heals: a new listener gets through and proves itself by its heartbeat.
       proxy.release();
-      await waitFor(async () => (cache.isListening ? true : undefined), {
-        timeoutMs: 15_000,
-        what: 'the listener to come back',
-      });
+      await waitFor(
+        async () => ((await provenListeners()).some((pid) => pid !== listener) ? true : undefined),
+        { timeoutMs: 15_000, what: 'the listener to come back' },
+      );
       jest.restoreAllMocks();
     });
   });

@@ -90,6 +90,11 @@ export interface TcpHoldingProxy {
   hold(match: (firstBytes: string) => boolean): void;
   /** New connections are forwarded again; the ones already held stay silent. */
   release(): void;
+  /**
+   * The local ports of the proxy's own connections to the upstream whose first bytes match:
+   * what PostgreSQL names them by (`pg_stat_activity.client_port`).
+   */
+  upstreamPorts(match: (firstBytes: string) => boolean): number[];
   close(): Promise<void>;
 }
 
@@ -139,6 +144,10 @@ export async function startTcpHoldingProxy(
     release: () => {
       rule = null;
     },
+    upstreamPorts: (match) =>
+      [...pairs]
+        .filter((pair) => match(pair.first) && pair.upstream.localPort !== undefined)
+        .map((pair) => pair.upstream.localPort!),
     close: () =>
       new Promise<void>((resolve) => {
         for (const pair of pairs) {

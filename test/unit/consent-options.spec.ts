@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from '../../src/config/config';
+import { rdstationConfig } from '../../src/config/slices';
 import { RdStationClient } from '../../src/rdstation/rdstation.client';
 import { RdStationError } from '../../src/rdstation/rdstation.errors';
 import { testEnv } from '../support/broker';
@@ -29,7 +30,9 @@ afterAll(async () => {
 
 function client(overrides: Record<string, string> = {}): RdStationClient {
   const created = new RdStationClient(
-    loadConfig(testEnv({ RD_API_URL: baseUrl, RD_TIMEOUT_MS: '2000', ...overrides })),
+    rdstationConfig(
+      loadConfig(testEnv({ RD_API_URL: baseUrl, RD_TIMEOUT_MS: '2000', ...overrides })),
+    ),
   );
   clients.push(created);
   return created;

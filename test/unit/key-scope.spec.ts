@@ -2,6 +2,7 @@ import { describeKeys } from '../../src/auth/api-key.guard';
 import { assertScope, KeyScope } from '../../src/auth/key-scope';
 import { ForbiddenError } from '../../src/common/errors';
 import { loadConfig } from '../../src/config/config';
+import { authConfig } from '../../src/config/slices';
 import { testEnv } from '../support/broker';
 
 describe('KeyScope', () => {
@@ -72,7 +73,7 @@ describe('KeyScope', () => {
         API_KEY_SCOPES: 'sync=marketing:acme-*,crm:acme-1; bi=crm:*@read',
       }),
     );
-    const lines = describeKeys(config);
+    const lines = describeKeys(authConfig(config));
     expect(lines).toEqual([
       'API key "svc": every account',
       'API key "sync": only marketing:acme-*,crm:acme-1',

@@ -1,6 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Product } from '../../src/config/config';
+import { rdstationConfig } from '../../src/config/slices';
 import { RdStationClient } from '../../src/rdstation/rdstation.client';
 import { RdStationError } from '../../src/rdstation/rdstation.errors';
 import { testEnv } from '../support/broker';
@@ -38,7 +39,7 @@ function client(overrides: Record<string, string> = {}): RdStationClient {
       ...overrides,
     }),
   );
-  const created = new RdStationClient(config);
+  const created = new RdStationClient(rdstationConfig(config));
   clients.push(created);
   return created;
 }

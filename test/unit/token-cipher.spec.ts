@@ -1,4 +1,5 @@
 import { loadConfig } from '../../src/config/config';
+import { cryptoConfig } from '../../src/config/slices';
 import { DecryptionError, TokenCipher } from '../../src/crypto/token-cipher';
 import { testEnv } from '../support/broker';
 
@@ -8,8 +9,10 @@ const CONTEXT = { account: 'acme', product: 'crm' };
 
 function cipher(current: string, previous = ''): TokenCipher {
   return new TokenCipher(
-    loadConfig(
-      testEnv({ TOKEN_ENCRYPTION_KEY: current, TOKEN_ENCRYPTION_PREVIOUS_KEYS: previous }),
+    cryptoConfig(
+      loadConfig(
+        testEnv({ TOKEN_ENCRYPTION_KEY: current, TOKEN_ENCRYPTION_PREVIOUS_KEYS: previous }),
+      ),
     ),
   );
 }
