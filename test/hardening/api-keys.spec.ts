@@ -217,6 +217,7 @@ describe('API key comparison (unit)', () => {
     const request = { headers: { authorization: header }, ip: '192.0.2.1', raw: {} };
     const context = {
       switchToHttp: () => ({ getRequest: () => request }),
+      getArgByIndex: (index: number) => (index === 0 ? request : undefined),
       getHandler: () => attempt,
       getClass: () => Object,
     } as unknown as ExecutionContext;
