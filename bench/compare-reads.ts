@@ -34,7 +34,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { measure, type LoadResult } from './lib/load';
+import { measure, median, type LoadResult } from './lib/load';
 import { cleanupAll, installSignalHandlers, RESULTS_DIR, ROOT, type Child } from './lib/processes';
 import { readPieces, type PieceRow } from './lib/read-pieces';
 import { table } from './lib/report';
@@ -182,12 +182,6 @@ function printPieces(
 }
 
 const closeAtEnd: Array<() => void> = [];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));

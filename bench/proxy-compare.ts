@@ -13,6 +13,7 @@
  */
 import { join } from 'node:path';
 import { cleanupAll, installSignalHandlers, ROOT } from './lib/processes';
+import { median } from './lib/load';
 import { againstL3, metricSum, readTokens, type ProxyAgainstL3 } from './lib/proxy';
 import { againstL3Line } from './lib/proxy-report';
 import { accountNames, seedConnections, verifySeed } from './lib/seed';
@@ -45,12 +46,6 @@ function parseArgs(argv: string[]) {
     (options as Record<string, unknown>)[name] = Number(value);
   }
   return options;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 async function main(): Promise<void> {

@@ -189,25 +189,13 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
    */
   take(key: ConnectionKey): BudgetDecision | Promise<BudgetDecision> {
     const holding = this.holding(key);
-    const now = performance.now();
-    if (holding.units > 0 && now < holding.expiresAt) {
-      holding.units--;
-      holding.spentSinceLease++;
-      return ALLOWED;
-    }
-    if (holding.refusedUntil > now) return refusal(holding, now);
-    return this.takeLeasing(key, holding);
+    return spendHeld(holding, performance.now()) ?? this.takeLeasing(key, holding);
   }
 
   private async takeLeasing(key: ConnectionKey, holding: Holding): Promise<BudgetDecision> {
     for (let leases = 0; ;) {
-      const now = performance.now();
-      if (holding.units > 0 && now < holding.expiresAt) {
-        holding.units--;
-        holding.spentSinceLease++;
-        return ALLOWED;
-      }
-      if (holding.refusedUntil > now) return refusal(holding, now);
+      const held = spendHeld(holding, performance.now());
+      if (held) return held;
       if (holding.pending) {
         holding.waiting++;
         try {
@@ -390,6 +378,17 @@ export class RateBudget implements OnApplicationBootstrap, OnApplicationShutdown
     }
     return holding;
   }
+}
+
+/** A unit this replica holds, or the refusal it remembers; undefined when a lease is needed. */
+function spendHeld(holding: Holding, now: number): BudgetDecision | undefined {
+  if (holding.units > 0 && now < holding.expiresAt) {
+    holding.units--;
+    holding.spentSinceLease++;
+    return ALLOWED;
+  }
+  if (holding.refusedUntil > now) return refusal(holding, now);
+  return undefined;
 }
 
 function refusal(holding: Holding, now: number): BudgetDecision {
