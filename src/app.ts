@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyBaseLogger } from 'fastify';
 import { AppModule } from './app.module';
-import { answerClientError, answerRouterError, BrokerErrorFilter } from './common/error.filter';
+import { answerClientError, answerRouterError, BrokerErrorFilter } from './http/error.filter';
 import { BrokerMetrics } from './metrics/broker-metrics';
 import type { AppConfig } from './config/config';
 import { createLogger, NestPinoLogger, RequestLog } from './logging/logger';

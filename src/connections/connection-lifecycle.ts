@@ -11,7 +11,7 @@ import type { RdStationError } from '../rdstation/rdstation.errors';
 import { CondemnGuard } from '../refresh/condemn-guard';
 import { ConnectionLock, LeaseLostError, type Lease } from '../refresh/connection-lock';
 import { failureBackoffBaseSeconds, type RefreshOutcome } from '../refresh/refresh-policy';
-import type { Connection } from './connection.entity';
+import type { Connection } from '../database/connection.entity';
 import { ConnectionsRepository } from './connections.repository';
 
 /** A grant to store: what a consent, an import or its proving refresh produced. */

@@ -1,5 +1,5 @@
 import { ReauthorizationRequiredError } from '../common/errors';
-import type { Connection } from './connection.entity';
+import type { Connection } from '../database/connection.entity';
 
 /** The 409 of a connection whose grant RD rejected: when and why, from the stored row. */
 export function reauthorizationRequired(connection: Connection): ReauthorizationRequiredError {

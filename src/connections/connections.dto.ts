@@ -13,7 +13,7 @@ import {
 } from 'class-validator';
 import { OptionalProduct, PageCursor, PageLimit, RequiredProduct } from '../common/dto-fields';
 import { PRODUCTS, type Product } from '../config/config';
-import type { Connection, ConnectionStatus } from './connection.entity';
+import type { Connection, ConnectionStatus } from '../database/connection.entity';
 
 const STATUSES: ConnectionStatus[] = ['active', 'refresh_failing', 'reauthorization_required'];
 

@@ -9,7 +9,7 @@ import { TokenCipher } from '../crypto/token-cipher';
 import type { TokenSet } from '../rdstation/rdstation.client';
 import { nextRefreshAt } from '../refresh/refresh-policy';
 import { CLAIM_DUE_SQL } from './claim-due.sql';
-import { Connection, type ConnectionStatus } from './connection.entity';
+import { Connection, type ConnectionStatus } from '../database/connection.entity';
 
 export interface ListFilter {
   product?: Product;

@@ -9,7 +9,7 @@ import { RdStationClient } from '../rdstation/rdstation.client';
 import { RdStationError } from '../rdstation/rdstation.errors';
 import { TokenRefresher } from './token-refresher';
 import { ConnectionLifecycle, type Revocation } from './connection-lifecycle';
-import type { Connection } from './connection.entity';
+import type { Connection } from '../database/connection.entity';
 import { reauthorizationRequired } from './connection.errors';
 import { ConnectionsRepository, type ListFilter } from './connections.repository';
 import {

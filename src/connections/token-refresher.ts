@@ -6,7 +6,7 @@ import { NotConnectedError } from '../common/errors';
 import type { ConfigType } from '@nestjs/config';
 import { refreshConfig } from '../config/slices';
 import { accessTokenHash } from './access-token-hash';
-import type { Connection } from './connection.entity';
+import type { Connection } from '../database/connection.entity';
 import { ConnectionLifecycle } from './connection-lifecycle';
 import { ConnectionsRepository } from './connections.repository';
 import { BrokerMetrics } from '../metrics/broker-metrics';

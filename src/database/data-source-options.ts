@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
-import { Connection } from '../connections/connection.entity';
+import { Connection } from './connection.entity';
 
 /**
  * Compiled, the migrations sit in dist/migrations beside dist/database; from source (jest, tsx)

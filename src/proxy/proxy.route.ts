@@ -3,7 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeyAuthenticator } from '../auth/api-key.authenticator';
 import { assertScope } from '../auth/key-scope';
-import { errorAnswer } from '../common/error.filter';
+import { errorAnswer } from '../http/error.filter';
 import { bodyPending } from '../http/lingering-close';
 import { BrokerError, InvalidRequestError } from '../common/errors';
 import type { ConnectionKey } from '../common/connection-key';

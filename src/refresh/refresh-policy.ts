@@ -1,5 +1,5 @@
 import type { Product } from '../config/config';
-import type { Connection } from '../connections/connection.entity';
+import type { Connection } from '../database/connection.entity';
 
 /**
  * The refresh policy as pure functions: when a token is due, whether a refresh asked for is

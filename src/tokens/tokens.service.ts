@@ -9,7 +9,7 @@ import type { ConfigType } from '@nestjs/config';
 import { tokensConfig } from '../config/slices';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import type { ConnectionKey } from '../common/connection-key';
-import type { Connection } from '../connections/connection.entity';
+import type { Connection } from '../database/connection.entity';
 import { reauthorizationRequired } from '../connections/connection.errors';
 import { ConnectionsRepository } from '../connections/connections.repository';
 import { ReadCounter } from '../history/read-counter';

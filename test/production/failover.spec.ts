@@ -7,7 +7,7 @@
  * warned about.
  */
 import { Client } from 'pg';
-import { Connection } from '../../src/connections/connection.entity';
+import { Connection } from '../../src/database/connection.entity';
 import { ConnectionsRepository } from '../../src/connections/connections.repository';
 import { FakeRdStation } from '../fake-rd/fake-rd';
 import { ADMIN_KEY, SERVICE_KEY, startBroker, testEnv, type TestBroker } from '../support/broker';

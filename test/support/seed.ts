@@ -1,5 +1,5 @@
 import type { Product } from '../../src/config/config';
-import { Connection } from '../../src/connections/connection.entity';
+import { Connection } from '../../src/database/connection.entity';
 import { ConnectionsRepository } from '../../src/connections/connections.repository';
 import type { Harness } from './harness';
 

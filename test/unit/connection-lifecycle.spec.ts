@@ -8,7 +8,7 @@ import {
   type Grant,
   type Revocation,
 } from '../../src/connections/connection-lifecycle';
-import type { Connection, ConnectionStatus } from '../../src/connections/connection.entity';
+import type { Connection, ConnectionStatus } from '../../src/database/connection.entity';
 import type { ConnectionsRepository } from '../../src/connections/connections.repository';
 import type { EventsOutbox } from '../../src/events/events.outbox';
 import type { ReconnectLinks } from '../../src/links/reconnect-links';

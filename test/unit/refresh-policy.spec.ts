@@ -1,4 +1,4 @@
-import type { Connection } from '../../src/connections/connection.entity';
+import type { Connection } from '../../src/database/connection.entity';
 import {
   failureBackoffBaseSeconds,
   guardVerdict,

@@ -4,8 +4,8 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { databaseFailure, errorCode } from '../database/database-outage';
 import { LogThrottle } from '../logging/log-throttle';
-import type { ErrorCode } from './error-codes';
-import { BrokerError } from './errors';
+import type { ErrorCode } from '../common/error-codes';
+import { BrokerError } from '../common/errors';
 
 const DATABASE_RETRY_AFTER_SECONDS = 5;
 const databaseLogs = new LogThrottle();
