@@ -5,9 +5,10 @@ import pino, { type Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type AppConfig } from './config/config';
-import { cryptoConfig } from './config/slices';
+import { cryptoConfig, refreshConfig } from './config/slices';
+import { ConnectionLifecycle } from './connections/connection-lifecycle';
+import { ConnectionsRepository } from './connections/connections.repository';
 import { assertStoredKeysKnown, UnknownEncryptionKeyError } from './crypto/key-check';
-import { rotateKeys } from './crypto/key-rotation';
 import { TokenCipher } from './crypto/token-cipher';
 import { checkDatabase, DatabaseUnavailableError } from './database/database-check';
 import { dataSourceOptions } from './database/data-source-options';
@@ -56,9 +57,12 @@ async function migrate(url: string): Promise<void> {
 async function rotateKey(config: AppConfig, url: string): Promise<void> {
   const dataSource = await new DataSource(dataSourceOptions(url, { poolSize: 2 })).initialize();
   try {
-    const summary = await rotateKeys(dataSource, new TokenCipher(cryptoConfig(config)), (msg) =>
-      log('info', msg),
+    const connections = new ConnectionsRepository(
+      dataSource,
+      refreshConfig(config),
+      new TokenCipher(cryptoConfig(config)),
     );
+    const summary = await ConnectionLifecycle.reencryptAll(connections, (msg) => log('info', msg));
     log('info', `rotate-key: done: ${JSON.stringify(summary)}`);
     if (summary.unreadable > 0) process.exitCode = 1;
   } finally {

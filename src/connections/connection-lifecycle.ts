@@ -12,7 +12,17 @@ import { CondemnGuard } from '../refresh/condemn-guard';
 import { ConnectionLock, LeaseLostError, type Lease } from '../refresh/connection-lock';
 import { failureBackoffBaseSeconds, type RefreshOutcome } from '../refresh/refresh-policy';
 import type { Connection } from '../database/connection.entity';
+import { DecryptionError } from '../crypto/token-cipher';
 import { ConnectionsRepository } from './connections.repository';
+
+/** What `rotate-key` did: rows rewritten under the current key, raced by a refresh, unreadable. */
+export interface RotationSummary {
+  reencrypted: number;
+  skipped: number;
+  unreadable: number;
+}
+
+const ROTATION_PAGE = 200;
 
 /** A grant to store: what a consent, an import or its proving refresh produced. */
 export interface Grant {
@@ -55,6 +65,42 @@ export class ConnectionLifecycle {
     private readonly guard: CondemnGuard,
     private readonly links: ReconnectLinks,
   ) {}
+
+  /**
+   * Key rotation (`rotate-key`): every connection still under an older key re-encrypted with the
+   * current TOKEN_ENCRYPTION_KEY. The one operation run outside a broker (a command beside live
+   * replicas, with no Nest application), hence static, over the repository alone. It takes no
+   * lock and records no event, mints or kills no link: the grant, the status and the history do
+   * not change, only the ciphertexts, and each row is rewritten by compare-and-set on the ones
+   * read (a refresh that raced it has written under the current key already). So it is safe to
+   * interrupt and to run again; when it reports nothing left under old keys,
+   * TOKEN_ENCRYPTION_PREVIOUS_KEYS can be emptied.
+   */
+  static async reencryptAll(
+    connections: ConnectionsRepository,
+    log: (message: string) => void,
+  ): Promise<RotationSummary> {
+    const summary: RotationSummary = { reencrypted: 0, skipped: 0, unreadable: 0 };
+    let after: ConnectionKey = { account: '', product: '' as Product };
+    for (;;) {
+      const page = await connections.storedCiphertextsAfter(after, ROTATION_PAGE);
+      if (page.length === 0) return summary;
+      after = page[page.length - 1];
+      for (const stored of page) {
+        try {
+          const done = await connections.reencrypt(stored);
+          if (done !== 'current') summary[done]++;
+        } catch (error) {
+          if (!(error instanceof DecryptionError)) throw error;
+          summary.unreadable++;
+          log(
+            `rotate-key: ${stored.product}/${stored.account} cannot be decrypted (${error.message}); left as is`,
+          );
+        }
+      }
+      log(`rotate-key: ${summary.reencrypted} re-encrypted so far`);
+    }
+  }
 
   /** Runs `work` holding the connection's lock; `onBusy` answers when it stayed taken too long. */
   underLock<T>(

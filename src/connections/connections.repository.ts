@@ -11,6 +11,14 @@ import { nextRefreshAt } from '../refresh/refresh-policy';
 import { CLAIM_DUE_SQL } from './claim-due.sql';
 import { Connection, type ConnectionStatus } from '../database/connection.entity';
 
+/** A connection's tokens as stored (ciphertexts): what key rotation reads and compares. */
+export interface StoredCiphertexts {
+  account: string;
+  product: Product;
+  access_token: string;
+  refresh_token: string;
+}
+
 export interface ListFilter {
   product?: Product;
   status?: ConnectionStatus;
@@ -48,6 +56,43 @@ export class ConnectionsRepository {
   ): Promise<Connection | null> {
     const rows: Record<string, unknown>[] = await manager.query(BY_KEY, [account, product]);
     return rows.length ? this.hydrate(rows[0]) : null;
+  }
+
+  /** Key rotation's page: the stored tokens of up to `limit` connections after `after`, by key. */
+  storedCiphertextsAfter(after: ConnectionKey, limit: number): Promise<StoredCiphertexts[]> {
+    return this.dataSource.query(
+      `SELECT account, product, access_token, refresh_token FROM connections
+        WHERE (account, product) > ($1, $2) ORDER BY account, product LIMIT $3`,
+      [after.account, after.product, limit],
+    );
+  }
+
+  /**
+   * Key rotation: `stored`'s tokens under the current key. 'current' when neither was under an
+   * older key; 'skipped' when the row changed since it was read (a refresh has written under the
+   * current key already: compare-and-set on both ciphertexts). Throws DecryptionError when a
+   * token cannot be read with any configured key.
+   */
+  async reencrypt(stored: StoredCiphertexts): Promise<'reencrypted' | 'skipped' | 'current'> {
+    const { cipher } = this;
+    if (!cipher.isStale(stored.access_token) && !cipher.isStale(stored.refresh_token)) {
+      return 'current';
+    }
+    const access = cipher.decrypt(stored.access_token, stored);
+    const refresh = cipher.decrypt(stored.refresh_token, stored);
+    const [, affected] = await this.dataSource.query(
+      `UPDATE connections SET access_token = $3, refresh_token = $4
+        WHERE account = $1 AND product = $2 AND access_token = $5 AND refresh_token = $6`,
+      [
+        stored.account,
+        stored.product,
+        cipher.encrypt(access, stored),
+        cipher.encrypt(refresh, stored),
+        stored.access_token,
+        stored.refresh_token,
+      ],
+    );
+    return affected === 1 ? 'reencrypted' : 'skipped';
   }
 
   /** One transaction on the main pool. */
