@@ -122,7 +122,9 @@ describe('/proxy budget leased in blocks: two replicas, real PostgreSQL, RD coun
     );
     expect(calls).toBeGreaterThan(100);
     expect(leased).toBeLessThanOrEqual(calls / 5);
-    expect(leased).toBeGreaterThanOrEqual(calls / MAX_BLOCK);
+    // A lease grants at most MAX_BLOCK units; each replica may still hold a block leased in the
+    // warm-up when the measured window opens.
+    expect(leased).toBeGreaterThanOrEqual((calls - 2 * MAX_BLOCK) / MAX_BLOCK);
     // PostgreSQL's own count of rows the budget wrote since the database was made: one per
     // lease (all granted here), at most one per return; its statistics arrive late.
     const written = await waitFor(
