@@ -1,17 +1,17 @@
 import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule } from './app.module';
 import { answerClientError, answerRouterError, BrokerErrorFilter } from './http/error.filter';
 import { BrokerMetrics } from './metrics/broker-metrics';
 import type { AppConfig } from './config/config';
-import { createLogger, NestPinoLogger, RequestLog } from './logging/logger';
+import { createLogger, NestPinoLogger, RequestLog, type RequestLogRoutes } from './logging/logger';
 import { requestId } from './logging/request-id';
 import { useFormBodyParser, useJsonBodyParser } from './http/json-body';
 import { lingerOnEarlyClose } from './http/lingering-close';
 import { capConnectionsPerAddress, serverOptions, useClientAddress } from './http/server-limits';
-import { registerProxyRoute } from './proxy/proxy.route';
+import { flagProxyRouterError, PROXY_PATHS, registerProxyRoute } from './proxy/proxy.route';
 import { setupSwagger } from './swagger';
 import { traceRequests } from './tracing/server-spans';
 
@@ -19,12 +19,21 @@ export type ResolvedConfig = AppConfig & { database: { url: string } };
 
 const BODY_LIMIT = 64 * 1024;
 
+/** What the access log is told of the routes (logging/ knows none). */
+const REQUEST_LOG_ROUTES: RequestLogRoutes = {
+  // The hot paths, counted by the metrics: a success is a debug line.
+  hot: ['/tokens/', '/proxy/'],
+  // A proxied call's path and query are RD's and may carry a customer's data.
+  foreign: PROXY_PATHS,
+};
+
 /** Builds the broker (not yet listening): used by main.ts, the tests and the benchmark alike. */
 export async function createApp(config: ResolvedConfig): Promise<NestFastifyApplication> {
   const logger = createLogger(config);
+  const requestLog = new RequestLog(REQUEST_LOG_ROUTES);
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
-    logController: new RequestLog(),
+    logController: requestLog,
     // The request line carries reqId itself (RequestLog); a child logger per request would only cost time.
     childLoggerFactory: (parent: FastifyBaseLogger) => parent,
     // Fastify 404s a path parameter longer than this before any route runs; accounts are ≤ 128
@@ -36,7 +45,10 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
     // no client can choose the address its rate limits count against.
     ...serverOptions(config.http),
     // Refusals that happen before Nest runs get the same `{statusCode, error, message}` shape.
-    frameworkErrors: answerRouterError,
+    frameworkErrors: (error: { code?: string }, request: FastifyRequest, reply: FastifyReply) => {
+      flagProxyRouterError(request, reply);
+      answerRouterError(error, request, reply);
+    },
     clientErrorHandler: answerClientError,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
@@ -58,7 +70,7 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
   observeRequestDurations(app);
   echoRequestId(app);
   addSecurityHeaders(app);
-  registerProxyRoute(app);
+  registerProxyRoute(app, requestLog);
   setupSwagger(app);
   return app;
 }

@@ -44,7 +44,7 @@ export interface ErrorAnswer {
  * The one place errors become HTTP: `{statusCode, error, message, ...details}` with a stable
  * `error` code. Anything unexpected is logged with the request id and answered as a bare 500,
  * so internals (and whatever secrets they hold) never reach a caller. Used by BrokerErrorFilter
- * and by the /proxy route (src/proxy/proxy.route.ts), which runs outside Nest's filters.
+ * and by routes that run outside Nest's filters (plain fastify routes).
  */
 export function errorAnswer(exception: unknown, requestId: unknown, logger: Logger): ErrorAnswer {
   if (exception instanceof BrokerError) {
@@ -150,8 +150,6 @@ export function answerRouterError(
     error.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? 'a path parameter is too long (an account is 1-128 characters)'
       : 'the URL is malformed (invalid percent-encoding)';
-  // The proxy's callers tell the broker's answers from RD's by this header (src/proxy/).
-  if (request.url.startsWith('/proxy/')) reply.header('X-Broker-Error', 'invalid_request');
   void reply
     .status(400)
     .header('Cache-Control', 'no-store')

@@ -10,7 +10,7 @@ export interface AuthenticatedRequest {
   apiKeyName?: string;
   /** The key's API_KEY_SCOPES rule; unset for admin keys and keys reaching every account. */
   apiKeyScope?: KeyScope;
-  /** Set by /proxy when RD's streamed answer broke off or passed RD_STREAM_TIMEOUT_MS. */
+  /** Set by a route whose streamed answer broke off or ran out of time: the line says so. */
   answerCut?: 'timeout' | 'broken';
 }
 
@@ -61,13 +61,24 @@ function describe(value: unknown): string {
 }
 
 /**
+ * What the access log is told of the application's routes (app.ts tells it; logging/ knows no
+ * route). `hot`: path prefixes of the frequent calls, counted by the metrics, whose successes are
+ * debug lines. `foreign`: the paths that carry someone else's path and query (the proxied API),
+ * logged as their route only, or as what `foreign` matched plus `/*` when no route matched.
+ */
+export interface RequestLogRoutes {
+  hot: readonly string[];
+  foreign: RegExp;
+}
+
+/**
  * One line per answered request, written by fastify's own request lifecycle (no middleware):
  * request id, method, route, redacted URL, status, time and the calling key's name. Probes and
- * scrapes are not logged; successful token reads, the hot path counted by the metrics, are
- * logged at debug; errors at error; everything else at info.
+ * scrapes are not logged; successes on the hot paths are logged at debug; errors at error;
+ * everything else at info.
  */
 export class RequestLog extends LogController {
-  constructor() {
+  constructor(private readonly routes: RequestLogRoutes) {
     super({ requestIdLogLabel: 'reqId' });
   }
 
@@ -78,23 +89,30 @@ export class RequestLog extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
-    writeRequestLine(error, request, reply);
+    this.write(error, request, reply);
+  }
+
+  /**
+   * The one access-log line of a request, written once. Also called by a route whose streamed
+   * answer was cut (`answerCut`): fastify writes no line for a response it destroyed mid-body.
+   */
+  write(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    writeRequestLine(error, request, reply, this.routes);
   }
 }
 
-/** Set on a request whose line is written: a cut answer's is written by the proxy, before fastify's. */
+/** Set on a request whose line is written: a cut answer's is written by its route, before fastify's. */
 const LOGGED = Symbol('broker.requestLogged');
 
 /**
- * The one access-log line of a request, written once. Also called by /proxy when RD's streamed
- * answer is cut: fastify writes no line for a response it destroyed mid-body. The level is
- * decided first and nothing is built for a line the logger would drop (successful token reads
- * and proxied calls are debug lines: at the default LOG_LEVEL=info they cost a few comparisons).
+ * The level is decided first and nothing is built for a line the logger would drop (successes on
+ * the hot paths are debug lines: at the default LOG_LEVEL=info they cost a few comparisons).
  */
-export function writeRequestLine(
+function writeRequestLine(
   error: Error | null | undefined,
   request: FastifyRequest,
   reply: FastifyReply,
+  routes: RequestLogRoutes,
 ): void {
   const raw = request.raw as FastifyRequest['raw'] & AuthenticatedRequest & { [LOGGED]?: true };
   if (raw[LOGGED]) return;
@@ -106,7 +124,7 @@ export function writeRequestLine(
   const level =
     error || status >= 500 || cut
       ? 'error'
-      : status < 300 && (url.startsWith('/tokens/') || url.startsWith('/proxy/'))
+      : status < 300 && startsWithAny(url, routes.hot)
         ? 'debug'
         : 'info';
   // The logger is the application's pino logger (createApp's loggerInstance).
@@ -122,7 +140,7 @@ export function writeRequestLine(
     {
       requestId: request.id,
       method: request.method,
-      url: loggedUrl(url, request.routeOptions.url),
+      url: loggedUrl(url, request.routeOptions.url, routes.foreign),
       route: request.routeOptions.url,
       status,
       ...(cut ? { cut } : {}),
@@ -150,18 +168,25 @@ function unredacted(log: Logger): Logger {
   return twin;
 }
 
+function startsWithAny(url: string, prefixes: readonly string[]): boolean {
+  for (const prefix of prefixes) if (url.startsWith(prefix)) return true;
+  return false;
+}
+
 /**
- * The URL as logged. A proxied call's path and query are RD's and may carry a customer's data:
- * the route only, for `/proxy` in any case (`/PROXY/…` reaches no route but is the same kind of
- * URL). A URL no route matched has its whole query masked (nobody knows what it carries); a
- * matched route's query has its secret parameters masked (redaction.ts).
+ * The URL as logged. A foreign path and query (RequestLogRoutes) may carry a customer's data: the
+ * route only, in any case (a foreign path no route matched is logged as the part `foreign`
+ * matched, then `/*`). A URL no route matched has its whole query masked (nobody knows what it
+ * carries); a matched route's query has its secret parameters masked (redaction.ts).
  */
-function loggedUrl(url: string, route: string | undefined): string | undefined {
+function loggedUrl(url: string, route: string | undefined, foreign: RegExp): string | undefined {
   const queryAt = url.indexOf('?');
   const path = queryAt < 0 ? url : url.slice(0, queryAt);
-  const proxyish = /^\/proxy(?:\/|$)/i.exec(path);
-  if (proxyish)
-    return route !== undefined ? route : `${path.slice(0, 6)}/*${queryAt < 0 ? '' : '?[Redacted]'}`;
+  const foreignPrefix = foreign.exec(path);
+  if (foreignPrefix) {
+    if (route !== undefined) return route;
+    return `${foreignPrefix[0].replace(/\/$/, '')}/*${queryAt < 0 ? '' : '?[Redacted]'}`;
+  }
   if (route === undefined) return queryAt < 0 ? url : `${path}?[Redacted]`;
   return redactUrl(url);
 }

@@ -11,7 +11,7 @@ import { assertAccount, resolveProduct } from '../common/validation';
 import type { ConfigType } from '@nestjs/config';
 import type { Product } from '../config/config';
 import { productsConfig } from '../config/slices';
-import { writeRequestLine, type AuthenticatedRequest } from '../logging/logger';
+import type { AuthenticatedRequest, RequestLog } from '../logging/logger';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 import { labelsOf4 } from './proxy-labels';
 import { parseProxyTarget, PROXY_PREFIX, type ProxyTarget } from './proxy-target';
@@ -27,6 +27,18 @@ import {
 export const PROXY_BODY_LIMIT = 1024 * 1024;
 export const PROXY_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
+/** The proxy's paths, any case: what the access log must log as the route only (app.ts). */
+export const PROXY_PATHS = /^\/proxy(?:\/|$)/i;
+
+/**
+ * A request the router refused before any route ran (app.ts's frameworkErrors): one meant for
+ * the proxy carries `X-Broker-Error` like every refusal of the proxy's, so callers tell it from
+ * RD's answers.
+ */
+export function flagProxyRouterError(request: FastifyRequest, reply: FastifyReply): void {
+  if (request.url.startsWith('/proxy/')) reply.header('X-Broker-Error', 'invalid_request');
+}
+
 /**
  * `/proxy/*` as a plain fastify route in a scope of its own, not a Nest controller: its bodies
  * must reach RD byte for byte whatever their content type (the scope's one parser buffers them
@@ -40,7 +52,7 @@ export const PROXY_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
  * connection closes, lingering-close.ts). Errors go through the same `errorAnswer` as every
  * other route, with `X-Broker-Error` so callers tell them from RD's.
  */
-export function registerProxyRoute(app: NestFastifyApplication): void {
+export function registerProxyRoute(app: NestFastifyApplication, requestLog: RequestLog): void {
   const proxy = app.get(ProxyService);
   const authenticator = app.get(ApiKeyAuthenticator);
   const products = app.get<ConfigType<typeof productsConfig>>(productsConfig.KEY);
@@ -115,7 +127,7 @@ export function registerProxyRoute(app: NestFastifyApplication): void {
       answer.body.once('error', (error) => {
         if (!(error instanceof StreamCutError)) return;
         (request.raw as AuthenticatedRequest).answerCut = error.reason;
-        writeRequestLine(null, request, reply);
+        requestLog.write(null, request, reply);
       });
     }
     return reply.code(answer.status).headers(answer.headers).send(answer.body);

@@ -1,5 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { RequestLog } from '../../src/logging/logger';
+import { RequestLog, type RequestLogRoutes } from '../../src/logging/logger';
+
+/** The routes as app.ts tells them to the access log: /tokens and /proxy hot, /proxy foreign. */
+const ROUTES: RequestLogRoutes = { hot: ['/tokens/', '/proxy/'], foreign: /^\/proxy(?:\/|$)/i };
 
 /** The one request line of RequestLog, for a request to `url` answered with `status`. */
 function logLine(
@@ -42,7 +45,7 @@ function logLine(
     log,
   } as unknown as FastifyRequest;
   const reply = { statusCode: status, elapsedTime: 1.5 } as unknown as FastifyReply;
-  new RequestLog().requestCompleted(null, request, reply);
+  new RequestLog(ROUTES).requestCompleted(null, request, reply);
   expect(lines).toHaveLength(1);
   return lines[0];
 }
@@ -121,7 +124,7 @@ describe('RequestLog', () => {
       ) as unknown as FastifyRequest;
     const reply = (statusCode: number) =>
       ({ statusCode, elapsedTime: 1 }) as unknown as FastifyReply;
-    const logger = new RequestLog();
+    const logger = new RequestLog(ROUTES);
     // A successful read is a debug line: at info nothing is built (routeOptions is not even read).
     logger.requestCompleted(null, request('/tokens/acme?product=crm'), reply(200));
     expect(written).toEqual([]);
