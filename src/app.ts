@@ -3,7 +3,12 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule } from './app.module';
-import { answerClientError, answerRouterError, BrokerErrorFilter } from './http/error.filter';
+import {
+  answerClientError,
+  answerError,
+  answerRouterError,
+  BrokerErrorFilter,
+} from './http/error.filter';
 import { BrokerMetrics } from './metrics/broker-metrics';
 import type { AppConfig } from './config/config';
 import { createLogger, NestPinoLogger, RequestLog, type RequestLogRoutes } from './logging/logger';
@@ -13,6 +18,7 @@ import { lingerOnEarlyClose } from './http/lingering-close';
 import { capConnectionsPerAddress, serverOptions, useClientAddress } from './http/server-limits';
 import { flagProxyRouterError, PROXY_PATHS, registerProxyRoute } from './proxy/proxy.route';
 import { setupSwagger } from './swagger';
+import { registerTokensRoute } from './tokens/tokens.route';
 import { traceRequests } from './tracing/server-spans';
 
 export type ResolvedConfig = AppConfig & { database: { url: string } };
@@ -70,6 +76,7 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
   observeRequestDurations(app);
   echoRequestId(app);
   addSecurityHeaders(app);
+  registerTokensRoute(app, answerError);
   registerProxyRoute(app, requestLog);
   setupSwagger(app);
   return app;
