@@ -30,7 +30,10 @@ export function registerTokensRoute(
   const authenticator = app.get(ApiKeyAuthenticator);
   const products = app.get<ConfigType<typeof productsConfig>>(productsConfig.KEY);
 
-  function read(request: FastifyRequest<{ Params: { account: string } }>): Promise<TokenResponse> {
+  /** The answer itself when the token is in memory (most reads), else its promise. */
+  function read(
+    request: FastifyRequest<{ Params: { account: string } }>,
+  ): TokenResponse | Promise<TokenResponse> {
     const caller = request.raw as AuthenticatedRequest;
     authenticator.authenticate(request.headers.authorization, request.ip, caller);
     const { product, minValiditySeconds, rejected } = parseTokenQuery(
@@ -41,7 +44,11 @@ export function registerTokensRoute(
       product: resolveProduct(products.enabled, product),
     };
     assertScope(caller, key, 'read');
-    return tokens.getToken(key, minValiditySeconds, caller.apiKeyName!, rejected);
+    const name = caller.apiKeyName!;
+    return (
+      tokens.cachedToken(key, minValiditySeconds, name, rejected) ??
+      tokens.getToken(key, minValiditySeconds, name, rejected)
+    );
   }
 
   app
@@ -53,7 +60,8 @@ export function registerTokensRoute(
       // The 200 answer is serialized by fast-json-stringify compiled from this schema instead of
       // JSON.stringify; errors keep the default serializer.
       schema: { response: { 200: TOKEN_RESPONSE_SCHEMA } },
-      // A sync throw and a rejected promise of the handler both land here.
+      // A sync throw and a rejected promise of the handler both land here. The handler returns
+      // the answer (fastify sends it) or its promise (fastify sends what it resolves to).
       errorHandler: answerError,
       handler: (request, reply) => {
         // `/tokens/` is a 404, as every Nest route with an empty path parameter (Nest's fastify
