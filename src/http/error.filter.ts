@@ -124,7 +124,11 @@ const errorsLogger = new Logger('Errors');
  * has one, never cached. Every Nest route's (BrokerErrorFilter) and the plain fastify routes'
  * that answer like them (GET /tokens/:account, tokens.route.ts).
  */
-export function answerError(exception: unknown, request: FastifyRequest, reply: FastifyReply): void {
+export function answerError(
+  exception: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
   const { status, body, retryAfter } = errorAnswer(exception, request.id, errorsLogger);
   if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
   void reply.status(status).header('Cache-Control', 'no-store').send(body);

@@ -14,6 +14,7 @@ export const TOKENS_MODELS = [TokenResponse];
  * common/error-responses.openapi.ts, like every route's.
  */
 const GET_TOKEN: Operation = {
+  // The id Nest gave it: the TypeScript client (client/src/broker-client.ts) names it so.
   operationId: 'TokensController_getToken',
   tags: ['tokens'],
   summary: 'A valid access token for this account',
