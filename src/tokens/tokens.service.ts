@@ -64,8 +64,8 @@ export class TokensService {
   }
 
   /**
-   * getToken's answer when the token is in memory, has `minValiditySeconds` left and is not the
-   * `rejected` one (counted as getToken counts it), else undefined and the caller asks getToken.
+   * getToken's answer when the token is in memory, has `minValiditySeconds` left and nothing is
+   * `rejected` (counted as getToken counts it), else undefined and the caller asks getToken.
    * GET /tokens' path for most reads: no promise (getToken's two, the route's await) for a token
    * already in memory.
    */
@@ -99,7 +99,7 @@ export class TokensService {
     minValiditySeconds: number,
     rejected: string | undefined,
   ): Promise<{ token: CachedToken; outcome: ReadOutcome }> {
-    // Fastest path: a decrypted token in memory, kept current by LISTEN/NOTIFY.
+    // Fastest path: a decrypted token in memory, kept current by NOTIFY or poll (no report).
     const cached = this.servableFromCache(key, minValiditySeconds, rejected);
     if (cached) return { token: cached, outcome: 'cache_hit' };
 
@@ -153,20 +153,21 @@ export class TokensService {
     return { token, outcome };
   }
 
-  /** The token in memory, if it has `minValiditySeconds` left and is not the `rejected` one. */
+  /**
+   * The token in memory, if it has `minValiditySeconds` left and nothing is `rejected`. A report
+   * always consults the stored row: this replica's memory may still hold the token another
+   * replica replaced milliseconds ago (it hears of the change by NOTIFY or poll), and answering
+   * that older token to a caller who reports the newer one would be wrong. Reports are rare (after
+   * RD's 401): one primary-key read each.
+   */
   private servableFromCache(
     key: ConnectionKey,
     minValiditySeconds: number,
     rejected: string | undefined,
   ): CachedToken | undefined {
+    if (rejected !== undefined) return undefined;
     const cached = this.cache.get(key);
-    if (
-      cached &&
-      validFor(cached.expiresAt, minValiditySeconds) &&
-      !(rejected && accessTokenHash(cached.accessToken) === rejected)
-    )
-      return cached;
-    return undefined;
+    return cached && validFor(cached.expiresAt, minValiditySeconds) ? cached : undefined;
   }
 
   /** 429 while a refresh asked for by a report ran less than REFRESH_MIN_INTERVAL_SECONDS ago. */
