@@ -64,6 +64,25 @@ export class TokensService {
   }
 
   /**
+   * getToken's answer when the token is in memory, has `minValiditySeconds` left and is not the
+   * `rejected` one (counted as getToken counts it), else undefined and the caller asks getToken.
+   * GET /tokens' path for most reads: no promise (getToken's two, the route's await) for a token
+   * already in memory.
+   */
+  cachedToken(
+    key: ConnectionKey,
+    minValiditySeconds: number,
+    caller: string,
+    rejected?: string,
+  ): TokenResponse | undefined {
+    const cached = this.servableFromCache(key, minValiditySeconds, rejected);
+    if (!cached) return undefined;
+    this.metrics.countTokenRead(key.product, 'cache_hit');
+    this.reads.count(caller, key);
+    return toResponse(key, cached);
+  }
+
+  /**
    * The cached access token of `key` when it has `minValiditySeconds` left (counted as a cache
    * hit, as getToken counts it), else undefined and the caller asks getToken. /proxy's path:
    * no response object and no promise for a token already in memory.
@@ -81,13 +100,8 @@ export class TokensService {
     rejected: string | undefined,
   ): Promise<{ token: CachedToken; outcome: ReadOutcome }> {
     // Fastest path: a decrypted token in memory, kept current by LISTEN/NOTIFY.
-    const cached = this.cache.get(key);
-    if (
-      cached &&
-      validFor(cached.expiresAt, minValiditySeconds) &&
-      !(rejected && accessTokenHash(cached.accessToken) === rejected)
-    )
-      return { token: cached, outcome: 'cache_hit' };
+    const cached = this.servableFromCache(key, minValiditySeconds, rejected);
+    if (cached) return { token: cached, outcome: 'cache_hit' };
 
     // Fast path: one primary-key read, no write.
     const ticket = this.cache.ticket();
@@ -137,6 +151,22 @@ export class TokensService {
     };
     this.cache.set(key, token, ticket);
     return { token, outcome };
+  }
+
+  /** The token in memory, if it has `minValiditySeconds` left and is not the `rejected` one. */
+  private servableFromCache(
+    key: ConnectionKey,
+    minValiditySeconds: number,
+    rejected: string | undefined,
+  ): CachedToken | undefined {
+    const cached = this.cache.get(key);
+    if (
+      cached &&
+      validFor(cached.expiresAt, minValiditySeconds) &&
+      !(rejected && accessTokenHash(cached.accessToken) === rejected)
+    )
+      return cached;
+    return undefined;
   }
 
   /** 429 while a refresh asked for by a report ran less than REFRESH_MIN_INTERVAL_SECONDS ago. */

@@ -220,4 +220,22 @@ describe('TokensService (in-memory stores)', () => {
     expect(service.cachedAccessToken(KEY, 2 * 3600)).toBeUndefined();
     expect(outcomes).toEqual(['db', 'cache_hit']);
   });
+
+  it('answers GET /tokens from memory without a promise, as getToken would, or leaves it to getToken', async () => {
+    const { service, outcomes, counted } = setUp();
+    expect(service.cachedToken(KEY, 60, 'billing')).toBeUndefined();
+    const read = await service.getToken(KEY, 60, 'billing');
+    const cached = service.cachedToken(KEY, 60, 'billing');
+    expect(cached).not.toBeInstanceOf(Promise);
+    expect(cached).toEqual({ ...read, expiresIn: cached!.expiresIn });
+    expect(Math.abs(cached!.expiresIn - read.expiresIn)).toBeLessThanOrEqual(1);
+    // Too short-lived, or the very token RD refused: getToken's business.
+    expect(service.cachedToken(KEY, 2 * 3600, 'billing')).toBeUndefined();
+    expect(service.cachedToken(KEY, 60, 'billing', accessTokenHash('token-1'))).toBeUndefined();
+    expect(service.cachedToken(KEY, 60, 'billing', accessTokenHash('another'))).toEqual(
+      expect.objectContaining({ accessToken: 'token-1' }),
+    );
+    expect(outcomes).toEqual(['db', 'cache_hit', 'cache_hit']);
+    expect(counted).toEqual(['billing', 'billing', 'billing']);
+  });
 });
