@@ -27,7 +27,4 @@ EXPOSE 3000
 # The files must be readable by the image's user `node` (uid 1000). docker-compose.yml does this.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# The flags of `npm start` (test/unit/node-flags.spec.ts keeps them equal): a 4 MB young generation
-# and an old generation that grows by 30 % of the live heap before its next full GC instead of V8's
-# up to 4 x; both bound garbage, not data (README, "Memory"; bench/README.md, issue 24).
-CMD ["node", "--max-semi-space-size=4", "--heap-growing-percent=30", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=4", "dist/main.js"]
