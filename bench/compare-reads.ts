@@ -120,12 +120,13 @@ async function startOtlpSink(): Promise<{ server: Server; url: string; spans: ()
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const body = Buffer.concat(chunks);
-      spans +=
-        request.headers['content-type'] === 'application/json'
-          ? body.toString().split('"spanId"').length - 1
-          : countProtobufSpans(body);
-      response.setHeader('content-type', 'application/json');
-      response.end('{}');
+      const json = request.headers['content-type'] === 'application/json';
+      spans += json ? body.toString().split('"spanId"').length - 1 : countProtobufSpans(body);
+      // A collector's success, in the request's encoding: an empty ExportTraceServiceResponse
+      // (no bytes in protobuf). '{}' to a protobuf export made the exporter's response parser
+      // throw, and the broker pay for an Error, on every export.
+      response.setHeader('content-type', json ? 'application/json' : 'application/x-protobuf');
+      response.end(json ? '{}' : '');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

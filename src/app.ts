@@ -3,7 +3,12 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule } from './app.module';
-import { answerClientError, answerRouterError, BrokerErrorFilter } from './http/error.filter';
+import {
+  answerClientError,
+  answerError,
+  answerRouterError,
+  BrokerErrorFilter,
+} from './http/error.filter';
 import { BrokerMetrics } from './metrics/broker-metrics';
 import type { AppConfig } from './config/config';
 import { createLogger, NestPinoLogger, RequestLog, type RequestLogRoutes } from './logging/logger';
@@ -13,6 +18,7 @@ import { lingerOnEarlyClose } from './http/lingering-close';
 import { capConnectionsPerAddress, serverOptions, useClientAddress } from './http/server-limits';
 import { flagProxyRouterError, PROXY_PATHS, registerProxyRoute } from './proxy/proxy.route';
 import { setupSwagger } from './swagger';
+import { registerTokensRoute } from './tokens/tokens.route';
 import { traceRequests } from './tracing/server-spans';
 
 export type ResolvedConfig = AppConfig & { database: { url: string } };
@@ -68,8 +74,8 @@ export async function createApp(config: ResolvedConfig): Promise<NestFastifyAppl
   );
   if (config.tracing.otlpEndpoint) traceRequests(app);
   observeRequestDurations(app);
-  echoRequestId(app);
-  addSecurityHeaders(app);
+  addAnswerHeaders(app);
+  registerTokensRoute(app, answerError);
   registerProxyRoute(app, requestLog);
   setupSwagger(app);
   return app;
@@ -90,29 +96,21 @@ function observeRequestDurations(app: NestFastifyApplication): void {
 }
 
 /**
- * Every answer names the request id its log lines carry (the caller's X-Request-Id when
- * well-formed, else a fresh one: logging/request-id.ts), so a caller can quote it.
+ * The headers every answer carries, set in one `onSend` hook (one hook per request, not one per
+ * header; `onSend` runs for every answer, whatever sent it: a route, an error, a hook's refusal).
+ *
+ * - X-Request-Id: the id its log lines carry (the caller's X-Request-Id when well-formed, else a
+ *   fresh one: logging/request-id.ts), so a caller can quote it.
+ * - X-Content-Type-Options and Cache-Control: every API answer may carry a token, a connection's
+ *   state or an error about one: never cache it, never sniff its type. The Swagger UI's static
+ *   assets are the only cacheable answers; the callback pages set their own, stricter headers.
  */
-function echoRequestId(app: NestFastifyApplication): void {
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onRequest', (request, reply, done) => {
-      reply.header('X-Request-Id', request.id);
-      done();
-    });
-}
-
-/**
- * Every API answer may carry a token, a connection's state or an error about one: never cache
- * it, never sniff its type. The Swagger UI's static assets are the only cacheable answers; the
- * callback pages set their own, stricter headers.
- */
-function addSecurityHeaders(app: NestFastifyApplication): void {
+function addAnswerHeaders(app: NestFastifyApplication): void {
   app
     .getHttpAdapter()
     .getInstance()
     .addHook('onSend', (request, reply, payload, done) => {
+      reply.header('X-Request-Id', request.id);
       if (!reply.hasHeader('x-content-type-options'))
         reply.header('X-Content-Type-Options', 'nosniff');
       if (!reply.hasHeader('cache-control') && !request.url.startsWith('/docs'))

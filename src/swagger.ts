@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { documentErrorResponses } from './common/error-responses.openapi';
 import { addProxyOperations } from './proxy/proxy.openapi';
+import { addTokensOperation, TOKENS_MODELS } from './tokens/tokens.openapi';
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -18,9 +19,11 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       description: 'a secret from API_KEYS or ADMIN_API_KEYS',
     })
     .build();
-  // /proxy is a fastify route of its own (src/proxy/proxy.route.ts), unseen by Nest's scanner.
-  // Every error response then gets its body and examples from the one table of error codes.
-  return documentErrorResponses(addProxyOperations(SwaggerModule.createDocument(app, config)));
+  // /proxy and GET /tokens/:account are fastify routes of their own (src/proxy/proxy.route.ts,
+  // src/tokens/tokens.route.ts), unseen by Nest's scanner. Every error response then gets its
+  // body and examples from the one table of error codes.
+  const scanned = SwaggerModule.createDocument(app, config, { extraModels: TOKENS_MODELS });
+  return documentErrorResponses(addProxyOperations(addTokensOperation(scanned)));
 }
 
 /** Swagger UI at /docs and the OpenAPI document at /docs-json. */

@@ -117,17 +117,29 @@ export function errorAnswer(exception: unknown, requestId: unknown, logger: Logg
   };
 }
 
-/** Every error of a Nest route, through `errorAnswer`. */
+const errorsLogger = new Logger('Errors');
+
+/**
+ * An error's answer on `reply`, through `errorAnswer`: its status and body, Retry-After when it
+ * has one, never cached. Every Nest route's (BrokerErrorFilter) and the plain fastify routes'
+ * that answer like them (GET /tokens/:account, tokens.route.ts).
+ */
+export function answerError(
+  exception: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const { status, body, retryAfter } = errorAnswer(exception, request.id, errorsLogger);
+  if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
+  void reply.status(status).header('Cache-Control', 'no-store').send(body);
+}
+
+/** Every error of a Nest route, through `answerError`. */
 @Catch()
 export class BrokerErrorFilter implements ExceptionFilter {
-  private readonly logger = new Logger('Errors');
-
   catch(exception: unknown, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const request = host.switchToHttp().getRequest<FastifyRequest>();
-    const { status, body, retryAfter } = errorAnswer(exception, request.id, this.logger);
-    if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
-    void reply.status(status).header('Cache-Control', 'no-store').send(body);
+    const http = host.switchToHttp();
+    answerError(exception, http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>());
   }
 }
 

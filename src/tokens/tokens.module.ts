@@ -3,13 +3,14 @@ import { ConnectionsModule } from '../connections/connections.module';
 import { HistoryModule } from '../history/history.module';
 import { ConnectionLock } from '../refresh/connection-lock';
 import { TokenCache } from './token-cache';
-import { TokensController } from './tokens.controller';
 import { TokensService } from './tokens.service';
 
-/** The hot read path: GET /tokens/:account, and the replica's cache of decrypted tokens. */
+/**
+ * The hot read path, and the replica's cache of decrypted tokens. GET /tokens/:account itself is a
+ * plain fastify route (tokens.route.ts), registered by app.ts.
+ */
 @Module({
   imports: [ConnectionsModule, HistoryModule],
-  controllers: [TokensController],
   providers: [TokenCache, TokensService],
   exports: [TokensService, TokenCache],
 })

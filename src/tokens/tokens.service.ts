@@ -64,6 +64,25 @@ export class TokensService {
   }
 
   /**
+   * getToken's answer when the token is in memory, has `minValiditySeconds` left and nothing is
+   * `rejected` (counted as getToken counts it), else undefined and the caller asks getToken.
+   * GET /tokens' path for most reads: no promise (getToken's two, the route's await) for a token
+   * already in memory.
+   */
+  cachedToken(
+    key: ConnectionKey,
+    minValiditySeconds: number,
+    caller: string,
+    rejected?: string,
+  ): TokenResponse | undefined {
+    const cached = this.servableFromCache(key, minValiditySeconds, rejected);
+    if (!cached) return undefined;
+    this.metrics.countTokenRead(key.product, 'cache_hit');
+    this.reads.count(caller, key);
+    return toResponse(key, cached);
+  }
+
+  /**
    * The cached access token of `key` when it has `minValiditySeconds` left (counted as a cache
    * hit, as getToken counts it), else undefined and the caller asks getToken. /proxy's path:
    * no response object and no promise for a token already in memory.
@@ -80,14 +99,9 @@ export class TokensService {
     minValiditySeconds: number,
     rejected: string | undefined,
   ): Promise<{ token: CachedToken; outcome: ReadOutcome }> {
-    // Fastest path: a decrypted token in memory, kept current by LISTEN/NOTIFY.
-    const cached = this.cache.get(key);
-    if (
-      cached &&
-      validFor(cached.expiresAt, minValiditySeconds) &&
-      !(rejected && accessTokenHash(cached.accessToken) === rejected)
-    )
-      return { token: cached, outcome: 'cache_hit' };
+    // Fastest path: a decrypted token in memory, kept current by NOTIFY or poll (no report).
+    const cached = this.servableFromCache(key, minValiditySeconds, rejected);
+    if (cached) return { token: cached, outcome: 'cache_hit' };
 
     // Fast path: one primary-key read, no write.
     const ticket = this.cache.ticket();
@@ -137,6 +151,23 @@ export class TokensService {
     };
     this.cache.set(key, token, ticket);
     return { token, outcome };
+  }
+
+  /**
+   * The token in memory, if it has `minValiditySeconds` left and nothing is `rejected`. A report
+   * always consults the stored row: this replica's memory may still hold the token another
+   * replica replaced milliseconds ago (it hears of the change by NOTIFY or poll), and answering
+   * that older token to a caller who reports the newer one would be wrong. Reports are rare (after
+   * RD's 401): one primary-key read each.
+   */
+  private servableFromCache(
+    key: ConnectionKey,
+    minValiditySeconds: number,
+    rejected: string | undefined,
+  ): CachedToken | undefined {
+    if (rejected !== undefined) return undefined;
+    const cached = this.cache.get(key);
+    return cached && validFor(cached.expiresAt, minValiditySeconds) ? cached : undefined;
   }
 
   /** 429 while a refresh asked for by a report ran less than REFRESH_MIN_INTERVAL_SECONDS ago. */

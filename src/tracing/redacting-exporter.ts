@@ -16,10 +16,30 @@ const URL_VALUED = new Set(['http.url', 'url.full', 'http.target']);
 /** A URL with a query anywhere in a text (an error message, an event). */
 const URL_QUERY = /(\bhttps?:\/\/[^\s?#]*)\?[^\s#]*/g;
 
-function dropped(key: string, kind: SpanKind | undefined): boolean {
-  if (NEVER.has(key) || (kind === SpanKind.SERVER && INCOMING_URL.has(key))) return true;
+function droppedKey(key: string, server: boolean): boolean {
+  if (NEVER.has(key) || (server && INCOMING_URL.has(key))) return true;
   for (const prefix of NEVER_PREFIX) if (key.startsWith(prefix)) return true;
   return false;
+}
+
+/**
+ * Each key's verdict, worked out once: every span asks about the same few keys (a read's server
+ * span, the pg and undici spans), and a Map look-up is a fraction of the sets and prefixes. Keys
+ * come from the instrumentations' code, not from requests (a header's name would be one, but
+ * header attributes are off); the bound only keeps a surprise from growing it.
+ */
+const VERDICTS_MAX = 512;
+const verdicts = { server: new Map<string, boolean>(), other: new Map<string, boolean>() };
+
+function dropped(key: string, kind: SpanKind | undefined): boolean {
+  const server = kind === SpanKind.SERVER;
+  const known = server ? verdicts.server : verdicts.other;
+  let verdict = known.get(key);
+  if (verdict === undefined) {
+    verdict = droppedKey(key, server);
+    if (known.size < VERDICTS_MAX) known.set(key, verdict);
+  }
+  return verdict;
 }
 
 /** The value to export: a URL-valued attribute without its query, a text without URL queries. */

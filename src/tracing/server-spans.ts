@@ -14,6 +14,19 @@ const tracer = trace.getTracer('rdstation-token-broker');
 const SPAN = Symbol('server span');
 type Traced = FastifyRequest & { [SPAN]?: Span };
 
+/**
+ * `GET /tokens/:account`, made once per route and method: a span's name is written into every
+ * export, and a name built per request is a fresh string the serializer flattens each time.
+ */
+const names = new Map<string, Map<string, string>>();
+function spanName(method: string, route: string): string {
+  let byMethod = names.get(route);
+  if (!byMethod) names.set(route, (byMethod = new Map()));
+  let name = byMethod.get(method);
+  if (name === undefined) byMethod.set(method, (name = `${method} ${route}`));
+  return name;
+}
+
 /** Load balancers' and Prometheus' calls: many, and nothing to learn from their traces. */
 function untraced(route: string): boolean {
   return route.startsWith('/health') || route === '/metrics';
@@ -34,11 +47,14 @@ export function traceRequests(app: NestFastifyApplication): void {
     if (route && untraced(route)) return done();
     const parent = propagation.extract(ROOT_CONTEXT, request.headers);
     const span = tracer.startSpan(
-      route ? `${request.method} ${route}` : request.method,
+      route ? spanName(request.method, route) : request.method,
       { kind: SpanKind.SERVER },
       parent,
     );
-    // An unsampled span records nothing: no attributes to work out for it.
+    // An unsampled span records nothing: no attributes to work out for it. The attributes the
+    // HTTP semantic conventions require of a server span (with the status code, onResponse), and
+    // the caller's address: a successful read writes no access-log line at LOG_LEVEL=info, so the
+    // span is where a slow call's caller shows (≈ 0.15 µs per attribute in-process).
     if (span.isRecording()) {
       span.setAttribute('http.request.method', request.method);
       if (route) span.setAttribute('http.route', route);

@@ -202,7 +202,7 @@ describe('OpenAPI document', () => {
 
   /** Error responses whose body is not the broker's error JSON, each with why. */
   const OWN_ERROR_BODIES: Record<string, string> = {
-    'get /health/ready 503': "the readiness probe's report (terminus), naming what is down",
+    'get /health/ready 503': "the readiness probe's report, naming what is down",
   };
 
   it('gives every error response a body schema and an example', () => {

@@ -168,6 +168,21 @@ describe('TokensService (in-memory stores)', () => {
     expect(refresher.calls).toEqual([]);
   });
 
+  it('checks a report against the stored row, not against a memory another replica made stale', async () => {
+    const { service, connections, refresher, outcomes } = setUp();
+    await service.getToken(KEY, 60, 'billing'); // token-1 in this replica's memory
+    // Another replica replaced it after RD refused token-1, seconds ago; its change notice has
+    // not reached this replica yet. The caller, handed token-2 there, reports token-2 here.
+    connections.row = connection({
+      accessTokenCiphertext: 'enc:token-2',
+      reportRefreshedAt: new Date(Date.now() - 1_000),
+    });
+    const report = service.getToken(KEY, 60, 'billing', accessTokenHash('token-2'));
+    await expect(report).rejects.toBeInstanceOf(RefreshTooSoonError);
+    expect(refresher.calls).toEqual([]);
+    expect(outcomes).toEqual(['db', 'rate_limited']);
+  });
+
   it('answers 429 with Retry-After to a report within REFRESH_MIN_INTERVAL_SECONDS of the last', async () => {
     const { service, connections, refresher, outcomes } = setUp();
     connections.row = connection({ reportRefreshedAt: new Date(Date.now() - 10_000) });
@@ -219,5 +234,21 @@ describe('TokensService (in-memory stores)', () => {
     expect(service.cachedAccessToken(KEY, 60)).toBe('token-1');
     expect(service.cachedAccessToken(KEY, 2 * 3600)).toBeUndefined();
     expect(outcomes).toEqual(['db', 'cache_hit']);
+  });
+
+  it('answers GET /tokens from memory without a promise, as getToken would, or leaves it to getToken', async () => {
+    const { service, outcomes, counted } = setUp();
+    expect(service.cachedToken(KEY, 60, 'billing')).toBeUndefined();
+    const read = await service.getToken(KEY, 60, 'billing');
+    const cached = service.cachedToken(KEY, 60, 'billing');
+    expect(cached).not.toBeInstanceOf(Promise);
+    expect(cached).toEqual({ ...read, expiresIn: cached!.expiresIn });
+    expect(Math.abs(cached!.expiresIn - read.expiresIn)).toBeLessThanOrEqual(1);
+    // Too short-lived, or a report of any token (checked against the row): getToken's business.
+    expect(service.cachedToken(KEY, 2 * 3600, 'billing')).toBeUndefined();
+    expect(service.cachedToken(KEY, 60, 'billing', accessTokenHash('token-1'))).toBeUndefined();
+    expect(service.cachedToken(KEY, 60, 'billing', accessTokenHash('another'))).toBeUndefined();
+    expect(outcomes).toEqual(['db', 'cache_hit']);
+    expect(counted).toEqual(['billing', 'billing']);
   });
 });
