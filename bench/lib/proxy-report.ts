@@ -42,7 +42,7 @@ export function formatProxy(proxy: ProxyResult): string {
   return [
     `Proxy: GET /proxy/crm/v2/contacts?page=1 over ${proxy.accounts} accounts; L3 (bare fastify + ` +
       `undici to the same fake RD) and the fake's endpoint called directly with their tokens; ` +
-      `${proxy.seconds} s each after 1 s of warm-up`,
+      `${proxy.seconds} s each after 3 s of JIT warm-up at 50 connections and 1 s at their own`,
     table(
       ['path', 'conn.', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx/errors', 'server CPU µs/call'],
       rows,

@@ -173,7 +173,27 @@ async function budgetCounts(broker: Child) {
   };
 }
 
-/** L3 then the broker at each number of connections, back to back. */
+/**
+ * Calls each server takes before it is measured at all, at 50 connections: enough for V8 to have
+ * compiled the hot paths (TurboFan). A broker started for the measurement, measured cold at one
+ * connection, spent about a sixth of its CPU compiling on V8's worker threads (perf, 2026-12-05)
+ * while L3, one process kept across rounds, was long warm: that measured start-up, not a call.
+ */
+export const JIT_WARM_UP_SECONDS = 3;
+
+/** Load that is not measured: both servers as warm as a replica that has been serving a while. */
+async function warmUp(url: string, setup: Setup, cpuOf: Child): Promise<void> {
+  const instance = autocannon({
+    url,
+    connections: 50,
+    duration: JIT_WARM_UP_SECONDS,
+    timeout: 10,
+    requests: [{ method: 'GET', setupRequest: setup }],
+  });
+  await Promise.race([instance, cpuOf.crashed]);
+}
+
+/** L3 then the broker at each number of connections, back to back, both warmed up first. */
 export async function againstL3(
   l3: Child,
   broker: Child,
@@ -183,6 +203,8 @@ export async function againstL3(
   connectionCounts = PROXY_CONNECTIONS,
 ): Promise<ProxyAgainstL3[]> {
   const results: ProxyAgainstL3[] = [];
+  await warmUp(l3.url, l3ProxyCall(accounts, apiKey), l3);
+  await warmUp(broker.url, brokerProxyCall(accounts, apiKey), broker);
   for (const connections of connectionCounts) {
     const l3Load = await proxyLoad(l3.url, connections, seconds, l3ProxyCall(accounts, apiKey), l3);
     const before = await budgetCounts(broker);

@@ -41,7 +41,8 @@ const DROPPED_TO_CALLER = new Set([...HOP_BY_HOP, ...NOT_TO_CALLER]);
 /** Headers a `Connection` header names are hop-by-hop too (RFC 9110 §7.6.1); rarely any. */
 function namedByConnection(headers: IncomingHttpHeaders): Set<string> | undefined {
   const value = headers.connection;
-  if (value === undefined) return undefined;
+  // What nearly every client and RD send: it names only `keep-alive`, dropped anyway.
+  if (value === undefined || value === 'keep-alive') return undefined;
   const list = Array.isArray(value) ? value.join(',') : value;
   const named = new Set<string>();
   for (const name of list.split(',')) {

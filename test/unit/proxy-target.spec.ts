@@ -147,6 +147,18 @@ describe('headersForRd / headersForCaller', () => {
     });
   });
 
+  it('drops Keep-Alive under a plain `Connection: keep-alive` both ways (the common case)', () => {
+    const hop = { connection: 'keep-alive', 'keep-alive': 'timeout=5', accept: 'text/csv' };
+    expect(headersForRd(hop, 'rd-token')).toEqual({
+      accept: 'text/csv',
+      authorization: 'Bearer rd-token',
+    });
+    expect(headersForCaller({ ...hop, 'x-request-id': 'rd-1' })).toEqual({
+      accept: 'text/csv',
+      'x-rd-request-id': 'rd-1',
+    });
+  });
+
   it("passes RD's headers back except cookies, hop-by-hop ones and X-Broker-Error", () => {
     expect(
       headersForCaller({
