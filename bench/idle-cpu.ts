@@ -8,9 +8,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cleanupAll, cpuSeconds, installSignalHandlers, type Child } from './lib/processes';
-import { brokerProxyCall, proxyLoad, readTokens } from './lib/proxy';
-import { accountNames, seedConnections, verifySeed } from './lib/seed';
-import { fakeControl, startBroker, startUndiciProxy } from './lib/services';
+import { brokerProxyCall, proxyLoad } from './lib/proxy';
+import { proxyStage } from './lib/proxy-stage';
 import { setUpStage } from './lib/stage';
 import { step } from './lib/step';
 
@@ -23,18 +22,9 @@ async function idleMillisPerSecond(child: Child, seconds: number): Promise<numbe
 async function main(): Promise<void> {
   const seconds = Number(/--seconds=(\d+)/.exec(process.argv.join(' '))?.[1] ?? 10);
   installSignalHandlers();
-  const { database, fake, secrets } = await setUpStage();
-  const accounts = accountNames(100);
-  const broker = await startBroker(database.url, fake, secrets, {
-    name: 'idle-cpu',
-    scheduler: false,
-    env: { RD_RATE_LIMIT_PER_MINUTE: '100000' },
-  });
-  await seedConnections(fake, broker, secrets.adminKey, accounts);
-  await verifySeed(database.url, accounts);
-  const tokens = await readTokens(broker, secrets.apiKey, accounts);
-  await fakeControl(fake, '/_fake/config', { apiRateLimitPerMinute: 1e12 });
-  const l3 = await startUndiciProxy(fake.url, tokens);
+  const stage = await setUpStage();
+  const { secrets } = stage;
+  const { broker, l3, accounts } = await proxyStage(stage, 'idle-cpu');
   await sleep(2000);
   step(
     `idle: broker ${await idleMillisPerSecond(broker, seconds)} ms CPU/s, L3 ${await idleMillisPerSecond(l3, seconds)} ms CPU/s`,

@@ -9,9 +9,8 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cleanupAll, installSignalHandlers, type Child } from './lib/processes';
-import { brokerProxyCall, proxyLoad, readTokens } from './lib/proxy';
-import { accountNames, seedConnections, verifySeed } from './lib/seed';
-import { fakeControl, startBroker, startUndiciProxy } from './lib/services';
+import { brokerProxyCall, proxyLoad } from './lib/proxy';
+import { proxyStage } from './lib/proxy-stage';
 import { setUpStage } from './lib/stage';
 import { step } from './lib/step';
 
@@ -46,18 +45,9 @@ async function main(): Promise<void> {
   const connections = arg('connections', 1);
   const seconds = arg('seconds', 3);
   installSignalHandlers();
-  const { database, fake, secrets } = await setUpStage();
-  const accounts = accountNames(100);
-  const broker = await startBroker(database.url, fake, secrets, {
-    name: 'syscalls',
-    scheduler: false,
-    env: { RD_RATE_LIMIT_PER_MINUTE: '100000' },
-  });
-  await seedConnections(fake, broker, secrets.adminKey, accounts);
-  await verifySeed(database.url, accounts);
-  const tokens = await readTokens(broker, secrets.apiKey, accounts);
-  await fakeControl(fake, '/_fake/config', { apiRateLimitPerMinute: 1e12 });
-  const l3 = await startUndiciProxy(fake.url, tokens);
+  const stage = await setUpStage();
+  const { secrets } = stage;
+  const { broker, l3, accounts } = await proxyStage(stage, 'syscalls');
   const setup = brokerProxyCall(accounts, secrets.apiKey);
   for (const [name, server] of [
     ['L3', l3],

@@ -15,11 +15,13 @@ export type ErrorResponder = (error: unknown, request: FastifyRequest, reply: Fa
 /**
  * `GET /tokens/:account` as a plain fastify route, not a Nest controller: it is the hot path, and
  * Nest's per-request plumbing (router proxy, guard consumer and execution context, param
- * factories, response controller) cost more CPU per answer than the route's own code (issue 24:
- * ~1.7 µs of a 28 µs cached read against ~1.0, `compare-reads --profile=1`). It does what the controller's pipeline did, in the same order: the API key
- * (the same ApiKeyAuthenticator as ApiKeyGuard and /proxy, failed-key limiter included), the
- * query and account (validated by hand already: the ValidationPipe never ran here), the key's
- * scope, then TokensService. Errors go to `answerError`, the same answer BrokerErrorFilter gives
+ * factories, response controller) cost more CPU per answer than the route's own code (issue 24,
+ * `compare-reads --profile=1`: ~1.7 µs of a 28 µs cached read, against ~1.0 µs for the route).
+ *
+ * It does what the controller's pipeline did, in the same order: the API key (the same
+ * ApiKeyAuthenticator as ApiKeyGuard and /proxy, failed-key limiter included), the query and
+ * account (validated by hand already: the ValidationPipe never ran here), the key's scope, then
+ * TokensService. Errors go to `answerError`, the same answer BrokerErrorFilter gives
  * every Nest route. Documented by tokens.openapi.ts, since Nest's scanner does not see it.
  */
 export function registerTokensRoute(
