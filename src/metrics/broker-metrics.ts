@@ -1,12 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import {
-  CellCounter,
-  CellHistogram,
-  CellTable,
-  type CounterCell,
-  type HistogramCell,
-} from './cells';
+import { memoByTwo } from '../common/memo';
+import { CellCounter, CellHistogram, type HistogramCell } from './cells';
 
 /**
  * Node's default metrics that promtool rejects: gauges named `_total`, a suffix Prometheus keeps
@@ -44,14 +39,14 @@ export class BrokerMetrics {
     this.registry,
   );
 
-  /** Per route, method, then status: `httpDurations.get(route, method).get(status)`. */
-  private readonly httpDurations = new CellTable<string, string, Map<number, HistogramCell>>(
+  /** Per route, method, then status: `httpDurations(route, method).get(status)`. */
+  private readonly httpDurations = memoByTwo<string, string, Map<number, HistogramCell>>(
     () => new Map(),
   );
 
   /** The duration cell of a route (its pattern, or 'unmatched'), method and status. */
   httpDurationOf(route: string, method: string, status: number): HistogramCell {
-    const byStatus = this.httpDurations.get(route, method);
+    const byStatus = this.httpDurations(route, method);
     let cell = byStatus.get(status);
     if (!cell) byStatus.set(status, (cell = this.httpDuration.cell({ method, route, status })));
     return cell;
@@ -63,13 +58,13 @@ export class BrokerMetrics {
     this.registry,
   );
 
-  private readonly tokenReadCells = new CellTable<string, string, CounterCell>((product, outcome) =>
+  private readonly tokenReadCells = memoByTwo((product: string, outcome: string) =>
     this.tokenReads.cell({ product, outcome }),
   );
 
   /** Counts one `GET /tokens` answer of this product and outcome. */
   countTokenRead(product: string, outcome: string): void {
-    this.tokenReadCells.get(product, outcome).inc();
+    this.tokenReadCells(product, outcome).inc();
   }
 
   readonly tokenReadsByCaller = new Counter({

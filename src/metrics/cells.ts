@@ -138,21 +138,3 @@ export class CellHistogram<L extends string> extends CellMetric<L, HistogramCell
     };
   }
 }
-
-/**
- * Cells by two keys (e.g. route, then status), created on first use: two Map lookups per count,
- * no string built.
- */
-export class CellTable<K1, K2, C> {
-  private readonly rows = new Map<K1, Map<K2, C>>();
-
-  constructor(private readonly create: (a: K1, b: K2) => C) {}
-
-  get(a: K1, b: K2): C {
-    let row = this.rows.get(a);
-    if (!row) this.rows.set(a, (row = new Map()));
-    let cell = row.get(b);
-    if (!cell) row.set(b, (cell = this.create(a, b)));
-    return cell;
-  }
-}

@@ -22,7 +22,7 @@ import { headersForCaller, headersForRd } from './proxy-headers';
 import { rdBase, rdRequestPath, type ProxyTarget } from './proxy-target';
 import { RateBudget, type BudgetDecision } from './rate-budget';
 import { Deadlines, RD_DEADLINE } from './deadlines';
-import { labelsOf2 } from './proxy-labels';
+import { memoByTwo } from '../common/memo';
 import { rdPauseSeconds } from './rate-budget.policy';
 
 /** Retry-After of a 503 when RD did not answer. */
@@ -102,7 +102,10 @@ export class ProxyService implements OnModuleDestroy {
   private readonly headerOptions: { traced: boolean };
   private readonly streamTimeoutMs: number;
   /** broker_proxy_rd_duration_seconds' label objects, one per product × status class. */
-  private readonly rdDurationLabels = labelsOf2((product, rd_status) => ({ product, rd_status }));
+  private readonly rdDurationLabels = memoByTwo((product: string, rd_status: string) => ({
+    product,
+    rd_status,
+  }));
   /** RD_TIMEOUT_MS and RD_STREAM_TIMEOUT_MS of every call in flight, on one timer. */
   private readonly deadlines = new Deadlines();
 

@@ -9,23 +9,17 @@ import {
 } from '@opentelemetry/api';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyRequest } from 'fastify';
+import { memoByTwo } from '../common/memo';
 
 const tracer = trace.getTracer('rdstation-token-broker');
 const SPAN = Symbol('server span');
 type Traced = FastifyRequest & { [SPAN]?: Span };
 
 /**
- * `GET /tokens/:account`, made once per route and method: a span's name is written into every
+ * `GET /tokens/:account`, made once per method and route: a span's name is written into every
  * export, and a name built per request is a fresh string the serializer flattens each time.
  */
-const names = new Map<string, Map<string, string>>();
-function spanName(method: string, route: string): string {
-  let byMethod = names.get(route);
-  if (!byMethod) names.set(route, (byMethod = new Map()));
-  let name = byMethod.get(method);
-  if (name === undefined) byMethod.set(method, (name = `${method} ${route}`));
-  return name;
-}
+const spanName = memoByTwo((method: string, route: string) => `${method} ${route}`);
 
 /** Load balancers' and Prometheus' calls: many, and nothing to learn from their traces. */
 function untraced(route: string): boolean {
