@@ -104,6 +104,12 @@ describe('GET /tokens/:account (e2e)', () => {
     expect(res.body.message).toContain(message);
   });
 
+  it('answers 404 not_found to /tokens/ with no account, before looking at the key', async () => {
+    const res = await getToken(h, '/tokens/?product=crm', 'Bearer not-a-key').expect(404);
+    expect(res.body).toMatchObject({ statusCode: 404, error: 'not_found' });
+    expect(res.headers['x-request-id']).toBeTruthy();
+  });
+
   it('accepts a 128-character account', async () => {
     const res = await getToken(h, `/tokens/${'a'.repeat(128)}?product=crm`).expect(404);
     expect(res.body.error).toBe('not_connected');

@@ -99,6 +99,7 @@ const JSON_CASES: Array<[string, JsonCase]> = [
     'an extra path segment',
     { path: '/tokens/acme/..?product=crm', status: 404, error: 'not_found' },
   ],
+  ['an empty account', { path: '/tokens/?product=crm', status: 404, error: 'not_found' }],
   // ---- GET /tokens/:account — the query
   ['duplicated product', bad('/tokens/acme?product=crm&product=marketing')],
   ['duplicated minValidity', bad('/tokens/acme?product=crm&minValidity=1&minValidity=2')],
